@@ -1,0 +1,1 @@
+"""The grading engine: sandboxed child processes, hidden graders, one result model."""

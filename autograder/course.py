@@ -1,0 +1,109 @@
+"""The course's assignments: parts, points and where their files live.
+
+Each assignment has one manifest, ``assignments/<name>/assignment.toml``; everything that
+needs the parts, their points or the list of graded modules reads it through here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = ROOT / "assignments"
+SOLUTIONS = ROOT / "solutions"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One assignment of the course, as its manifest states it."""
+
+    name: str
+    package: str
+    title: str
+    graded: tuple[str, ...]
+    given: tuple[str, ...]
+    points: dict[str, int]
+    needs_torch: bool
+
+    @property
+    def parts(self) -> list[str]:
+        """Part names in gradebook order."""
+        return list(self.points)
+
+    @property
+    def max_score(self) -> int:
+        return sum(self.points.values())
+
+    @property
+    def folder(self) -> Path:
+        """The student-facing folder ``assignments/<name>/``."""
+        return ASSIGNMENTS / self.name
+
+    @property
+    def stub_dir(self) -> Path:
+        """The generated student package ``assignments/<name>/<package>/``."""
+        return self.folder / self.package
+
+    @property
+    def solution_dir(self) -> Path:
+        """The reference package ``solutions/<name>/``."""
+        return SOLUTIONS / self.name
+
+
+def names() -> list[str]:
+    """Every assignment that has a manifest, sorted."""
+    return sorted(p.parent.name for p in ASSIGNMENTS.glob("*/assignment.toml"))
+
+
+@cache
+def load(name: str) -> Assignment:
+    """Read ``assignments/<name>/assignment.toml``; ``KeyError`` for an unknown assignment."""
+    manifest = ASSIGNMENTS / name / "assignment.toml"
+    if not manifest.is_file():
+        raise KeyError(f"unknown assignment {name!r} (known: {', '.join(names())})")
+    data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    return Assignment(
+        name=data["name"],
+        package=data["package"],
+        title=data["title"],
+        graded=tuple(data["graded"]),
+        given=tuple(data["given"]),
+        points=dict(data["points"]),
+        needs_torch=bool(data.get("needs_torch", False)),
+    )
+
+
+def import_package(folder: Path, alias: str) -> ModuleType:
+    """Import the package in ``folder`` under the module name ``alias``.
+
+    Modules inside use relative imports (``from .conv import im2col``), so the same source
+    works as the student's ``cnn`` package, as the reference and as a mutant of it.
+    """
+    if alias in sys.modules:
+        return sys.modules[alias]
+    spec = importlib.util.spec_from_file_location(
+        alias, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no package in {folder}")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+def reference(name: str) -> ModuleType:
+    """The reference solution of assignment ``name`` as a package (parent process only)."""
+    return import_package(load(name).solution_dir, f"_reference_{name}")
+
+
+def reference_module(name: str, module: str) -> ModuleType:
+    """One module of the reference, e.g. ``reference_module("cnn", "conv")``."""
+    reference(name)
+    return importlib.import_module(f"_reference_{name}.{module}")

@@ -1,0 +1,1 @@
+"""Hidden graders of the ``cnn`` assignment."""

@@ -1,0 +1,85 @@
+"""SimpleConvNet (loss, gradient, accuracy), its training on digits, and the residual block."""
+
+import numpy as np
+import pytest
+
+from autograder import course
+from autograder.compare import Tolerance
+
+CLOSE = Tolerance(rtol=1e-6, atol=1e-9)
+
+NETS = {  # id: input_dim, filter_num, filter_size, pad, hidden, labels
+    "digits-3x3-pad1": ((1, 8, 8), 6, 3, 1, 10, "labels"),
+    "rgb-5x5": ((3, 12, 12), 4, 5, 0, 7, "one-hot"),
+    "pad2-3x3": ((2, 6, 6), 3, 3, 2, 5, "labels"),
+}
+
+
+def _network_case(rng, case):
+    input_dim, filter_num, filter_size, pad, hidden, labels = case
+    config = {"input_dim": list(input_dim), "hidden_size": hidden, "output_size": 10,
+              "conv_param": {"filter_num": filter_num, "filter_size": filter_size, "pad": pad,
+                             "stride": 1}}
+    channels, size = input_dim[0], input_dim[1]
+    pooled = (size + 2 * pad - filter_size + 1) // 2
+    shapes = {"W1": (filter_num, channels, filter_size, filter_size), "b1": (filter_num,),
+              "W2": (filter_num * pooled * pooled, hidden), "b2": (hidden,),
+              "W3": (hidden, 10), "b3": (10,)}
+    params = {key: rng.normal(0, 0.3, shape) for key, shape in shapes.items()}
+    n = 9  # batch_size 7 in the probe: the last partial batch counts
+    t = rng.integers(0, 10, n)
+    return {"config": config, "params": params, "x": rng.standard_normal((n, *input_dim)),
+            "t": np.eye(10)[t] if labels == "one-hot" else t}
+
+
+@pytest.mark.simple_convnet
+@pytest.mark.parametrize("case", NETS.values(), ids=NETS.keys())
+def test_simple_convnet(grade, case):
+    grade.check("simple_convnet", **_network_case(grade.rng(), case), tol=CLOSE)
+
+
+@pytest.mark.training
+def test_training_on_digits(grade):
+    """The course's loop trains the student's network on the digits; accuracy and time."""
+    trainer = course.reference_module("cnn", "trainer")
+    (x_train, t_train), (x_test, t_test) = trainer.load_digits_split(seed=0)
+    budget = trainer.TIME_BUDGET_S
+    result = grade.call("training", config=trainer.DIGITS_CONFIG, x_train=x_train,
+                        t_train=t_train, x_test=x_test, train_args=trainer.DIGITS_TRAINING,
+                        timeout=budget)
+    scores = result.get("scores") if isinstance(result, dict) else None
+    grade.expect(isinstance(scores, np.ndarray) and scores.shape == (len(t_test), 10),
+                 f"predict must return scores of shape ({len(t_test)}, 10)")
+    accuracy = float(np.mean(scores.argmax(axis=1) == t_test))
+    grade.expect(accuracy >= trainer.ACCURACY_THRESHOLD,
+                 f"test accuracy {accuracy:.3f} after training; at least "
+                 f"{trainer.ACCURACY_THRESHOLD} is expected (check the backward passes: "
+                 "the simple_convnet part's feedback says where)")
+
+
+RESIDUAL_CASES = {  # id: in_channels, out_channels, use_1x1conv, stride, input (N, H, W)
+    "identity-shortcut": (3, 3, False, 1, (2, 6, 6)),
+    "1x1-stride2": (3, 6, True, 2, (2, 8, 8)),
+    "1x1-same-size": (4, 5, True, 1, (3, 5, 5)),
+}
+
+
+@pytest.mark.residual
+@pytest.mark.parametrize("case", RESIDUAL_CASES.values(), ids=RESIDUAL_CASES.keys())
+def test_residual(grade, case):
+    """The reference weights (and batch-norm statistics) are loaded into the student's block."""
+    in_channels, out_channels, use_1x1conv, stride, (n, h, w) = case
+    rng = grade.rng()
+    args = {"in_channels": in_channels, "out_channels": out_channels,
+            "use_1x1conv": use_1x1conv, "stride": stride}
+    block = course.reference_module("cnn", "resnet").Residual(**args).double()
+    state = {}
+    for key, value in block.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            state[key] = np.array(int(rng.integers(1, 9)))
+        elif key.endswith("running_var"):
+            state[key] = rng.uniform(0.5, 2, value.shape)
+        else:
+            state[key] = rng.normal(0, 0.5, tuple(value.shape))
+    grade.check("residual", args=args, state=state,
+                X=rng.standard_normal((n, in_channels, h, w)), tol=CLOSE)

@@ -1,0 +1,44 @@
+"""Pooling: pool2d on one channel, and the Pooling layer forward and backward."""
+
+import pytest
+
+from autograder.compare import Tolerance
+
+CLOSE = Tolerance(rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.pool2d
+@pytest.mark.parametrize("mode, size", [("max", (2, 2)), ("avg", (3, 2)), ("max", 3),
+                                        ("avg", 2)])
+def test_pool2d(grade, mode, size):
+    rng = grade.rng()
+    grade.check("pool2d", X=rng.standard_normal(rng.integers(4, 9, size=2)), pool_size=size,
+                mode=mode, tol=CLOSE)
+
+
+@pytest.mark.pool2d
+def test_pool2d_rejects_unknown_mode(grade):
+    got = grade.call("pool2d_raises", X=grade.rng().standard_normal((4, 4)), pool_size=2,
+                     mode="median")
+    grade.expect(got == "ValueError", f'pool2d(..., mode="median") must raise ValueError; '
+                                      f"got: {got}")
+
+
+POOL_CASES = {  # id: N, C, H, W, pool_h, pool_w, stride, pad, mode
+    "max-2x2-s2": (2, 3, 8, 8, 2, 2, 2, 0, "max"),
+    "max-3x3-s1-overlap": (1, 2, 5, 6, 3, 3, 1, 0, "max"),
+    "max-3x3-s2-pad1": (2, 2, 7, 7, 3, 3, 2, 1, "max"),
+    "avg-2x2-s2": (2, 3, 6, 8, 2, 2, 2, 0, "avg"),
+    "avg-3x2-s1-pad1": (1, 2, 5, 5, 3, 2, 1, 1, "avg"),
+}
+
+
+@pytest.mark.pooling
+@pytest.mark.parametrize("case", POOL_CASES.values(), ids=POOL_CASES.keys())
+def test_pooling_layer(grade, case):
+    n, c, h, w, ph, pw, stride, pad, mode = case
+    rng = grade.rng()
+    oh, ow = (h + 2 * pad - ph) // stride + 1, (w + 2 * pad - pw) // stride + 1
+    grade.check("pooling", pool_h=ph, pool_w=pw, stride=stride, pad=pad, mode=mode,
+                x=rng.standard_normal((n, c, h, w)), dout=rng.standard_normal((n, c, oh, ow)),
+                tol=CLOSE)

@@ -1,0 +1,1 @@
+"""Hidden graders of the ``optim_reg`` assignment."""

@@ -1,0 +1,89 @@
+"""Expected values from the reference, in the grading parent (never in a child).
+
+:class:`ReferenceOracle` runs a probe on the reference package, or on the reference with one
+known :class:`~autograder.mistakes.Mistake` made, to recognise that mistake in a student's
+output. :class:`RecordingOracle` also keeps every answer, so the public self-check can ship
+the answers to the public cases without the reference.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import course, plain
+from .course import Assignment, import_package
+from .mistakes import Mistake
+from .oracles import digest
+
+
+def module_files(assignment: Assignment) -> dict[str, str]:
+    """File name -> text of every module of the reference package (graded and given)."""
+    return {name: (assignment.solution_dir / name).read_text(encoding="utf-8")
+            for name in (*assignment.given, *assignment.graded)}
+
+
+@cache
+def _scratch() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="kit-mistakes-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+@cache
+def package_with(assignment: Assignment, mistake: Mistake) -> str:
+    """Import the reference with ``mistake`` made; returns the package's module name."""
+    alias = f"_mistake_{assignment.name}_{mistake.slug}"
+    folder = _scratch() / alias
+    folder.mkdir()
+    for name, text in module_files(assignment).items():
+        (folder / name).write_text(mistake.apply(text) if name == mistake.module else text,
+                                   encoding="utf-8")
+    import_package(folder, alias)
+    return alias
+
+
+class ReferenceOracle:
+    """Expected values computed by the reference in this process."""
+
+    def __init__(self, assignment: Assignment, known: list[Mistake]):
+        self.assignment = assignment
+        self.probes = importlib.import_module(f"autograder.probes.{assignment.name}")
+        self.package = course.reference(assignment.name).__name__
+        self.known = known
+
+    def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
+        package = package_with(self.assignment, mistake) if mistake else self.package
+        return plain.to_plain(getattr(self.probes, probe)(package, **inputs))
+
+    def mistakes(self, part: str) -> list[Mistake]:
+        return [m for m in self.known if m.part == part]
+
+
+class RecordingOracle(ReferenceOracle):
+    """A reference oracle that also records each answer, and the answers of the part's
+    known mistakes, by :func:`~autograder.oracles.digest`; ``save`` writes what a
+    :class:`~autograder.oracles.RecordedOracle` reads."""
+
+    def __init__(self, assignment: Assignment, known: list[Mistake]):
+        super().__init__(assignment, known)
+        self.records: dict[str, dict] = {}
+
+    def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
+        value = super().expect(probe, inputs, part, mistake)
+        if mistake is None:
+            self.records[digest(probe, inputs)] = {
+                "want": value,
+                "mistakes": {m.name: super(RecordingOracle, self).expect(probe, inputs, part, m)
+                             for m in self.mistakes(part)},
+            }
+        return value
+
+    def save(self, folder: Path) -> None:
+        names = {m.name: {"part": m.part, "why": m.why} for m in self.known}
+        plain.dump({"records": self.records, "mistakes": names}, folder)

@@ -1,0 +1,152 @@
+"""The one result model of a grading run, and its views.
+
+A grading run yields a :class:`Result`: tests, each with a name, part, score, max score,
+output and visibility. The Gradescope ``results.json``, the gradebook row, the feedback page
+and the terminal table are views of it, each written here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OK = "ok"
+
+
+@dataclass
+class TestResult:
+    """One graded test case."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    part: str
+    score: float
+    max_score: float
+    output: str = ""
+    visibility: str = "visible"  # Gradescope: visible, hidden, after_due_date, after_published
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+
+@dataclass
+class Result:
+    """One student's grade for one assignment."""
+
+    student: str
+    assignment: str
+    points: dict[str, int]  # part -> points, in gradebook order
+    status: str = OK
+    tests: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    execution_time: float = 0.0
+    submission_sha256: str = ""
+
+    @property
+    def max_score(self) -> int:
+        return sum(self.points.values())
+
+    def part_scores(self) -> dict[str, float]:
+        """Part -> points earned (0 for a part with no test run), rounded to 0.01."""
+        earned = dict.fromkeys(self.points, 0.0)
+        for test in self.tests:
+            earned[test.part] += test.score
+        return {part: round(score, 2) for part, score in earned.items()}
+
+    @property
+    def score(self) -> float:
+        return round(sum(self.part_scores().values()), 2)
+
+    def to_json(self) -> dict:
+        """Gradescope's ``results.json`` schema, with the kit's own fields under ``extra_data``."""
+        return {
+            "score": self.score,
+            "execution_time": round(self.execution_time, 3),
+            "output": self._summary(),
+            "tests": [
+                {"name": t.name, "score": round(t.score, 4), "max_score": round(t.max_score, 4),
+                 "output": t.output, "visibility": t.visibility, "tags": [t.part]}
+                for t in self.tests
+            ],
+            "extra_data": {
+                "student": self.student, "assignment": self.assignment, "status": self.status,
+                "points": self.points, "notes": self.notes,
+                "submission_sha256": self.submission_sha256,
+                "parts": self.part_scores(),
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Result:
+        """Inverse of :meth:`to_json` (for resuming a batch from its results files)."""
+        extra = data["extra_data"]
+        tests = [TestResult(t["name"], t["tags"][0], t["score"], t["max_score"], t["output"],
+                            t["visibility"]) for t in data["tests"]]
+        return cls(extra["student"], extra["assignment"], extra["points"], extra["status"],
+                   tests, extra["notes"], data["execution_time"], extra["submission_sha256"])
+
+    def _summary(self) -> str:
+        lines = [f"{self.assignment}: {self.score:g} / {self.max_score}"]
+        if self.status != OK:
+            lines.append(f"Status: {self.status}")
+        lines += self.notes
+        return "\n".join(lines)
+
+    def feedback_markdown(self) -> str:
+        """The page the student reads: a table of parts, then what went wrong in each."""
+        parts = self.part_scores()
+        out = [f"# {self.assignment}: {self.score:g} / {self.max_score}", ""]
+        if self.status != OK:
+            out += [f"**Status:** {self.status}", ""]
+        out += [f"- {note}" for note in self.notes]
+        if self.notes:
+            out.append("")
+        out += ["| part | score | max |", "|---|---:|---:|"]
+        out += [f"| {part} | {parts[part]:g} | {points} |" for part, points in self.points.items()]
+        for part in self.points:
+            failed = [t for t in self.tests if t.part == part and not t.passed]
+            if not failed:
+                continue
+            out += ["", f"## {part}", ""]
+            for test in failed:
+                out.append(f"- **{test.name}** ({test.score:.2f} / {test.max_score:.2f})")
+                out += [f"  {line}" for line in test.output.splitlines()]
+        return "\n".join(out) + "\n"
+
+    def gradebook_row(self) -> list:
+        parts = self.part_scores()
+        return [self.student, f"{self.score:g}", self.max_score,
+                *(f"{parts[p]:g}" for p in self.points), self.status]
+
+
+def gradebook_header(parts: list[str]) -> list[str]:
+    return ["student", "score", "max_score", *parts, "status"]
+
+
+def gradebook_csv(results: list[Result], parts: list[str]) -> str:
+    """The whole gradebook as CSV text (student ids quoted as CSV requires)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(gradebook_header(parts))
+    writer.writerows(r.gradebook_row() for r in results)
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+

@@ -99,7 +99,7 @@ class Grade:
         for mistake in oracle.mistakes(self.part):
             if mismatch(got, oracle.expect(probe, copy.deepcopy(inputs), self.part, mistake),
                         tol) is None:
-                message.append(f"This looks like a known mistake, {mistake.name}: {mistake.why}")
+                message.append(f"This looks like a known mistake ({mistake.name}): {mistake.why}")
                 break
         if self._context.describe:
             message.insert(0, f"case: {self._context.describe(inputs)}")

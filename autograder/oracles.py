@@ -43,8 +43,7 @@ class RecordedOracle:
     def __init__(self, folder: Path):
         data = plain.load(folder)
         self.records = data["records"]
-        self.known = [Mistake(name, m["part"], "", "", "", m["why"])
-                      for name, m in data["mistakes"].items()]
+        self.known = [Mistake(name, m["part"], m["why"]) for name, m in data["mistakes"].items()]
 
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
         record = self.records.get(digest(probe, inputs))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import re
 import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import course, plain
+from . import course, mistakes, plain
 from .course import Assignment, import_package
 from .mistakes import Mistake
 from .oracles import digest
@@ -35,15 +36,19 @@ def _scratch() -> Path:
     return folder
 
 
+def known_mistakes(assignment: Assignment) -> list[Mistake]:
+    """The entries of ``solutions/<a>/MISTAKES.md``: mistakes and equivalent forms."""
+    return mistakes.load(assignment.solution_dir / "MISTAKES.md")
+
+
 @cache
 def package_with(assignment: Assignment, mistake: Mistake) -> str:
     """Import the reference with ``mistake`` made; returns the package's module name."""
-    alias = f"_mistake_{assignment.name}_{mistake.slug}"
+    alias = f"_variant_{assignment.name}_{re.sub(r'[^a-zA-Z0-9]+', '_', mistake.name)}"
     folder = _scratch() / alias
     folder.mkdir()
-    for name, text in module_files(assignment).items():
-        (folder / name).write_text(mistake.apply(text) if name == mistake.module else text,
-                                   encoding="utf-8")
+    for name, text in mistake.apply(module_files(assignment)).items():
+        (folder / name).write_text(text, encoding="utf-8")
     import_package(folder, alias)
     return alias
 
@@ -51,11 +56,11 @@ def package_with(assignment: Assignment, mistake: Mistake) -> str:
 class ReferenceOracle:
     """Expected values computed by the reference in this process."""
 
-    def __init__(self, assignment: Assignment, known: list[Mistake]):
+    def __init__(self, assignment: Assignment):
         self.assignment = assignment
         self.probes = importlib.import_module(f"autograder.probes.{assignment.name}")
         self.package = course.reference(assignment.name).__name__
-        self.known = known
+        self.known = [m for m in known_mistakes(assignment) if m.is_mistake]
 
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
         package = package_with(self.assignment, mistake) if mistake else self.package
@@ -70,8 +75,8 @@ class RecordingOracle(ReferenceOracle):
     known mistakes, by :func:`~autograder.oracles.digest`; ``save`` writes what a
     :class:`~autograder.oracles.RecordedOracle` reads."""
 
-    def __init__(self, assignment: Assignment, known: list[Mistake]):
-        super().__init__(assignment, known)
+    def __init__(self, assignment: Assignment):
+        super().__init__(assignment)
         self.records: dict[str, dict] = {}
 
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:

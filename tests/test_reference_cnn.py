@@ -73,7 +73,7 @@ def conv_cases(draw):
 
 @st.composite
 def pool_cases(draw, ties: bool = False):
-    """A random pooling: x, dout, window, stride and pad (pad <= half the window, as torch needs)."""
+    """A random pooling: x, dout, window, stride, pad (pad <= half the window, as torch needs)."""
     ph, pw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, min(ph, pw) // 2))
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
@@ -235,7 +235,8 @@ def test_convolution_matches_torch_autograd(case):
 ])
 def test_convolution_backward_vs_finite_differences(shape, fshape, stride, pad):
     rng = np.random.default_rng(3)
-    x, W, b = rng.standard_normal(shape), rng.standard_normal(fshape), rng.standard_normal(fshape[0])
+    x, W = rng.standard_normal(shape), rng.standard_normal(fshape)
+    b = rng.standard_normal(fshape[0])
     layer = conv.Convolution(W, b, stride, pad)
     dout = rng.standard_normal(layer.forward(x).shape)
     dx = layer.backward(dout)
@@ -540,7 +541,7 @@ def test_simple_convnet_sees_params_set_in_place():
     net = tiny_net()
     x, t = tiny_data(n=4)
     rng = np.random.default_rng(9)
-    for key, value in net.params.items():
+    for value in net.params.values():
         value[...] = 0.3 * rng.standard_normal(value.shape)  # what the graders do
     expected_loss, expected = torch_net_loss(net.params, x, t)
     assert net.loss(x, t) == pytest.approx(expected_loss, rel=1e-5)

@@ -9,12 +9,14 @@ from . import Package, probe, raised
 
 @probe
 def optimizer(pkg: Package, name, hyper, params, grads):
-    """Apply ``len(grads)`` updates of optimizer ``name``; the parameters after each step."""
+    """Apply ``len(grads)`` updates of optimizer ``name``; the parameters after each step,
+    read from the caller's original arrays (``update`` must change them in place)."""
     opt = getattr(pkg.optimizers, name)(**hyper)
+    originals = dict(params)
     trajectory = []
     for step in grads:
         opt.update(params, step)
-        trajectory.append({key: np.array(value, dtype=np.float64) for key, value in params.items()})
+        trajectory.append({key: np.array(value) for key, value in originals.items()})
     return trajectory
 
 

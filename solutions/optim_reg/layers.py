@@ -23,7 +23,8 @@ class BatchNormalization:
     - beta: shift, same shape as gamma
     - momentum: weight of the old running statistic (0.9 keeps 90% of it)
     - running_mean, running_var: initial running statistics, shape of gamma; None means
-      zeros (mean) and ones (variance)
+      zeros (mean) and ones (variance). The attributes of these names hold the current
+      values; training replaces them with new arrays, so arrays passed in are not modified.
     - eps: added to the variance before the square root
     """
 
@@ -43,10 +44,9 @@ class BatchNormalization:
         self.running_mean = np.zeros(shape) if running_mean is None else running_mean
         self.running_var = np.ones(shape) if running_var is None else running_var
         self.eps = eps
-        # kept by forward for backward
-        self.xc = None  # x - mean, (M, D) with M values per feature
+        # kept by forward for backward; 4-D input is handled as (N*H*W, C)
         self.std = None  # sqrt(var + eps), (D,)
-        self.xn = None  # normalised x, (M, D)
+        self.xn = None  # normalised x, (N, D)
         # set by backward
         self.dgamma = None
         self.dbeta = None
@@ -62,25 +62,22 @@ class BatchNormalization:
         Returns:
         - out: same shape as x
         """
-        # BEGIN SOLUTION hint: 4-D -> (N*H*W, C); train: batch mean, biased var, update running
-        shape = x.shape
-        if x.ndim == 4:  # (N, C, H, W) -> (N*H*W, C): one column per channel
-            x = x.transpose(0, 2, 3, 1).reshape(-1, shape[1])
+        # BEGIN SOLUTION hint: 4-D as (N*H*W, C); batch mean and biased var; update running
+        if x.ndim == 4:  # one column per channel: normalise (N*H*W, C), restore the layout
+            n, c, h, w = x.shape
+            out = self.forward(x.transpose(0, 2, 3, 1).reshape(-1, c), train_flg)
+            return out.reshape(n, h, w, c).transpose(0, 3, 1, 2)
         if train_flg:
             mu = x.mean(axis=0)
-            var = x.var(axis=0)  # biased: divides by N (N*H*W)
+            var = x.var(axis=0)  # biased: divides by the number of rows
             self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
             self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
         else:
             mu, var = self.running_mean, self.running_var
-        self.xc = x - mu
         self.std = np.sqrt(var + self.eps)
-        self.xn = self.xc / self.std
-        out = self.gamma * self.xn + self.beta
-        if len(shape) == 4:  # back to (N, C, H, W)
-            out = out.reshape(shape[0], shape[2], shape[3], shape[1]).transpose(0, 3, 1, 2)
+        self.xn = (x - mu) / self.std
+        return self.gamma * self.xn + self.beta
         # END SOLUTION
-        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Backpropagate through a training-mode forward (the batch statistics depend on x).
@@ -92,19 +89,17 @@ class BatchNormalization:
         - dx: gradient with respect to x, shape of dout
         Also sets self.dgamma and self.dbeta, shape of gamma.
         """
-        # BEGIN SOLUTION hint: 4-D -> (N*H*W, C); dbeta, dgamma sums; dx also through mean and var
-        shape = dout.shape
+        # BEGIN SOLUTION hint: 4-D as (N*H*W, C); sums over rows; dx via mean and var too
         if dout.ndim == 4:
-            dout = dout.transpose(0, 2, 3, 1).reshape(-1, shape[1])
-        self.dbeta = dout.sum(axis=0)
+            n, c, h, w = dout.shape
+            dx = self.backward(dout.transpose(0, 2, 3, 1).reshape(-1, c))
+            return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        self.dbeta = np.sum(dout, axis=0)
         self.dgamma = np.sum(dout * self.xn, axis=0)
         dxn = self.gamma * dout
-        # xn = (x - mean) / std, with mean and std functions of the whole batch:
-        dx = (dxn - dxn.mean(axis=0) - self.xn * np.mean(dxn * self.xn, axis=0)) / self.std
-        if len(shape) == 4:
-            dx = dx.reshape(shape[0], shape[2], shape[3], shape[1]).transpose(0, 3, 1, 2)
+        # xn = (x - mean) / std where mean and std depend on every row: two more paths to x
+        return (dxn - np.mean(dxn, axis=0) - self.xn * np.mean(dxn * self.xn, axis=0)) / self.std
         # END SOLUTION
-        return dx
 
 
 class Dropout:
@@ -119,12 +114,12 @@ class Dropout:
     """
 
     def __init__(self, dropout_ratio: float = 0.5):
-        # BEGIN SOLUTION hint: raise ValueError unless 0 <= dropout_ratio < 1
+        self.dropout_ratio = dropout_ratio
+        self.mask = None  # True where a unit is kept, shape of x
+        # BEGIN SOLUTION hint: ValueError unless 0 <= dropout_ratio < 1
         if not 0 <= dropout_ratio < 1:
             raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
         # END SOLUTION
-        self.dropout_ratio = dropout_ratio
-        self.mask = None  # True where a unit is kept, shape of x
 
     def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
         """Drop units at random (training) or pass x through (evaluation).
@@ -136,7 +131,7 @@ class Dropout:
         Returns:
         - out: same shape as x
         """
-        # BEGIN SOLUTION hint: mask = np.random.rand(*x.shape) >= ratio; out = x*mask/(1-ratio)
+        # BEGIN SOLUTION hint: eval: x; train: mask = rand >= ratio, out = x*mask/(1-ratio)
         if not train_flg:
             return x.copy()
         self.mask = np.random.rand(*x.shape) >= self.dropout_ratio  # ratio 0 keeps every unit

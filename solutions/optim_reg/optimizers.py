@@ -58,6 +58,8 @@ class Nesterov:
     """Nesterov's accelerated gradient: v = momentum*v - lr*g; p += momentum*v - lr*g.
 
     The step looks ahead along the new velocity; it equals PyTorch's ``SGD(nesterov=True)``.
+    (The textbook's common/optimizer.py applies momentum**2 to the already updated velocity,
+    which is a different update: follow the formula above.)
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9):
@@ -127,7 +129,7 @@ class RMSprop:
         - params: dict of parameter arrays, changed in place
         - grads: dict of gradient arrays, same keys and shapes as params
         """
-        # BEGIN SOLUTION hint: h = decay_rate*h + (1-decay_rate)*g*g, then p -= lr*g/(sqrt(h)+eps)
+        # BEGIN SOLUTION hint: h = decay_rate*h + (1-decay_rate)*g*g; p -= lr*g/(sqrt(h)+eps)
         for key in params:
             if key not in self.h:
                 self.h[key] = np.zeros_like(params[key])

@@ -10,10 +10,12 @@ CLOSE = Tolerance(rtol=1e-7, atol=1e-9)
 
 
 def _data(rng, shape):
-    """Inputs with a clear mean and spread per feature or channel."""
+    """Inputs with a clear mean and spread per feature or channel; the first feature's
+    variance is small (1e-4), where sqrt(var) + eps and sqrt(var + eps) differ."""
     axis_shape = (1, shape[1]) + (1,) * (len(shape) - 2)
-    return rng.standard_normal(shape) * rng.uniform(0.5, 3, axis_shape) + rng.normal(0, 2,
-                                                                                      axis_shape)
+    spread = rng.uniform(0.5, 3, axis_shape)
+    spread.flat[0] = 0.01
+    return rng.standard_normal(shape) * spread + rng.normal(0, 2, axis_shape)
 
 
 def _init(rng, channels, **extra):

@@ -1,30 +1,36 @@
 """Optimizers: several updates on several parameters, against the reference.
 
-The tolerance accepts the textbook's Adam (bias correction folded into the step size, eps
-outside the corrected square root): on gradients of ordinary size the two forms differ by
-far less than ``ADAM``, while a missing bias correction changes the first steps by ~10x.
+Gradients are kept away from zero (``scale * sign * U(0.5, 1.5)``), where the placement of
+eps does not matter: the textbook's Adam (bias correction folded into the step size, eps on
+the raw square root) and eps inside the square root differ from the contract's form by less
+than 1e-5 of a step, while every real mistake (a missing bias correction, no square root,
+no accumulated history) moves the parameters by a good share of a step. So the adaptive
+optimizers are compared with an absolute tolerance of ``1e-3 * lr``, the others exactly.
 """
+
 
 import pytest
 
 from autograder.compare import Tolerance
 
 CLOSE = Tolerance(rtol=1e-9, atol=1e-12)
-ADAM = Tolerance(rtol=1e-5, atol=1e-9)
+DEFAULT_LR = {"SGD": 0.01, "Momentum": 0.01, "Nesterov": 0.01, "AdaGrad": 0.01,
+              "RMSprop": 0.01, "Adam": 0.001}
+ADAPTIVE = {"AdaGrad", "RMSprop", "Adam"}
 
 CASES = [  # part, class, hyperparameters ({} tests the contract's defaults), steps
     ("sgd", "SGD", {}, 3),
     ("sgd", "SGD", {"lr": 0.3}, 4),
-    ("momentum", "Momentum", {}, 6),
-    ("momentum", "Momentum", {"lr": 0.05, "momentum": 0.7}, 6),
-    ("nesterov", "Nesterov", {}, 6),
-    ("nesterov", "Nesterov", {"lr": 0.05, "momentum": 0.8}, 6),
-    ("adagrad", "AdaGrad", {}, 6),
-    ("adagrad", "AdaGrad", {"lr": 0.2, "eps": 1e-6}, 6),
-    ("rmsprop", "RMSprop", {}, 6),
-    ("rmsprop", "RMSprop", {"lr": 0.05, "decay_rate": 0.9}, 6),
-    ("adam", "Adam", {}, 8),
-    ("adam", "Adam", {"lr": 0.01, "beta1": 0.8, "beta2": 0.99}, 8),
+    ("momentum", "Momentum", {}, 8),
+    ("momentum", "Momentum", {"lr": 0.05, "momentum": 0.7}, 8),
+    ("nesterov", "Nesterov", {}, 8),
+    ("nesterov", "Nesterov", {"lr": 0.05, "momentum": 0.8}, 8),
+    ("adagrad", "AdaGrad", {}, 8),
+    ("adagrad", "AdaGrad", {"lr": 0.2, "eps": 1e-6}, 8),
+    ("rmsprop", "RMSprop", {}, 8),
+    ("rmsprop", "RMSprop", {"lr": 0.05, "decay_rate": 0.9}, 8),
+    ("adam", "Adam", {}, 10),
+    ("adam", "Adam", {"lr": 0.01, "beta1": 0.8, "beta2": 0.99}, 10),
 ]
 
 
@@ -33,18 +39,37 @@ def _case_id(name: str, hyper: dict) -> str:
     return "-".join([name, *settings])
 
 
+def _gradient(rng, shape, scale):
+    return scale * rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 1.5, shape)
+
+
 @pytest.mark.parametrize(
     "name, hyper, steps",
     [pytest.param(name, hyper, steps, marks=getattr(pytest.mark, part), id=_case_id(name, hyper))
      for part, name, hyper, steps in CASES],
 )
 def test_updates(grade, name, hyper, steps):
-    """The parameters after each of ``steps`` updates, three parameters of different shapes
-    (state must be kept per key)."""
+    """The parameters after each of ``steps`` updates of three parameters of different
+    shapes (state is kept per key), with gradients of two sizes."""
     rng = grade.rng()
     params = {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal(3),
               "W2": rng.standard_normal((2, 3, 2))}
-    grads = [{key: rng.normal(scale=rng.uniform(0.2, 2.0), size=value.shape)
-              for key, value in params.items()} for _ in range(steps)]
-    tol = ADAM if name == "Adam" else CLOSE
+    scales = [1.0 if step % 3 else 0.5 for step in range(steps)]
+    grads = [{key: _gradient(rng, value.shape, scale) for key, value in params.items()}
+             for scale in scales]
+    lr = hyper.get("lr", DEFAULT_LR[name])
+    tol = Tolerance(rtol=0.0, atol=1e-3 * lr) if name in ADAPTIVE else CLOSE
     grade.check("optimizer", name=name, hyper=hyper, params=params, grads=grads, tol=tol)
+
+
+@pytest.mark.adam
+def test_adam_tiny_first_steps(grade):
+    """Two steps on one parameter: the bias correction decides the size of the first steps."""
+    rng = grade.rng()
+    params = {"w": rng.standard_normal(6)}
+    grads = [{"w": _gradient(rng, (6,), 1.0)} for _ in range(2)]
+    grade.check("optimizer", name="Adam", hyper={"lr": 0.1}, params=params, grads=grads,
+                tol=Tolerance(rtol=0.0, atol=1e-4))
+
+
+

@@ -1,0 +1,1 @@
+"""Week 5: convolutional networks (the `cnn` assignment)."""

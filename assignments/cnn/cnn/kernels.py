@@ -1,0 +1,34 @@
+"""Classic image kernels (the lecture's table) and a same-size filter for grey or colour images."""
+
+import numpy as np
+
+_BINOMIAL5 = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
+
+KERNELS: dict[str, np.ndarray] = {
+    "identity": np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]),
+    "edge4": np.array([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]]),
+    "edge8": np.array([[-1.0, -1.0, -1.0], [-1.0, 8.0, -1.0], [-1.0, -1.0, -1.0]]),
+    "sharpen": np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]),
+    "box_blur": np.ones((3, 3)) / 9,
+    "gaussian3": np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16,
+    "gaussian5": np.outer(_BINOMIAL5, _BINOMIAL5) / 256,
+}
+
+
+def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Filter an image with a kernel: cross-correlation, zero padding, same-size output.
+
+        out[i, j] = sum over (p, q) of padded[i + p, j + q] * kernel[p, q]
+
+    where padded is the image with kh // 2 rows of zeros above and below and kw // 2
+    columns left and right (kh, kw odd). A colour image is filtered channel by channel.
+    Values are not clipped (an edge kernel gives negative values).
+
+    Inputs:
+    - image: grey image of shape (H, W), or colour image of shape (H, W, 3)
+    - kernel: array of shape (kh, kw), e.g. KERNELS["sharpen"]
+
+    Returns:
+    - out: float array of the image's shape
+    """
+    raise NotImplementedError("zero-pad H, W (not channels) by kh//2, kw//2; add kernel[p, q] * shifts")

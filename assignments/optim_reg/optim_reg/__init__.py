@@ -1,0 +1,1 @@
+"""Optimizers and regularization layers: SGD to Adam, batch normalization, dropout."""

@@ -1,0 +1,102 @@
+"""Grading one submission: its package in the sandbox, the graders and the oracle here.
+
+The parent never imports student code. :class:`SandboxedStudent` turns each probe call into
+a sandboxed :class:`~autograder.sandbox.Call` and each way it can go wrong into feedback;
+:func:`run_graders` runs the pytest graders in this process with the grading plugin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import intake
+from .course import Assignment
+from .grading import Context, Failure, GradingPlugin, Oracle
+from .intake import Submission
+from .results import Result
+from .sandbox import Call, Outcome, Sandbox
+
+GRADERS = Path(__file__).parent / "graders"
+SUBMISSION_BUDGET = 300.0  # seconds of sandboxed calls one submission may use in all
+
+
+class SandboxedStudent:
+    """The student's code, reached only through sandboxed probe calls (a ``StudentCode``)."""
+
+    def __init__(self, sandbox: Sandbox, folder: Path, assignment: Assignment,
+                 budget: float = SUBMISSION_BUDGET):
+        self.sandbox = sandbox
+        self.folder = folder
+        self.assignment = assignment
+        self.left = budget
+
+    def __call__(self, probe: str, inputs: dict, timeout: float) -> Any:
+        if self.left <= 0:
+            raise Failure("not run: this submission used up its total time "
+                          f"({SUBMISSION_BUDGET:g} s) in earlier tests")
+        package = self.assignment.package
+        outcome = self.sandbox.run(Call(
+            probe=f"autograder.probes.{self.assignment.name}:{probe}", submission=self.folder,
+            package=package, inputs={"package": package, **inputs},
+            timeout=min(timeout, self.left)))
+        self.left -= outcome.wall
+        if outcome.ok:
+            return outcome.value
+        raise Failure(explain(outcome))
+
+
+def explain(outcome: Outcome) -> str:
+    """What the student reads when a call returned no value."""
+    if outcome.status == "error":
+        if outcome.error_type == "NotImplementedError":
+            head = f"not implemented yet ({outcome.message})"
+        else:
+            head = f"your code raised {outcome.message}"
+        lines = [head, *(f"  {frame}" for frame in outcome.traceback)]
+    else:
+        lines = [outcome.message]
+    if outcome.stdout.strip():
+        lines.append("your code printed (first lines):")
+        lines += [f"  | {line}" for line in outcome.stdout.strip().splitlines()[:5]]
+    return "\n".join(lines)
+
+
+def run_graders(tests: Path, plugin: GradingPlugin, select: str | None = None) -> None:
+    """Run the pytest graders in ``tests`` with ``plugin``, quietly, in this process."""
+    args = [str(tests), "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
+            "--rootdir", str(tests), "-c", str(tests / "pytest.ini"), "-o", "addopts="]
+    if select:
+        args += ["-m", select]
+    with contextlib.redirect_stdout(io.StringIO()) as output:
+        code = pytest.main(args, plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise RuntimeError(f"the graders in {tests} did not run ({code!r}):\n"
+                           f"{output.getvalue()[-3000:]}")
+
+
+def grade_submission(submission: Submission, assignment: Assignment, sandbox: Sandbox,
+                     oracle: Oracle, seed: int, tests: Path | None = None,
+                     hidden: bool = True) -> Result:
+    """Grade one submission with the graders in ``tests`` (the hidden ones by default)."""
+    started = time.perf_counter()
+    result = Result(submission.student, assignment.name, assignment.points,
+                    status=submission.status, notes=list(submission.notes),
+                    submission_sha256=submission.sha256 or "")
+    if submission.ok:
+        with tempfile.TemporaryDirectory(prefix="submission-") as folder:
+            intake.materialize(submission, assignment, Path(folder))
+            student = SandboxedStudent(sandbox, Path(folder), assignment)
+            context = Context(student, oracle, assignment.parts, hidden=hidden, seed=seed)
+            run_graders(tests or GRADERS / assignment.name, GradingPlugin(context,
+                                                                          assignment.points))
+            result.tests = context.results
+    result.execution_time = time.perf_counter() - started
+    return result
+

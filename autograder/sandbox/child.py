@@ -1,0 +1,365 @@
+"""The sandboxed child: confinement right after ``fork()``, then one probe call.
+
+Runs in a process forked from the zygote, which already imported NumPy (and torch, the
+kit's probe modules and this module) and is pid 1 of a fresh PID namespace when that
+layer is active. :func:`main` never returns: it ends with ``os._exit``.
+
+Order of confinement (:func:`confine`), all before any student byte runs:
+
+1. new session; parent-death signal (the child dies if the zygote dies);
+2. stdin = /dev/null, stdout/stderr = files in the scratch folder, every other fd closed
+   (the zygote's control socket) except the ready pipe;
+3. rlimits: CORE 0, FSIZE, NOFILE, CPU (soft = ceil(timeout) + 1), AS (VmSize + budget),
+   NPROC (only meaningful after a uid drop);
+4. cwd = scratch; environment = a whitelist; ``sys.path`` = the interpreter's own
+   directories (never the repo or the probe folders);
+5. ``no_new_privs``; Landlock (read-only: interpreter, system libraries, submission;
+   read-write: scratch; no exec, no TCP, scoped signals and abstract sockets);
+6. uid drop (setgroups([]), setresgid, setresuid) when possible, else drop every
+   capability of uid 0;
+7. seccomp filter (last: it forbids exec and process creation).
+
+Then the child tells the zygote "ready" over a pipe and closes it. That pipe is the only
+trusted statement about the setup: everything the child writes afterwards (the result
+record, outputs) is written by a process that ran student code, and the parent treats
+it as untrusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import gc
+import importlib
+import importlib.machinery
+import io
+import json
+import math
+import os
+import resource
+import signal
+import sys
+import traceback
+from typing import Any
+
+from autograder import plain
+
+from . import _linux, landlock, seccomp
+
+STDOUT = "stdout.txt"
+STDERR = "stderr.txt"
+IN_DIR = "in"
+OUT_DIR = "out"
+RESULT_DIR = "result"
+# Exit code of the runner when even the memory-error record could not be written.
+EXIT_NO_MEMORY = 86
+MESSAGE_CAP = 500
+FRAMES_KEPT = 5
+
+
+# --------------------------------------------------------------------------- confinement
+
+
+class _CappedRaw(io.RawIOBase):
+    """A write-only stream to ``fd`` that silently drops everything past ``cap`` bytes."""
+
+    def __init__(self, fd: int, cap: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._left = cap
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, b: Any) -> int:
+        n = len(b)
+        if self._left > 0:
+            chunk = bytes(b[: self._left])
+            self._left -= len(chunk)
+            if self._left <= 0:
+                chunk += b"\n[output truncated by the grader]\n"
+            with contextlib.suppress(OSError):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self._fd, view):]
+        return n
+
+
+def _stream(fd: int, cap: int) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedWriter(_CappedRaw(fd, cap)), encoding="utf-8",
+                            errors="backslashreplace", line_buffering=True)
+
+
+def _redirect_stdio(scratch: str, keep: int, stream_cap: int) -> None:
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    for target, name in ((1, STDOUT), (2, STDERR)):
+        fd = os.open(os.path.join(scratch, name), flags, 0o644)
+        os.dup2(fd, target)
+        os.close(fd)
+    os.close(null)
+    # Every other inherited descriptor goes: the zygote's control socket above all.
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 20)
+    sys.stdout = _stream(1, stream_cap)
+    sys.stderr = _stream(2, stream_cap)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+
+
+def _set_rlimits(plan: dict[str, Any]) -> None:
+    lim = plan["limits"]
+    cpu = int(lim.get("cpu") or math.ceil(plan["timeout"]) + 1)
+    with open("/proc/self/statm", "rb") as fh:
+        vmsize = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    rl = [
+        (resource.RLIMIT_CORE, 0, 0),
+        (resource.RLIMIT_FSIZE, lim["fsize"], lim["fsize"]),
+        (resource.RLIMIT_NOFILE, lim["nofile"], lim["nofile"]),
+        (resource.RLIMIT_CPU, cpu, cpu + 1),
+        (resource.RLIMIT_AS, vmsize + lim["memory"], vmsize + lim["memory"]),
+    ]
+    if plan["layers"].get("uid"):
+        rl.append((resource.RLIMIT_NPROC, lim["nproc"], lim["nproc"]))
+    for which, soft, hard in rl:
+        _, old_hard = resource.getrlimit(which)
+        if old_hard != resource.RLIM_INFINITY:
+            hard = min(hard, old_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+
+
+def _clean_environment(plan: dict[str, Any]) -> None:
+    scratch = plan["scratch"]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": scratch,
+        "TMPDIR": scratch,
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(scratch)
+    sys.dont_write_bytecode = True
+    sys.argv = ["<submission>"]
+    sys.path[:] = list(plan["sys_path"])
+    for key in list(sys.path_importer_cache):
+        if key not in sys.path:
+            del sys.path_importer_cache[key]
+    package = plan.get("package")
+    if package:
+        if package in sys.modules:
+            raise RuntimeError(f"module {package!r} is already loaded in the zygote")
+        sys.meta_path.insert(0, _SubmissionFinder(plan["submission"], package))
+    else:
+        sys.path.insert(0, plan["submission"])
+
+
+class _SubmissionFinder:
+    """Finds exactly one top-level package, the student's, in the submission folder.
+
+    Other files in that folder cannot shadow a module (``numpy.py``, ``json.py``...);
+    the package's own submodules are found through its ``__path__`` as usual.
+    """
+
+    def __init__(self, folder: str, package: str) -> None:
+        self.folder = folder
+        self.package = package
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != self.package:
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, [self.folder])
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+def _chown_scratch(scratch: str, uid: int) -> None:
+    for root, dirs, files in os.walk(scratch):
+        os.chown(root, uid, uid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+
+
+def _drop_uid(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or _linux.effective_capabilities():
+        raise RuntimeError("uid drop did not take effect")
+
+
+def confine(plan: dict[str, Any], keep_fd: int, trace: list[str] | None = None) -> list[str]:
+    """Apply every active layer of ``plan`` to this (single-threaded) process.
+
+    Returns the names of the layers applied. Raises on any failure (``trace`` then ends
+    with the layer being applied): the caller reports it over the ready pipe and exits
+    without running student code.
+    """
+    layers = plan["layers"]
+    trace = [] if trace is None else trace
+    trace.append("session")
+    os.setsid()
+    _linux.set_pdeathsig(signal.SIGKILL)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    trace.append("stdio")
+    _redirect_stdio(plan["scratch"], keep_fd, plan["limits"]["stream"])
+    faulthandler.enable(2, all_threads=False)
+    trace.append("rlimits")
+    _set_rlimits(plan)
+    trace.append("environment")
+    _clean_environment(plan)
+    if layers.get("uid"):
+        trace.append("uid")
+        _chown_scratch(plan["scratch"], plan["uid"])
+    trace.append("landlock" if layers.get("landlock") else "seccomp")
+    _linux.set_no_new_privs()
+    if layers.get("landlock"):
+        missing = landlock.restrict(plan["ro"], plan["rw"], plan["landlock_abi"])
+        if plan["scratch"] in missing or plan["submission"] in missing:
+            raise RuntimeError("Landlock: scratch or submission folder missing")
+    if layers.get("uid"):
+        trace.append("uid")
+        _drop_uid(plan["uid"])
+    elif layers.get("caps"):
+        trace.append("caps")
+        _linux.drop_capabilities(plan.get("cap_last", 63))
+        if _linux.effective_capabilities():
+            raise RuntimeError("capabilities still present after the drop")
+    if layers.get("seccomp"):
+        trace.append("seccomp")
+        seccomp.install(os.getpid())
+    if layers.get("pidns"):
+        trace.append("pidns")
+        if os.getpid() != 1:
+            raise RuntimeError("expected to be pid 1 of a new PID namespace")
+    trace.append("done")
+    return [name for name, on in layers.items() if on]
+
+
+# --------------------------------------------------------------------------- the call
+
+
+def _report_ready(fd: int, message: dict[str, Any]) -> None:
+    data = json.dumps(message).encode()[:60000]
+    with contextlib.suppress(OSError):
+        os.write(fd, data)
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _frames(exc: BaseException, submission: str) -> list[str]:
+    """The last frames of ``exc``'s traceback that lie in the submission, paths relative."""
+    root = os.path.realpath(submission) + os.sep
+    out = []
+    with contextlib.suppress(Exception):
+        for fs in traceback.extract_tb(exc.__traceback__):
+            real = os.path.realpath(fs.filename)
+            if real.startswith(root):
+                rel = real[len(root):]
+                text = f'File "{rel}", line {fs.lineno}, in {fs.name}'
+                if fs.line:
+                    text += f"\n    {fs.line.strip()[:200]}"
+                out.append(text)
+        if isinstance(exc, SyntaxError) and exc.filename:
+            real = os.path.realpath(exc.filename)
+            if real.startswith(root):
+                text = f'File "{real[len(root):]}", line {exc.lineno}'
+                if exc.text:
+                    text += f"\n    {exc.text.strip()[:200]}"
+                out.append(text)
+    return out[-FRAMES_KEPT:]
+
+
+def _describe(exc: BaseException, submission: str) -> dict[str, Any]:
+    try:
+        name = str(type(exc).__name__)[:100]
+    except Exception:
+        name = "Exception"
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "<exception message could not be shown>"
+    if len(message) > MESSAGE_CAP:
+        message = message[:MESSAGE_CAP] + "..."
+    return {"status": "error", "type": name, "message": message,
+            "traceback": _frames(exc, submission)}
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int) and not isinstance(code, bool):
+        return int(code)
+    return 1
+
+
+def _write_result(scratch: str, record: dict[str, Any]) -> None:
+    plain.dump(record, os.path.join(scratch, RESULT_DIR))
+
+
+def _finish(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    os._exit(code)
+
+
+def main(plan: dict[str, Any], ready_fd: int, probe: Any) -> None:
+    """Confine this freshly forked process, run ``probe(**inputs)``, record, ``_exit``."""
+    code = 70
+    try:
+        try:
+            applied = confine(plan, ready_fd)
+            inputs = plain.load(os.path.join(plan["scratch"], IN_DIR), max_bytes=1 << 40,
+                                max_arrays=1 << 20, max_json_bytes=1 << 30)
+            if type(inputs) is not dict:
+                raise TypeError("inputs must be a dict")
+        except BaseException as exc:
+            _report_ready(ready_fd, {"ok": False,
+                                     "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+            os._exit(code)
+        _report_ready(ready_fd, {"ok": True, "applied": applied})
+        scratch, submission = plan["scratch"], plan["submission"]
+        # ---- from here on, student code runs ----
+        try:
+            value = probe(**inputs)
+        except SystemExit as exc:
+            record = {"status": "exit", "code": _exit_code(exc.code)}
+        except MemoryError:
+            record = {"status": "memory"}
+        except BaseException as exc:
+            record = _describe(exc, submission)
+            del exc
+        else:
+            try:
+                plain.dump(plain.to_plain(value), os.path.join(scratch, OUT_DIR))
+                record = {"status": "ok"}
+            except MemoryError:
+                record = {"status": "memory"}
+            except (TypeError, plain.PlainDataError) as exc:
+                record = {"status": "output", "message": str(exc)[:MESSAGE_CAP]}
+            except BaseException as exc:
+                record = {"status": "output", "message": (
+                    f"the output could not be converted ({type(exc).__name__})")}
+            value = None
+        inputs = None
+        if record["status"] == "memory":
+            gc.collect()
+        try:
+            _write_result(scratch, record)
+            code = 0
+        except MemoryError:
+            code = EXIT_NO_MEMORY
+    finally:
+        _finish(code)

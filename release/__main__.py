@@ -1,0 +1,69 @@
+"""``python -m release``: the instructor's command line.
+
+    build <a> [--out DIR]                    student archive and Gradescope autograder
+    grade <a> <submissions> --out DIR [-j N] grade a folder of submissions into a gradebook
+    verify <a>                               reference full marks, stubs none, mistakes caught
+    demo                                     the whole job on the embedded sample submissions
+    doctor                                   which sandbox layers this machine offers
+    stubs                                    regenerate the committed stubs and public answers
+
+Each verb is a thin layer over ``autograder`` and the modules of this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder import course
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m release", description=__doc__.split("\n")[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    assignments = course.names()
+
+    build = verbs.add_parser("build", help="student archive and Gradescope autograder zip")
+    build.add_argument("assignment", choices=assignments)
+    build.add_argument("--out", type=Path, default=Path("dist"))
+
+    grade = verbs.add_parser("grade", help="grade a folder of submissions")
+    grade.add_argument("assignment", choices=assignments)
+    grade.add_argument("submissions", type=Path)
+    grade.add_argument("--out", type=Path, required=True)
+    grade.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers")
+    grade.add_argument("--student", action="append", default=[],
+                       help="grade only this student (repeatable); implies --regrade for them")
+    grade.add_argument("--regrade", action="store_true", help="ignore finished results")
+    grade.add_argument("--allow-unconfined", action="store_true",
+                       help="grade even where no confinement layer of the sandbox works")
+
+    verify = verbs.add_parser("verify", help="prove the graders sound")
+    verify.add_argument("assignment", choices=assignments)
+
+    verbs.add_parser("demo", help="build and grade the embedded sample submissions")
+    verbs.add_parser("doctor", help="report the sandbox layers active on this machine")
+    verbs.add_parser("stubs", help="regenerate the committed stubs and public answers")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.verb == "stubs":
+        from .materials import regenerate
+
+        for path in regenerate():
+            print(f"wrote {path}")
+        return 0
+    if args.verb == "grade":
+        from .grade import grade
+
+        return grade(course.load(args.assignment), args.submissions, args.out, jobs=args.jobs,
+                     students=args.student, regrade=args.regrade,
+                     allow_unconfined=args.allow_unconfined)
+    raise SystemExit(f"{args.verb}: not available yet")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

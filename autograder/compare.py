@@ -25,19 +25,24 @@ EXACT = Tolerance(0.0, 0.0)
 
 
 def mismatch(got, want, tol: Tolerance = DEFAULT, *, show_values: bool = True,
-             where: str = "result") -> str | None:
+             where: str = "") -> str | None:
     """Why ``got`` differs from ``want`` (one short sentence), or None when they agree.
 
-    ``show_values`` False hides expected and returned values (hidden cases); positions,
-    shapes and error sizes are always shown.
+    The sentence starts with where in the result the difference is (``dx``, ``[2].W1``:
+    item 2 of a list, its entry ``W1``). ``show_values`` False hides expected and returned
+    values (hidden cases); positions, shapes and error sizes are always shown.
     """
+    if not where:
+        reason = mismatch(got, want, tol, show_values=show_values, where="result")
+        return reason.removeprefix("result.") if reason else None
     if isinstance(want, dict):
         if not isinstance(got, dict):
             return f"{where}: expected a dict with keys {sorted(want)}, got {_kind(got)}"
         if set(got) != set(want):
             return f"{where}: expected keys {sorted(want)}, got {sorted(got)}"
         for key in want:
-            reason = mismatch(got[key], want[key], tol, show_values=show_values, where=key)
+            reason = mismatch(got[key], want[key], tol, show_values=show_values,
+                              where=f"{where}.{key}")
             if reason:
                 return reason
         return None

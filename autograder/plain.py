@@ -252,7 +252,7 @@ def _open_regular(dir_fd: int | None, name: str, max_bytes: int) -> tuple[int, i
 def _read_regular(dir_fd: int | None, name: str, max_bytes: int) -> bytes:
     fd, size = _open_regular(dir_fd, name, max_bytes)
     with os.fdopen(fd, "rb") as fh:
-        data = fh.read(max_bytes + 1)
+        data = fh.read(size + 1)  # never pre-allocate the cap itself
     if len(data) != size:
         raise PlainDataError(f"{name} changed while being read")
     return data

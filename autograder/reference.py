@@ -41,9 +41,14 @@ def known_mistakes(assignment: Assignment) -> list[Mistake]:
     return mistakes.load(assignment.solution_dir / "MISTAKES.md")
 
 
-@cache
 def package_with(assignment: Assignment, mistake: Mistake) -> str:
     """Import the reference with ``mistake`` made; returns the package's module name."""
+    return _package_with(assignment.name, mistake)
+
+
+@cache
+def _package_with(name: str, mistake: Mistake) -> str:
+    assignment = course.load(name)
     alias = f"_variant_{assignment.name}_{re.sub(r'[^a-zA-Z0-9]+', '_', mistake.name)}"
     folder = _scratch() / alias
     folder.mkdir()

@@ -25,6 +25,10 @@ from .sandbox import Call, Outcome, Sandbox
 
 GRADERS = Path(__file__).parent / "graders"
 SUBMISSION_BUDGET = 300.0  # seconds of sandboxed calls one submission may use in all
+# pytest plugins the graders do not need: each costs time on every submission
+QUIET_PLUGINS = ("cacheprovider", "unraisableexception", "threadexception", "faulthandler",
+                 "junitxml", "pastebin", "nose", "doctest", "logging", "stepwise", "warnings",
+                 "legacypath", "tmpdir", "monkeypatch", "recwarn", "capture")
 
 
 class SandboxedStudent:
@@ -70,8 +74,9 @@ def explain(outcome: Outcome) -> str:
 
 def run_graders(tests: Path, plugin: GradingPlugin, select: str | None = None) -> None:
     """Run the pytest graders in ``tests`` with ``plugin``, quietly, in this process."""
-    args = [str(tests), "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
-            "--rootdir", str(tests), "-c", str(tests / "pytest.ini"), "-o", "addopts="]
+    args = [str(tests), "-q", "--rootdir", str(tests), "-c", str(tests / "pytest.ini"),
+            "-o", "addopts=", "--import-mode=importlib", "--assert=plain", "--tb=no",
+            *(f"-pno:{name}" for name in QUIET_PLUGINS)]
     if select:
         args += ["-m", select]
     with contextlib.redirect_stdout(io.StringIO()) as output:

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = verbs.add_parser("verify", help="prove the graders sound")
     verify.add_argument("assignment", choices=assignments)
+    verify.add_argument("--mutants", type=int, default=40,
+                        help="systematic mutants to sample (default 40)")
+    verify.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers")
 
     verbs.add_parser("demo", help="build and grade the embedded sample submissions")
     verbs.add_parser("doctor", help="report the sandbox layers active on this machine")
@@ -62,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return grade(course.load(args.assignment), args.submissions, args.out, jobs=args.jobs,
                      students=args.student, regrade=args.regrade,
                      allow_unconfined=args.allow_unconfined)
+    if args.verb == "verify":
+        from .verify import verify
+
+        return verify(course.load(args.assignment), mutants=args.mutants, jobs=args.jobs)
     raise SystemExit(f"{args.verb}: not available yet")
 
 

@@ -3,13 +3,14 @@
 The reference is checked against PyTorch (after the conversions of
 shared/notes/conventions.md), against plain NumPy versions of the contract's formulas, against
 central finite differences and against statistical properties. The last section checks
-solutions/optim_reg/MISTAKES.md: every listed mutant applies cleanly, and the probes below
-(the checks a hidden grader makes) fail each wrong mutant and pass each equivalent one.
+solutions/optim_reg/MISTAKES.md: every entry applies cleanly inside a solution region, and
+the probes below (the checks a hidden grader makes) fail each mistake and pass each
+equivalent form.
 
-Tolerances: float64 throughout; 1e-10 against torch and NumPy. Adaptive optimizers are also
-compared with the tolerance the graders use, ADAPTIVE_RTOL, chosen from these measurements
-(largest parameter error divided by the largest displacement, 20 steps unless said,
-gradients scale*sign*U(0.5, 1.5), Adam defaults, 30 random cases each):
+Tolerances: float64 throughout; 1e-10 against torch and NumPy. ADAPTIVE_RTOL, the tolerance
+proposed for the graders of AdaGrad, RMSprop and Adam, comes from these measurements (largest
+parameter error divided by the largest displacement, 20 steps unless said, gradients
+scale*sign*U(0.5, 1.5), Adam defaults, 30 random cases each):
 - textbook Adam (lr_t form, eps on the raw sqrt(v)) vs the contract: <= 6.1e-7/scale
   (t = 1 is the worst step); verbatim with eps = 1e-7: <= 6.3e-6/scale;
 - with gradients ~1e-6 the two forms differ by 0.13-0.37 (textbook eps) and 0.58-0.85
@@ -26,6 +27,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -34,6 +36,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autograder import mistakes
 from autograder.course import import_package, load, reference_module
 
 opt = reference_module("optim_reg", "optimizers")
@@ -447,7 +450,7 @@ def test_dropout_rejects_ratios_outside_zero_one(ratio):
         lay.Dropout(ratio)
 
 
-def test_dropout_draws_from_numpys_global_generator():
+def test_dropout_draws_from_numpys_global_generator(np_seed):
     x = np.ones((30, 30))
     np.random.seed(3)
     a = lay.Dropout(0.4).forward(x)
@@ -463,10 +466,9 @@ def test_dropout_draws_from_numpys_global_generator():
     seed=st.integers(0, 2**16),
 )
 def test_dropout_each_unit_is_zero_or_scaled_and_backward_reuses_the_mask(ratio, shape, seed):
-    np.random.seed(seed)
-    x = np.random.uniform(0.5, 2.0, shape)
+    x = np.random.default_rng(seed).uniform(0.5, 2.0, shape)
     layer = lay.Dropout(ratio)
-    out = layer.forward(x)
+    out = layer.forward(x)  # whatever state np.random is in
     kept = out != 0
     np.testing.assert_allclose(out[kept], x[kept] / (1 - ratio), rtol=1e-14)
     dx = layer.backward(np.ones(shape))
@@ -563,24 +565,7 @@ def test_network_learns_the_digits(np_seed, options, threshold):
 # ---------------------------------------------------------------------------------------------
 
 SOLUTION_DIR = load("optim_reg").solution_dir
-MISTAKES_MD = SOLUTION_DIR / "MISTAKES.md"
-ENTRY = re.compile(r"^## (\S+)\npart: (\w+)\nexpect: (pass|fail)\nwhy: ", re.M)
-EDIT = re.compile(r"^```old (\S+)\n(.*?)^```\n```new\n(.*?)^```$", re.M | re.S)
-
-
-def parse_mistakes() -> list[tuple[str, str, str, list[tuple[str, str, str]]]]:
-    """(id, part, expect, [(file, old, new), ...]) for each entry of MISTAKES.md."""
-    text = MISTAKES_MD.read_text(encoding="utf-8")
-    heads = list(ENTRY.finditer(text))
-    entries = []
-    for head, nxt in zip(heads, [*heads[1:], None], strict=True):
-        body = text[head.end() : nxt.start() if nxt else len(text)]
-        edits = [(m[1], m[2], m[3]) for m in EDIT.finditer(body)]
-        entries.append((head[1], head[2], head[3], edits))
-    return entries
-
-
-MISTAKES = parse_mistakes()
+MISTAKES = mistakes.load(SOLUTION_DIR / "MISTAKES.md")
 
 
 def solution_regions(source: str) -> list[tuple[int, int]]:
@@ -591,20 +576,20 @@ def solution_regions(source: str) -> list[tuple[int, int]]:
     return list(zip(begins, ends, strict=True))
 
 
-def build_mutant(tmp_path: Path, mistake_id: str, edits) -> object:
-    """Copy the reference, apply the edits (each inside a solution region), import it."""
+def build_variant(tmp_path: Path, mistake: mistakes.Mistake) -> ModuleType:
+    """The reference with the mistake's edits made (each inside a solution region), imported."""
     folder = tmp_path / "optim_reg"
     shutil.copytree(SOLUTION_DIR, folder)  # follows the base_layers.py symlink
-    for file, old, new in edits:
-        path = folder / file
-        source = path.read_text(encoding="utf-8")
-        assert source.count(old) == 1, f"{mistake_id}: old text found {source.count(old)} times"
-        at = source.index(old)
-        assert any(a <= at and at + len(old) <= b for a, b in solution_regions(source)), (
-            f"{mistake_id}: edit outside a solution region"
-        )
-        path.write_text(source.replace(old, new), encoding="utf-8")
-    package = import_package(folder, f"_mutant_optim_reg_{mistake_id.replace('-', '_')}")
+    files = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.py")}
+    for edit in mistake.edits:
+        at = files[edit.file].find(edit.old)
+        inside = [
+            a <= at and at + len(edit.old) <= b for a, b in solution_regions(files[edit.file])
+        ]
+        assert any(inside), f"{mistake.name}: the edit is not inside one solution region"
+    for name, text in mistake.apply(files).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    package = import_package(folder, f"_variant_test_optim_reg_{mistake.name.replace('-', '_')}")
     for name in ("optimizers", "layers"):
         importlib.import_module(f"{package.__name__}.{name}")
     return package
@@ -690,13 +675,12 @@ PART_PROBES = {
 def test_mistakes_cover_every_part_twice():
     parts = load("optim_reg").parts
     assert set(PART_PROBES) == set(parts)
-    text = MISTAKES_MD.read_text(encoding="utf-8")
+    text = (SOLUTION_DIR / "MISTAKES.md").read_text(encoding="utf-8")
     assert len(MISTAKES) == text.count("\n## ")  # every entry parsed
-    ids = [m[0] for m in MISTAKES]
-    assert len(set(ids)) == len(ids)
+    assert len({m.name for m in MISTAKES}) == len(MISTAKES)
     for part in parts:
-        assert sum(1 for m in MISTAKES if m[1] == part and m[2] == "fail") >= 2, part
-    assert all(m[3] for m in MISTAKES)
+        assert sum(m.part == part and m.is_mistake for m in MISTAKES) >= 2, part
+    assert all(len(m.edits) == 1 for m in MISTAKES)  # one contiguous edit each
 
 
 def test_reference_passes_every_probe():
@@ -705,17 +689,15 @@ def test_reference_passes_every_probe():
         assert probe(package), part
 
 
-@pytest.mark.parametrize(
-    ("mistake_id", "part", "expect", "edits"), MISTAKES, ids=[m[0] for m in MISTAKES]
-)
-def test_mistake_is_caught_or_accepted_as_declared(tmp_path, mistake_id, part, expect, edits):
-    module = build_mutant(tmp_path, mistake_id, edits)
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[m.name for m in MISTAKES])
+def test_mistake_is_caught_or_accepted_as_declared(tmp_path, mistake):
+    package = build_variant(tmp_path, mistake)
     try:
         with np.errstate(all="ignore"):
-            passed = PART_PROBES[part](module)
-    except Exception:  # a mutant that raises fails its part
+            passed = PART_PROBES[mistake.part](package)
+    except Exception:  # a variant that raises fails its part
         passed = False
     finally:
-        for name in [n for n in sys.modules if n.startswith(module.__name__)]:
+        for name in [n for n in sys.modules if n.startswith(package.__name__)]:
             del sys.modules[name]
-    assert passed == (expect == "pass")
+    assert passed != mistake.is_mistake

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import gc
-import importlib
 import importlib.machinery
 import io
 import json
@@ -132,27 +131,33 @@ def _set_rlimits(plan: dict[str, Any]) -> None:
         resource.setrlimit(which, (soft, hard))
 
 
+ENV_WHITELIST = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
 def _clean_environment(plan: dict[str, Any]) -> None:
     scratch = plan["scratch"]
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": scratch,
-        "TMPDIR": scratch,
-        "LANG": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    os.environ.clear()
-    os.environ.update(env)
+    # The zygote was started with exactly ENV_WHITELIST (+ HOME); enforce it cheaply.
+    for key in [k for k in os.environ if k not in ENV_WHITELIST]:
+        del os.environ[key]
+    for key, value in ENV_WHITELIST.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+    os.environ["HOME"] = scratch
+    os.environ["TMPDIR"] = scratch
     os.chdir(scratch)
     sys.dont_write_bytecode = True
     sys.argv = ["<submission>"]
+    dropped = [p for p in sys.path if p not in plan["sys_path"]]
     sys.path[:] = list(plan["sys_path"])
-    for key in list(sys.path_importer_cache):
-        if key not in sys.path:
-            del sys.path_importer_cache[key]
+    for key in dropped:  # cached finders of the repo / probe folders
+        sys.path_importer_cache.pop(key, None)
     package = plan.get("package")
     if package:
         if package in sys.modules:

@@ -179,9 +179,7 @@ class Sandbox:
                   "uid": self.uid, "preload": list(self.preload), "probes": list(self.probes),
                   "scratch_size": self.scratch_size, "scratch_inodes": self.scratch_inodes}
         ours, theirs = socket.socketpair()
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": self._base,
-               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {**_child.ENV_WHITELIST, "HOME": self._base}
         log_path = os.path.join(self._base, "zygote.log")
         with open(log_path, "ab") as log:
             try:

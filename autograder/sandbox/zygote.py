@@ -40,7 +40,12 @@ from . import _linux, landlock
 PROBE_PACKAGE = "autograder.probes"
 FORBIDDEN_PREFIXES = ("solutions", "_reference_", "autograder.graders", "autograder.hidden")
 SYSTEM_READ_ONLY = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo",
-                    "/etc/ld.so.cache", "/dev/urandom", "/dev/random")
+                    "/etc/ld.so.cache", "/dev/urandom", "/dev/random",
+                    # CPU topology, read lazily by torch's cpuinfo at the first op.
+                    "/proc/cpuinfo", "/sys/devices/system/cpu")
+# Imported along with "torch": modules torch loads lazily at great cost (torch.optim's first
+# step imports torch._dynamo, ~1 s). Imports only: no torch op runs in the zygote.
+TORCH_EXTRAS = ("torch._dynamo", "torch.optim", "torch.nn.functional")
 SYSTEM_READ_WRITE = ("/dev/null",)
 
 
@@ -64,6 +69,7 @@ class Zygote:
         self._ro_paths: list[str] | None = None
         self._sys_path: list[str] | None = None
         self._modules_checked: set[str] = set()
+        self._probe_ok: set[str] = set()
         self.oom_seen = self._oom_kills()
         self.cap_last = 63
         with contextlib.suppress(OSError, ValueError), open("/proc/sys/kernel/cap_last_cap") as fh:
@@ -350,21 +356,40 @@ class Zygote:
 
         for name in self.config.get("preload", ()):
             importlib.import_module(name)
+            if name == "torch":
+                for extra in TORCH_EXTRAS:
+                    importlib.import_module(extra)
         for name in self.config.get("probes", ()):
             self.import_probe_module(name)
         self.check_forbidden()
+        self.check_single_thread()
+
+    @staticmethod
+    def check_single_thread() -> None:
+        """A fork copies one thread; a zygote with more (an OpenMP pool) is not fork-safe."""
+        with contextlib.suppress(OSError):
+            tasks = os.listdir("/proc/self/task")
+            if len(tasks) != 1:
+                raise RuntimeError(f"the zygote has {len(tasks)} threads after its imports; "
+                                   "forking it is unsafe (did a preload run a torch op?)")
 
     def import_probe_module(self, name: str) -> Any:
-        if name in sys.modules:
-            return sys.modules[name]
-        allowed = name == PROBE_PACKAGE or name.startswith(PROBE_PACKAGE + ".")
-        if not allowed and self.probe_dirs:
-            top = name.split(".")[0]
-            spec = importlib.machinery.PathFinder.find_spec(top, self.probe_dirs)
-            allowed = spec is not None
-        if not allowed:
-            raise ImportError(f"{name} is not a probe module (only {PROBE_PACKAGE}.* or modules "
-                              "in the configured probe folders)")
+        """Import a trusted probe module (allow-listed: never an arbitrary module)."""
+        if name not in self._probe_ok:
+            allowed = name == PROBE_PACKAGE or name.startswith(PROBE_PACKAGE + ".")
+            if not allowed and self.probe_dirs:
+                top = name.split(".")[0]
+                spec = importlib.machinery.PathFinder.find_spec(top, self.probe_dirs)
+                allowed = spec is not None and top not in sys.builtin_module_names
+                known = sys.modules.get(top)
+                if allowed and known is not None:  # loaded from elsewhere (stdlib, numpy...)
+                    origin = getattr(known, "__file__", None) or ""
+                    allowed = any(_is_within(os.path.realpath(origin), d)
+                                  for d in self.probe_dirs)
+            if not allowed:
+                raise ImportError(f"{name} is not a probe module (only {PROBE_PACKAGE}.* or "
+                                  "modules in the configured probe folders)")
+            self._probe_ok.add(name)
         module = importlib.import_module(name)
         self.check_forbidden()
         return module
@@ -409,6 +434,7 @@ class Zygote:
         try:
             modname, _, fname = req["probe"].partition(":")
             module = self.import_probe_module(modname)
+            self.check_single_thread()
             probe = getattr(module, fname)
             if not callable(probe):
                 raise TypeError(f"{req['probe']} is not callable")

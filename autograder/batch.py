@@ -1,0 +1,162 @@
+"""Grading a folder of submissions into a gradebook.
+
+Every entry of the folder gets a row, whatever it is or does. Results are written as each
+submission finishes (atomically), so an interrupted batch resumes where it stopped: a
+finished result is kept unless its submission changed or a regrade is asked for.
+
+Workers are forked before anything heavy is imported; each owns one sandbox (a zygote that
+forks a confined child per call) and its own reference oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import course, intake
+from .course import Assignment
+from .intake import Submission
+from .results import Result, gradebook_csv, write_atomic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a batch writes: ``gradebook.csv``, ``results/<id>.json``, ``feedback/<id>.md``."""
+
+    out: Path
+
+    @property
+    def gradebook(self) -> Path:
+        return self.out / "gradebook.csv"
+
+    def result(self, submission: Submission) -> Path:
+        return self.out / "results" / f"{submission.safe_id}.json"
+
+    def feedback(self, submission: Submission) -> Path:
+        return self.out / "feedback" / f"{submission.safe_id}.md"
+
+
+def finished(paths: Paths, submission: Submission) -> Result | None:
+    """The result already written for this very submission (same content), if any."""
+    try:
+        result = Result.from_json(json.loads(paths.result(submission).read_text("utf-8")))
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    same = (result.student == submission.student
+            and result.submission_sha256 == (submission.sha256 or "")
+            and result.status == submission.status)
+    return result if same else None
+
+
+def save(paths: Paths, result: Result, submission: Submission) -> None:
+    write_atomic(paths.result(submission), json.dumps(result.to_json(), indent=1,
+                                                      ensure_ascii=False))
+    write_atomic(paths.feedback(submission), result.feedback_markdown())
+
+
+class Grader:
+    """Grades submissions of one assignment in this process (one sandbox, one oracle)."""
+
+    def __init__(self, assignment: Assignment, slot: int = 0, allow_unconfined: bool = False):
+        from .graders import HIDDEN_SEED
+        from .reference import ReferenceOracle
+        from .sandbox import Sandbox
+
+        self.assignment = assignment
+        self.seed = HIDDEN_SEED
+        self.oracle = ReferenceOracle(assignment)
+        self.sandbox = Sandbox(preload=("torch",) if assignment.needs_torch else (),
+                               probes=(f"autograder.probes.{assignment.name}",), slot=slot,
+                               allow_unconfined=allow_unconfined)
+        self.sandbox.start()
+
+    def grade(self, submission: Submission) -> Result:
+        """Grade one submission; an engine failure still yields a result, with its reason."""
+        from .runner import grade_submission
+
+        try:
+            return grade_submission(submission, self.assignment, self.sandbox, self.oracle,
+                                    self.seed)
+        except Exception as error:
+            log.error("grading %s failed:\n%s", submission.student, traceback.format_exc())
+            return Result(submission.student, self.assignment.name, self.assignment.points,
+                          status=f"grading error ({type(error).__name__}); "
+                                 "the instructor was told",
+                          notes=list(submission.notes),
+                          submission_sha256=submission.sha256 or "")
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
+_worker: Grader | None = None
+
+
+def _start_worker(name: str, slots: multiprocessing.Queue, allow_unconfined: bool) -> None:
+    global _worker
+    _worker = Grader(course.load(name), slots.get(), allow_unconfined)
+
+
+def _grade_in_worker(submission: Submission) -> Result:
+    assert _worker is not None
+    return _worker.grade(submission)
+
+
+def _results(assignment: Assignment, todo: list[Submission], jobs: int,
+             allow_unconfined: bool) -> Iterator[tuple[Submission, Result]]:
+    """Grade ``todo`` with ``jobs`` workers, yielding each result as it is ready."""
+    if not todo:
+        return
+    if jobs <= 1:
+        grader = Grader(assignment, 0, allow_unconfined)
+        try:
+            for submission in todo:
+                yield submission, grader.grade(submission)
+        finally:
+            grader.close()
+        return
+    context = multiprocessing.get_context("fork")
+    slots = context.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                             initargs=(assignment.name, slots, allow_unconfined)) as pool:
+        yield from zip(todo, pool.map(_grade_in_worker, todo), strict=True)
+
+
+def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1,
+                 students: list[str] | None = None, regrade: bool = False,
+                 allow_unconfined: bool = False,
+                 progress: Callable[[Submission, Result], None] | None = None) -> list[Result]:
+    """Grade every submission in ``submissions`` and write the batch's files under ``out``.
+
+    A submission whose result is already written (same content) is not graded again,
+    unless ``regrade`` is set or its student is one of ``students``. Every submission gets
+    a gradebook row. Raises ``IntakeError`` for a missing folder.
+    """
+    paths = Paths(out)
+    entries = intake.collect(submissions, assignment)
+    chosen = set(students or ())
+    results: dict[str, Result] = {}
+    for submission in entries:
+        fresh = regrade or submission.student in chosen
+        kept = None if fresh else finished(paths, submission)
+        if kept is not None:
+            results[submission.safe_id] = kept
+    todo = [s for s in entries if s.safe_id not in results]
+    for submission, result in _results(assignment, todo, jobs, allow_unconfined):
+        save(paths, result, submission)
+        results[submission.safe_id] = result
+        if progress:
+            progress(submission, result)
+    rows = [results[s.safe_id] for s in entries]
+    write_atomic(paths.gradebook, gradebook_csv(rows, assignment.parts))
+    return rows

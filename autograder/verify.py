@@ -1,0 +1,142 @@
+"""Proof that the graders are sound: ``python -m release verify <a>``.
+
+Submits, as a student would, through the real intake, sandbox and graders:
+- the reference, which must earn full marks, and the stubs, which must earn none;
+- every entry of ``solutions/<a>/MISTAKES.md``: a mistake must lose points in its part, an
+  equivalent form must earn full marks;
+- systematic mutants: one operator or number changed inside a solution region, which must
+  lose points somewhere (mutation testing); a mutant equal to a known equivalent form is
+  left out. A survivor is named, for a person to judge.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import tempfile
+import tokenize
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import batch
+from .course import Assignment
+from .reference import known_mistakes, module_files
+from .results import Result
+
+SWAPS = {"+": "-", "-": "+", "*": "/", "/": "*", "//": "/", "<": "<=", "<=": "<", ">": ">=",
+         ">=": ">", "==": "!=", "!=": "=="}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A submission made from the reference: ``files`` are its graded modules."""
+
+    name: str
+    kind: str  # reference, stubs, mistake, equivalent, mutant
+    part: str | None
+    files: dict[str, str]
+    why: str = ""
+
+    def passed(self, result: Result) -> bool:
+        """Whether the graders judged this variant as they must."""
+        if self.kind in ("reference", "equivalent"):
+            return result.score == result.max_score and result.status == "ok"
+        if self.kind == "stubs":
+            return result.score == 0
+        if self.kind == "mistake":
+            return result.part_scores()[self.part] < result.points[self.part]
+        return result.score < result.max_score  # a mutant must lose points somewhere
+
+
+def regions(source: str) -> list[tuple[int, int]]:
+    """Line ranges (first, last, 1-based) inside the solution markers of a module."""
+    found, start = [], 0
+    for number, line in enumerate(source.splitlines(), start=1):
+        if line.strip().startswith("# BEGIN SOLUTION"):
+            start = number + 1
+        elif line.strip() == "# END SOLUTION":
+            found.append((start, number - 1))
+    return found
+
+
+def token_mutants(source: str) -> Iterator[tuple[str, str]]:
+    """(description, mutated source) for each operator swap or number change inside the
+    solution regions; each mutant still parses."""
+    spans = regions(source)
+    lines = source.splitlines(keepends=True)
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        row, col = token.start
+        if not any(first <= row <= last for first, last in spans):
+            continue
+        if token.type == tokenize.OP and token.string in SWAPS:
+            new = SWAPS[token.string]
+        elif token.type == tokenize.NUMBER:
+            value = token.string
+            new = "1" if value in ("0", "0.0") else ("0" if value in ("1", "1.0")
+                                                      else f"({value} * 2)")
+        else:
+            continue
+        line = lines[row - 1]
+        mutated = line[:col] + new + line[token.end[1]:]
+        text = "".join([*lines[:row - 1], mutated, *lines[row:]])
+        try:
+            compile(text, "<mutant>", "exec")
+        except SyntaxError:
+            continue
+        yield f"line {row}: {line.strip()[:60]!r}: {token.string} -> {new}", text
+
+
+def variants(assignment: Assignment, mutants: int, seed: int = 0) -> list[Variant]:
+    """The reference, the stubs, every known mistake and ``mutants`` sampled mutants."""
+    reference = module_files(assignment)
+    graded = list(assignment.graded)
+
+    def submission(files: dict[str, str]) -> dict[str, str]:
+        return {name: files[name] for name in graded}
+
+    found = [Variant("reference", "reference", None, submission(reference)),
+             Variant("stubs", "stubs", None, {name: (assignment.stub_dir / name).read_text(
+                 encoding="utf-8") for name in graded})]
+    for mistake in known_mistakes(assignment):
+        kind = "mistake" if mistake.is_mistake else "equivalent"
+        found.append(Variant(mistake.name, kind, mistake.part,
+                             submission(mistake.apply(reference)), mistake.why))
+    equivalents = [v.files for v in found if v.kind == "equivalent"]
+    pool = [(f"{name} {description}", files)
+            for name in graded for description, text in token_mutants(reference[name])
+            if (files := {**submission(reference), name: text}) not in equivalents]
+    for description, files in random.Random(seed).sample(pool, min(mutants, len(pool))):
+        found.append(Variant(description, "mutant", None, files))
+    return found
+
+
+@dataclass
+class Report:
+    """What verify found: each variant with its result and whether it was judged right."""
+
+    checked: list[tuple[Variant, Result, bool]]
+
+    def failures(self, kind: str | None = None) -> list[tuple[Variant, Result]]:
+        return [(v, r) for v, r, ok in self.checked if not ok and kind in (None, v.kind)]
+
+    def count(self, kind: str) -> tuple[int, int]:
+        """(judged right, total) for one kind of variant."""
+        rows = [ok for v, _, ok in self.checked if v.kind == kind]
+        return sum(rows), len(rows)
+
+
+def verify(assignment: Assignment, *, mutants: int = 40, jobs: int = 1,
+           allow_unconfined: bool = False) -> Report:
+    """Grade every variant (see the module docstring) and judge the graders."""
+    chosen = variants(assignment, mutants)
+    with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
+        folder = Path(tmp) / "submissions"
+        for number, variant in enumerate(chosen):
+            package = folder / f"{number:04d}" / assignment.package
+            package.mkdir(parents=True)
+            for name, text in variant.files.items():
+                (package / name).write_text(text, encoding="utf-8")
+        results = batch.grade_folder(assignment, folder, Path(tmp) / "out", jobs=jobs,
+                                     allow_unconfined=allow_unconfined)
+    return Report([(v, r, v.passed(r)) for v, r in zip(chosen, results, strict=True)])

@@ -1,0 +1,577 @@
+"""autograder.sandbox: real children, real attacks, no mocks.
+
+Each test writes a small hostile "student" package and runs it through the generic probe
+``tests/sandbox_probes.py:call`` (the zygote gets this folder as a probe folder).
+Attacks that need a particular layer are skipped when that layer is inactive here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import Call, Limits, Sandbox, SandboxError, layers
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+PROBES = "sandbox_probes"
+
+
+@pytest.fixture(scope="module")
+def box():
+    with Sandbox(probes=[PROBES], probe_dirs=[TESTS], slot=1) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def area():
+    """A world-readable folder for submissions (readable by a dropped uid, if any)."""
+    path = Path(tempfile.mkdtemp(prefix="sandbox-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+_counter = iter(range(10**6))
+
+
+def submit(area: Path, source: str, extra: dict[str, str] | None = None) -> Path:
+    """A submission folder holding package ``stu`` with module ``m`` = ``source``."""
+    sub = area / f"sub{next(_counter)}"
+    (sub / "stu").mkdir(parents=True)
+    (sub / "stu" / "__init__.py").write_text("")
+    (sub / "stu" / "m.py").write_text(textwrap.dedent(source))
+    for name, text in (extra or {}).items():
+        (sub / name).write_text(textwrap.dedent(text))
+    for path in [sub, *sub.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return sub
+
+
+def run(box, area, source, function="f", args=None, timeout=1.0, limits=None, extra=None):
+    sub = submit(area, source, extra)
+    return box.run(Call(f"{PROBES}:call", sub, "stu",
+                        {"module": "stu.m", "function": function, "args": args or []},
+                        timeout=timeout, limits=limits))
+
+
+def active(box, name: str) -> bool:
+    return box.report()[name].active
+
+
+def zygote_children(box) -> list[str]:
+    pid = box.info["pid"]
+    with open(f"/proc/{pid}/task/{pid}/children") as fh:
+        return fh.read().split()
+
+
+def assert_healthy(box, area):
+    """The next call works, and afterwards the zygote runs with no child left."""
+    out = run(box, area, "def f(): return 41 + 1")
+    assert out.status == "ok" and out.value == 42
+    assert box.running
+    assert zygote_children(box) == []
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def test_layers_report_and_required_confinement(box):
+    report = box.report()
+    assert {"landlock", "seccomp", "netns", "pidns", "uid", "caps", "rlimits", "scratch"} <= set(
+        report)
+    for layer in report.values():
+        assert isinstance(layer.detail, str) and layer.detail
+    assert any(report[n].active for n in ("landlock", "seccomp", "netns"))
+    if os.geteuid() == 0:
+        assert report["uid"].active or report["caps"].active
+    standalone = layers(probe_dirs=[TESTS])
+    assert {k: v.active for k, v in standalone.items()} == {k: v.active for k, v in report.items()}
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_ok_round_trip_of_arrays_nested_dicts_and_scalars(box, area):
+    out = run(box, area, """
+        import numpy as np
+        def f(x, w):
+            x = np.asarray(x)
+            return {"y": x @ np.asarray(w), "meta": [("shape", x.shape), None, float("nan")],
+                    "s": np.float32(1.5), "flag": True}
+    """, args=[[[1.0, 2.0]], [[3.0], [4.0]]])
+    assert out.status == "ok", out
+    assert type(out.value["y"]) is np.ndarray and out.value["y"].tolist() == [[11.0]]
+    assert out.value["meta"][0] == ("shape", (1, 2)) and math.isnan(out.value["meta"][2])
+    assert type(out.value["s"]) is np.float32 and out.value["flag"] is True
+    assert out.wall > 0 and out.cpu >= 0 and out.max_rss > 0
+
+
+def test_inputs_arrays_reach_the_probe_and_echo_back(box, area):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    out = box.run(Call(f"{PROBES}:echo", submit(area, ""), "stu", {"x": x, "k": (1, "a")}))
+    assert out.status == "ok"
+    assert out.value["x"].dtype == np.float32 and np.array_equal(out.value["x"], x)
+    assert out.value["k"] == (1, "a")
+
+
+def test_torch_tensor_output_is_converted():
+    pytest.importorskip("torch")
+    with tempfile.TemporaryDirectory() as tmp:
+        area = Path(tmp)
+        area.chmod(0o755)
+        with Sandbox(probes=[PROBES], probe_dirs=[TESTS], preload=["torch"], slot=2) as tbox:
+            out = run(tbox, area, """
+                import torch
+                def f():
+                    x = torch.arange(6.0, requires_grad=True).reshape(2, 3)
+                    y = torch.nn.functional.conv2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3))
+                    opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(2))], lr=0.1)
+                    opt.step()
+                    return {"t": x * 2, "conv": y, "n": torch.get_num_threads()}
+            """, timeout=20)
+    assert out.status == "ok", out
+    assert type(out.value["t"]) is np.ndarray and out.value["t"].dtype == np.float32
+    assert out.value["t"].tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]
+    assert out.value["conv"].shape == (1, 1, 2, 2) and out.value["n"] == 1
+
+
+# --------------------------------------------------------------------------- student failures
+
+
+def test_student_exception_has_clean_message_and_only_student_frames(box, area):
+    out = run(box, area, """
+        def helper(x):
+            return x[5]
+        def f():
+            return helper([1, 2])
+    """)
+    assert out.status == "error"
+    assert out.error_type == "IndexError" and out.message == "IndexError: list index out of range"
+    assert len(out.traceback) == 2
+    assert out.traceback[0].startswith('File "stu/m.py", line 5, in f')
+    assert 'File "stu/m.py", line 3, in helper\n    return x[5]' == out.traceback[1]
+    assert not any("sandbox_probes" in f or "autograder" in f for f in out.traceback)
+
+
+def test_long_messages_are_capped_and_syntax_errors_point_at_the_student_file(box, area):
+    out = run(box, area, "def f():\n    raise ValueError('x' * 10000)\n")
+    assert out.status == "error" and len(out.message) < 600
+    out = run(box, area, "def f(:\n    pass\n")
+    assert out.status == "error" and out.error_type == "SyntaxError"
+    assert out.traceback and out.traceback[-1].startswith('File "stu/m.py", line 1')
+
+
+def test_sys_exit_and_os_exit_are_reported_as_exit(box, area):
+    out = run(box, area, "import os\ndef f():\n    os._exit(0)\n")
+    assert out.status == "exit" and out.exit_code == 0 and "exit code 0" in out.message
+    out = run(box, area, "import sys\ndef f():\n    sys.exit(3)\n")
+    assert out.status == "exit" and out.exit_code == 3
+    assert_healthy(box, area)
+
+
+def test_infinite_loop_times_out_and_the_next_call_works(box, area):
+    started = time.monotonic()
+    out = run(box, area, "def f():\n    while True:\n        pass\n", timeout=0.5)
+    assert out.status == "timeout" and "0.5 s" in out.message
+    assert time.monotonic() - started < 3
+    assert out.cpu > 0.2
+    assert_healthy(box, area)
+
+
+def test_sleep_and_sigterm_ignoring_loop_time_out(box, area):
+    out = run(box, area, "import time\ndef f():\n    time.sleep(1000)\n", timeout=0.3)
+    assert out.status == "timeout" and out.cpu < 0.3
+    out = run(box, area, """
+        import signal
+        def f():
+            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGXCPU, signal.SIGHUP):
+                signal.signal(s, signal.SIG_IGN)
+            while True:
+                pass
+    """, timeout=0.3)
+    assert out.status == "timeout"
+    assert_healthy(box, area)
+
+
+def test_cpu_rlimit_stops_a_loop_before_a_long_wall_timeout(box, area):
+    out = run(box, area, "def f():\n    while True:\n        pass\n", timeout=10,
+              limits=Limits(cpu=1))
+    assert out.status == "timeout" and "CPU time limit" in out.message
+    assert out.wall < 5
+
+
+def test_memory_bombs_are_reported_as_memory(box, area):
+    out = run(box, area, "import numpy as np\ndef f():\n    return np.ones(1 << 34)\n")
+    assert out.status == "memory", out
+    out = run(box, area, """
+        def f():
+            hog = []
+            while True:
+                hog.append(bytearray(1 << 24))
+    """, limits=Limits(memory=256 << 20), timeout=5)
+    assert out.status == "memory", out
+    assert_healthy(box, area)
+
+
+def test_segfault_is_a_crash_with_the_signal_name(box, area):
+    out = run(box, area, "import ctypes\ndef f():\n    return ctypes.string_at(0)\n")
+    assert out.status == "crash" and out.signal == "SIGSEGV"
+    assert "SIGSEGV" in out.message
+    assert_healthy(box, area)
+
+
+def test_huge_stdout_is_bounded_and_does_not_fail_the_call(box, area):
+    out = run(box, area, """
+        import sys
+        def f():
+            print("PASSED 100/100")
+            for _ in range(2000):
+                print("x" * 10_000)
+            sys.stderr.write("err" * 100_000)
+            return 1
+    """, timeout=5)
+    assert out.status == "ok" and out.value == 1
+    assert out.stdout.startswith("PASSED 100/100\nxxxx") and len(out.stdout) < 2200
+    assert "more bytes not shown" in out.stdout
+    assert out.stderr.startswith("errerr") and len(out.stderr) < 2200
+
+
+# --------------------------------------------------------------------------- escapes
+
+
+def test_process_creation_is_denied(box, area):
+    if not active(box, "seccomp"):
+        pytest.skip("seccomp inactive")
+    marker = area / "spawned"
+    out = run(box, area, f"""
+        import os, subprocess, multiprocessing
+        def f():
+            errors = []
+            for name, attempt in [
+                ("fork", os.fork),
+                ("subprocess", lambda: subprocess.run(["touch", {str(marker)!r}])),
+                ("exec", lambda: os.execv("/bin/sh", ["sh", "-c", "touch {marker}"])),
+                ("pool", lambda: multiprocessing.Pool(2)),
+            ]:
+                try:
+                    pid = attempt()
+                    if pid == 0:
+                        os._exit(0)
+                except OSError as exc:
+                    errors.append(name + ":" + type(exc).__name__)
+            errors.append("system:" + str(os.system("touch {marker}")))
+            return errors
+    """, timeout=5)
+    assert out.status == "ok", out
+    assert out.value[:4] == ["fork:PermissionError", "subprocess:PermissionError",
+                             "exec:PermissionError", "pool:PermissionError"]
+    assert out.value[4] != "system:0"
+    assert not marker.exists()
+    assert_healthy(box, area)
+
+
+def test_fork_bomb_is_stopped(box, area):
+    out = run(box, area, """
+        import os
+        def f():
+            while True:
+                os.fork()
+    """)
+    assert out.status == "error" and out.error_type == "PermissionError"
+    assert_healthy(box, area)
+
+
+def test_threads_still_work_and_leftovers_die_with_the_call(box, area):
+    out = run(box, area, """
+        import threading, time
+        import numpy as np
+        def f():
+            box = []
+            t = threading.Thread(target=lambda: box.append(np.ones(3).sum()))
+            t.start(); t.join()
+            threading.Thread(target=lambda: time.sleep(1000)).start()   # never joined
+            threading.Thread(target=lambda: time.sleep(1000), daemon=True).start()
+            return box[0]
+    """, timeout=2)
+    assert out.status == "ok" and out.value == 3.0
+    assert out.wall < 1.5
+    assert_healthy(box, area)
+
+
+def test_setsid_daemon_cannot_outlive_the_call(box, area):
+    out = run(box, area, """
+        import os, time
+        def f():
+            try:
+                if os.fork() == 0:
+                    os.setsid()
+                    time.sleep(1000)
+            except OSError as exc:
+                return type(exc).__name__
+            return "forked"
+    """)
+    assert out.status == "ok"
+    if active(box, "seccomp"):
+        assert out.value == "PermissionError"
+    assert zygote_children(box) == []
+
+
+def test_loopback_connect_is_denied(box, area):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    try:
+        out = run(box, area, f"""
+            import socket
+            def f():
+                s = socket.create_connection(("127.0.0.1", {port}), timeout=0.5)
+                s.sendall(b"stolen")
+                return "connected"
+        """)
+        assert out.status == "error", out
+        assert out.error_type in ("PermissionError", "OSError", "ConnectionRefusedError")
+        with pytest.raises(OSError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def test_reading_outside_files_is_denied(box, area, tmp_path):
+    if not active(box, "landlock") and not active(box, "uid"):
+        pytest.skip("no file-system confinement here")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hidden test inputs")
+    layers_py = REPO / "solutions" / "cnn" / "layers.py"
+    targets = [str(secret), str(REPO / "autograder" / "course.py"), "/etc/passwd",
+               "/proc/1/environ", str(TESTS / "test_sandbox.py")]
+    if layers_py.exists():
+        targets.append(str(layers_py))
+    out = run(box, area, f"""
+        import os
+        def f():
+            results = {{}}
+            for path in {targets!r}:
+                try:
+                    with open(path) as fh:
+                        results[path] = fh.read()[:20]
+                except OSError as exc:
+                    results[path] = type(exc).__name__
+            for folder in ({str(REPO)!r}, {str(tmp_path)!r}, "/root", "/tmp"):
+                try:
+                    results[folder] = os.listdir(folder)
+                except OSError as exc:
+                    results[folder] = type(exc).__name__
+            try:
+                import solutions
+                results["import"] = "imported"
+            except ImportError as exc:
+                results["import"] = type(exc).__name__
+            return results
+    """)
+    assert out.status == "ok", out
+    for key, value in out.value.items():
+        if key == "import":
+            assert value in ("ModuleNotFoundError", "ImportError")
+        else:
+            assert value == "PermissionError", (key, value)
+
+
+def test_writing_outside_scratch_and_into_the_submission_is_denied(box, area, tmp_path):
+    if not active(box, "landlock") and not active(box, "uid"):
+        pytest.skip("no file-system confinement here")
+    target = tmp_path / "planted.txt"
+    out = run(box, area, f"""
+        import os
+        def f():
+            here = os.path.dirname(__file__)
+            results = []
+            for path in ({str(target)!r}, os.path.join(here, "m.py"),
+                         os.path.join(here, "new.py"), os.path.join(here, "..", "x.pth")):
+                try:
+                    with open(path, "a") as fh:
+                        fh.write("import os")
+                    results.append("written")
+                except OSError as exc:
+                    results.append(type(exc).__name__)
+            with open("ok.txt", "w") as fh:          # cwd = scratch: allowed
+                fh.write("fine")
+            try:
+                os.symlink("/etc/passwd", "link")
+                results.append("symlinked")
+            except OSError as exc:
+                results.append(type(exc).__name__)
+            return results
+    """)
+    assert out.status == "ok", out
+    assert out.value == ["PermissionError"] * 5
+    assert not target.exists()
+
+
+def test_signals_to_the_zygote_and_the_grader_are_denied(box, area):
+    zpid = box.info["pid"]
+    out = run(box, area, f"""
+        import os, signal
+        def f():
+            results = []
+            for pid in (os.getppid(), {zpid}, {os.getpid()}, -1, 0):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    results.append("sent")
+                except OSError as exc:
+                    results.append(type(exc).__name__)
+            return results
+    """)
+    assert out.status == "ok", out
+    assert "sent" not in out.value
+    assert box.info["pid"] == zpid
+    assert_healthy(box, area)
+
+
+def test_environment_is_a_whitelist_and_home_is_scratch(box, area):
+    os.environ["AUTOGRADER_TEST_SECRET"] = "s3cret"
+    try:
+        out = run(box, area, """
+            import os, sys
+            def f():
+                return {"env": dict(os.environ), "cwd": os.getcwd(), "path": sys.path,
+                        "bytecode": sys.dont_write_bytecode}
+        """)
+    finally:
+        del os.environ["AUTOGRADER_TEST_SECRET"]
+    assert out.status == "ok"
+    env = out.value["env"]
+    assert set(env) == {"PATH", "HOME", "TMPDIR", "LANG", "OMP_NUM_THREADS",
+                        "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONDONTWRITEBYTECODE"}
+    assert env["HOME"] == env["TMPDIR"] == out.value["cwd"]
+    assert not any(str(REPO) == p or str(TESTS) == p for p in out.value["path"])
+    assert out.value["bytecode"] is True
+
+
+def test_submission_files_cannot_shadow_modules(box, area):
+    out = run(box, area, """
+        import json
+        def f():
+            return json.__file__
+    """, extra={"json.py": "raise SystemExit('shadowed')", "numpy.py": "x = 1"})
+    assert out.status == "ok" and out.value.endswith("json/__init__.py")
+
+
+# --------------------------------------------------------------------------- output tricks
+
+
+def test_lying_objects_and_object_arrays_are_rejected(box, area):
+    source = """
+        import numpy as np
+        class Liar:
+            def __eq__(self, other): return True
+            def __array__(self, dtype=None, copy=None): return np.ones(3)
+            def __array_function__(self, *a, **k): return True
+        def liar(): return Liar()
+        def objects(): return np.array([Liar(), 1], dtype=object)
+        def keys(): return {1: 2}
+    """
+    out = run(box, area, source, function="liar")
+    assert out.status == "output"
+    assert out.message.startswith("output must be a number or a numeric array, got <class")
+    out = run(box, area, source, function="objects")
+    assert out.status == "output" and "dtype object" in out.message
+    out = run(box, area, source, function="keys")
+    assert out.status == "output" and "keys must be str" in out.message
+
+
+def test_ndarray_subclass_comes_back_as_plain_values(box, area):
+    out = run(box, area, """
+        import numpy as np
+        class Sneaky(np.ndarray):
+            def __array_ufunc__(self, *a, **k): return True
+            def __eq__(self, other): return True
+        def f():
+            return np.arange(3.0).view(Sneaky)
+    """)
+    assert out.status == "ok"
+    assert type(out.value) is np.ndarray and out.value.tolist() == [0.0, 1.0, 2.0]
+    assert not np.array_equal(out.value, np.zeros(3))
+
+
+def test_forged_pickle_output_is_rejected_by_the_parent(box, area, tmp_path):
+    marker = tmp_path / "pwned"
+    out = run(box, area, f"""
+        import json, os
+        import numpy as np
+        import autograder.plain as plain
+        class Evil:
+            def __reduce__(self):
+                return (open, ({str(marker)!r}, "w"))
+        real_dump = plain.dump
+        def forged(obj, folder):
+            if not str(folder).endswith("out"):   # keep the result record valid
+                return real_dump(obj, folder)
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, "a0.npy"), "wb") as fh:
+                np.save(fh, np.array([Evil()], dtype=object), allow_pickle=True)
+            with open(os.path.join(folder, "data.json"), "w") as fh:
+                json.dump({{"format": "plain", "version": 1, "root": {{"array": "a0.npy"}}}}, fh)
+        def f():
+            plain.dump = forged
+            return 1.0
+    """)
+    assert out.status == "output" and "not numeric" in out.message
+    assert not marker.exists()
+
+
+def test_global_state_does_not_leak_into_the_next_call(box, area):
+    out = run(box, area, """
+        import numpy as np
+        def f():
+            np.seterr(all="ignore")
+            np.set_printoptions(precision=2)
+            np.random.seed(0)
+            return float(np.random.random())
+    """)
+    assert out.status == "ok" and out.value == pytest.approx(0.5488135039273248)
+    fresh = box.run(Call(f"{PROBES}:global_state", submit(area, ""), "stu"))
+    assert fresh.status == "ok"
+    assert fresh.value["divide"] == "warn" and fresh.value["printoptions"] == 8
+    assert fresh.value["random"] != pytest.approx(0.5488135039273248)
+
+
+# --------------------------------------------------------------------------- the sandbox itself
+
+
+def test_zygote_death_is_a_crash_and_the_sandbox_restarts(area):
+    with Sandbox(probes=[PROBES], probe_dirs=[TESTS], slot=3) as sandbox:
+        old = sandbox.info["pid"]
+        threading.Timer(0.3, os.kill, (old, signal.SIGKILL)).start()
+        out = run(sandbox, area, "import time\ndef f():\n    time.sleep(5)\n", timeout=3)
+        assert out.status == "crash" and "supervisor" in out.message
+        assert_healthy(sandbox, area)
+        assert sandbox.info["pid"] != old and sandbox.restarts == 1
+
+
+def test_bad_calls_raise_sandbox_error(box, area):
+    sub = submit(area, "")
+    with pytest.raises(SandboxError, match="not a probe module"):
+        box.run(Call("os:getcwd", sub, "stu"))
+    with pytest.raises(SandboxError, match="probe must look like"):
+        box.run(Call("no colon", sub, "stu"))
+    with pytest.raises(SandboxError, match="package"):
+        box.run(Call(f"{PROBES}:trivial", sub, "json"))
+    with pytest.raises(SandboxError, match="does not exist"):
+        box.run(Call(f"{PROBES}:trivial", area / "missing", "stu"))
+    with pytest.raises(SandboxError, match="plain data"):
+        box.run(Call(f"{PROBES}:echo", sub, "stu", {"x": object()}))
+    assert_healthy(box, area)

@@ -30,6 +30,7 @@ class Assignment:
     given: tuple[str, ...]
     points: dict[str, int]
     needs_torch: bool
+    folder: Path  # the student-facing folder, which holds the manifest
 
     @property
     def parts(self) -> list[str]:
@@ -39,11 +40,6 @@ class Assignment:
     @property
     def max_score(self) -> int:
         return sum(self.points.values())
-
-    @property
-    def folder(self) -> Path:
-        """The student-facing folder ``assignments/<name>/``."""
-        return ASSIGNMENTS / self.name
 
     @property
     def stub_dir(self) -> Path:
@@ -67,6 +63,11 @@ def load(name: str) -> Assignment:
     manifest = ASSIGNMENTS / name / "assignment.toml"
     if not manifest.is_file():
         raise KeyError(f"unknown assignment {name!r} (known: {', '.join(names())})")
+    return from_manifest(manifest)
+
+
+def from_manifest(manifest: Path) -> Assignment:
+    """Read one ``assignment.toml`` (in the repository or in a student's unpacked archive)."""
     data = tomllib.loads(manifest.read_text(encoding="utf-8"))
     return Assignment(
         name=data["name"],
@@ -76,6 +77,7 @@ def load(name: str) -> Assignment:
         given=tuple(data["given"]),
         points=dict(data["points"]),
         needs_torch=bool(data.get("needs_torch", False)),
+        folder=manifest.parent,
     )
 
 

@@ -83,11 +83,13 @@ class Grade:
 
     def call(self, probe: str, *, timeout: float = DEFAULT_TIMEOUT, **inputs) -> Any:
         """The student's plain result of ``probe`` on ``inputs`` (``Failure`` if none)."""
+        __tracebackhide__ = True  # a student's pytest run shows the test, not the kit
         return self._context.student(probe, copy.deepcopy(inputs), timeout)
 
     def check(self, probe: str, *, tol: Tolerance = DEFAULT,
               timeout: float = DEFAULT_TIMEOUT, **inputs) -> None:
         """Fail unless the student's result of ``probe`` equals the oracle's within ``tol``."""
+        __tracebackhide__ = True
         got = self.call(probe, timeout=timeout, **inputs)
         oracle = self._context.oracle
         want = oracle.expect(probe, copy.deepcopy(inputs), self.part)
@@ -97,16 +99,24 @@ class Grade:
             return
         message = [reason]
         for mistake in oracle.mistakes(self.part):
-            if mismatch(got, oracle.expect(probe, copy.deepcopy(inputs), self.part, mistake),
-                        tol) is None:
+            if mismatch(got, self._variant(probe, inputs, mistake), tol) is None:
                 message.append(f"This looks like a known mistake ({mistake.name}): {mistake.why}")
                 break
         if self._context.describe:
             message.insert(0, f"case: {self._context.describe(inputs)}")
         raise Failure("\n".join(message))
 
+    def _variant(self, probe: str, inputs: dict, mistake: Mistake) -> Any:
+        """What ``mistake`` would have returned, or None where it has no answer (the
+        mistaken code raised, or no answer was recorded)."""
+        try:
+            return self._context.oracle.expect(probe, copy.deepcopy(inputs), self.part, mistake)
+        except Exception:  # a mistake that crashes explains no returned value
+            return None
+
     def expect(self, condition: bool, message: str) -> None:
         """Fail with ``message`` unless ``condition`` holds (for property checks)."""
+        __tracebackhide__ = True
         if not condition:
             raise Failure(message)
 

@@ -42,6 +42,7 @@ class SandboxedStudent:
         self.left = budget
 
     def __call__(self, probe: str, inputs: dict, timeout: float) -> Any:
+        __tracebackhide__ = True
         if self.left <= 0:
             raise Failure("not run: this submission used up its total time "
                           f"({SUBMISSION_BUDGET:g} s) in earlier tests")
@@ -72,13 +73,15 @@ def explain(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def run_graders(tests: Path, plugin: GradingPlugin, select: str | None = None) -> None:
+def run_graders(tests: Path, plugin: GradingPlugin, select: str | None = None,
+                extra: list[str] | None = None) -> None:
     """Run the pytest graders in ``tests`` with ``plugin``, quietly, in this process."""
     args = [str(tests), "-q", "--rootdir", str(tests), "-c", str(tests / "pytest.ini"),
             "-o", "addopts=", "--import-mode=importlib", "--assert=plain", "--tb=no",
             *(f"-pno:{name}" for name in QUIET_PLUGINS)]
     if select:
         args += ["-m", select]
+    args += extra or []
     with contextlib.redirect_stdout(io.StringIO()) as output:
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

@@ -1,4 +1,5 @@
-"""The generated student materials committed under ``assignments/``: stubs and given modules.
+"""The generated student materials committed under ``assignments/``: the student's package
+(stubs and given modules) and the recorded answers to the public tests.
 
 ``python -m release stubs`` rewrites them from ``solutions/``; a test fails when the
 committed files differ from what this module would write.
@@ -6,10 +7,13 @@ committed files differ from what this module would write.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
-from autograder import course
+from autograder import course, selfcheck
 from autograder.course import Assignment
+from autograder.reference import RecordingOracle, module_files
 
 from .stubs import student_files
 
@@ -20,7 +24,7 @@ def package_files(assignment: Assignment) -> dict[str, str]:
 
 
 def regenerate() -> list[Path]:
-    """Rewrite every assignment's student package; returns the files written."""
+    """Rewrite every assignment's student package and public answers; the paths written."""
     written = []
     for name in course.names():
         assignment = course.load(name)
@@ -29,4 +33,27 @@ def regenerate() -> list[Path]:
             path = assignment.stub_dir / file
             path.write_text(text, encoding="utf-8")
             written.append(path)
+        if (assignment.folder / "tests").is_dir():
+            written.append(record_public(assignment))
     return written
+
+
+def record_public(assignment: Assignment) -> Path:
+    """Record the reference's answers to the public tests in ``tests/expected``.
+
+    The reference runs as a student would, in the sandbox, and must pass every public case.
+    """
+    folder = assignment.folder / "tests" / selfcheck.EXPECTED
+    with tempfile.TemporaryDirectory(prefix="reference-") as tmp:
+        package = Path(tmp) / assignment.package
+        package.mkdir()
+        for name, text in module_files(assignment).items():
+            (package / name).write_text(text, encoding="utf-8")
+        oracle = RecordingOracle(assignment)
+        results = selfcheck.check(assignment, Path(tmp), oracle=oracle)
+    failed = [f"{r.name}: {r.output}" for r in results if not r.passed]
+    if failed or not results:
+        raise RuntimeError("the reference fails its own public tests:\n" + "\n".join(failed))
+    shutil.rmtree(folder, ignore_errors=True)
+    oracle.save(folder)
+    return folder

@@ -82,7 +82,8 @@ def test_fortran_order_and_big_endian_come_back_native_and_c_ordered(tmp_path):
 @pytest.mark.parametrize("bad", [
     np.array([object()]), np.array(["text"]), np.array([b"x"]),
     np.array(["2020-01-01"], dtype="datetime64[D]"), np.zeros(2, dtype=[("a", "f8")]),
-    np.arange(2.0).view(type("Sub", (np.ndarray,), {})), {1: "non-str key"}, {1, 2}, object(), b"bytes", 1 + 2j,
+    np.arange(2.0).view(type("Sub", (np.ndarray,), {})), {1: "non-str key"}, {1, 2},
+    object(), b"bytes", 1 + 2j,
     type("S", (str,), {})("str subclass"), OrderedDict(a=1),
 ])
 def test_dump_refuses_anything_not_exactly_plain(tmp_path, bad):

@@ -31,12 +31,13 @@ def test_regions_become_raises_and_the_rest_stays():
         '    # END SOLUTION\n',
         '    raise NotImplementedError("use np.maximum")\n',
     ).replace(
-        '        # BEGIN SOLUTION\n        out = x * 2\n        return out\n        # END SOLUTION\n',
+        '        # BEGIN SOLUTION\n        out = x * 2\n        return out\n'
+        '        # END SOLUTION\n',
         '        raise NotImplementedError("your code here")\n',
     )
     namespace = {}
     exec(compile(stub, "stub", "exec"), namespace)
-    with pytest.raises(NotImplementedError, match="use np.maximum"):
+    with pytest.raises(NotImplementedError, match=r"use np\.maximum"):
         namespace["relu"](1)
 
 

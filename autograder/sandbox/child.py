@@ -28,6 +28,7 @@ it as untrusted.
 from __future__ import annotations
 
 import contextlib
+import errno
 import faulthandler
 import gc
 import importlib.machinery
@@ -354,6 +355,13 @@ def main(plan: dict[str, Any], ready_fd: int, probe: Any) -> None:
                 record = {"status": "memory"}
             except (TypeError, plain.PlainDataError) as exc:
                 record = {"status": "output", "message": str(exc)[:MESSAGE_CAP]}
+            except OSError as exc:
+                # numpy's tofile() reports a short write without an errno
+                fsize = plan["limits"]["fsize"]
+                too_big = exc.errno in (errno.EFBIG, None)
+                record = {"status": "output", "message": (
+                    f"the output is larger than the file size limit ({fsize} bytes per array)"
+                    if too_big else f"the output could not be written ({exc.strerror})")}
             except BaseException as exc:
                 record = {"status": "output", "message": (
                     f"the output could not be converted ({type(exc).__name__})")}

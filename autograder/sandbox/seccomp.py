@@ -10,6 +10,7 @@ The filter is loaded last in the child, after ``no_new_privs``. It returns:
   clocks, reboot and the like;
 * ``EPERM`` for signals (``kill``, ``tgkill``, ``rt_[tg]sigqueueinfo``) aimed at any
   process but this one, and for ``tkill`` and ``pidfd_*`` altogether;
+* ``EPERM`` for ``prctl(PR_SET_PDEATHSIG, ...)``: the child must keep dying with the zygote;
 * allow for everything else.
 """
 
@@ -90,6 +91,7 @@ def build(self_pid: int) -> bytes:
     # Dispatch: each special call jumps to its own block.
     emit(_JEQ_K, nrs["clone"], "clone", 0)
     emit(_JEQ_K, nrs["clone3"], "enosys", 0)
+    emit(_JEQ_K, nrs["prctl"], "prctl", 0)
     for name in SIGNAL_SELF_ONLY:
         emit(_JEQ_K, nrs[name], "self_arg0", 0)
     for name in DENY_EPERM:
@@ -103,6 +105,9 @@ def build(self_pid: int) -> bytes:
     label("self_arg0")  # kill(pid, sig), tgkill(tgid, tid, sig), ...: pid must be ours
     emit(_LD_W_ABS, _arg_low(0))
     emit(_JEQ_K, self_pid & 0xFFFFFFFF, "allow", "eperm")
+    label("prctl")  # prctl(option, ...): keep the parent-death signal
+    emit(_LD_W_ABS, _arg_low(0))
+    emit(_JEQ_K, _linux.PR_SET_PDEATHSIG, "eperm", "allow")
     label("allow")
     emit(_RET_K, RET_ALLOW)
     label("eperm")

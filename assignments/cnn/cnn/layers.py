@@ -15,7 +15,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
-    """Mean cross-entropy of probabilities y (N, K) against labels t: (N,) integers or (N, K) one-hot."""
+    """Mean cross-entropy of probabilities y (N, K) against labels t, (N,) or one-hot (N, K)."""
     if y.ndim == 1:
         y, t = y.reshape(1, -1), np.reshape(t, (1, -1))
     if t.size == y.size:  # one-hot -> label indices

@@ -30,12 +30,16 @@ from .compare import DEFAULT, Tolerance, mismatch
 from .mistakes import Mistake
 from .results import TestResult
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 3.0  # seconds per call: every case takes milliseconds when right
 log = logging.getLogger(__name__)
 
 
 class Failure(Exception):
     """A case the student's code did not pass; the message is the student's feedback."""
+
+
+class TimedOut(Failure):
+    """A call that ran out of time; the part's remaining cases are not run."""
 
 
 class StudentCode(Protocol):
@@ -65,6 +69,7 @@ class Context:
     seed: int
     results: list[TestResult] = field(default_factory=list)
     describe: Callable[[dict], str] | None = None
+    timed_out: set[str] = field(default_factory=set)  # parts whose code ran out of time
 
 
 class Grade:
@@ -84,7 +89,13 @@ class Grade:
     def call(self, probe: str, *, timeout: float = DEFAULT_TIMEOUT, **inputs) -> Any:
         """The student's plain result of ``probe`` on ``inputs`` (``Failure`` if none)."""
         __tracebackhide__ = True  # a student's pytest run shows the test, not the kit
-        return self._context.student(probe, copy.deepcopy(inputs), timeout)
+        if self.part in self._context.timed_out:
+            raise Failure("not run: an earlier case of this part ran out of time")
+        try:
+            return self._context.student(probe, copy.deepcopy(inputs), timeout)
+        except TimedOut:
+            self._context.timed_out.add(self.part)
+            raise
 
     def check(self, probe: str, *, tol: Tolerance = DEFAULT,
               timeout: float = DEFAULT_TIMEOUT, **inputs) -> None:

@@ -18,13 +18,13 @@ import pytest
 
 from . import intake
 from .course import Assignment
-from .grading import Context, Failure, GradingPlugin, Oracle
+from .grading import Context, Failure, GradingPlugin, Oracle, TimedOut
 from .intake import Submission
 from .results import Result
 from .sandbox import Call, Outcome, Sandbox
 
 GRADERS = Path(__file__).parent / "graders"
-SUBMISSION_BUDGET = 300.0  # seconds of sandboxed calls one submission may use in all
+SUBMISSION_BUDGET = 120.0  # seconds of sandboxed calls one submission may use in all
 # pytest plugins the graders do not need: each costs time on every submission
 QUIET_PLUGINS = ("cacheprovider", "unraisableexception", "threadexception", "faulthandler",
                  "junitxml", "pastebin", "nose", "doctest", "logging", "stepwise", "warnings",
@@ -54,7 +54,7 @@ class SandboxedStudent:
         self.left -= outcome.wall
         if outcome.ok:
             return outcome.value
-        raise Failure(explain(outcome))
+        raise (TimedOut if outcome.status == "timeout" else Failure)(explain(outcome))
 
 
 def explain(outcome: Outcome) -> str:

@@ -33,6 +33,9 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 CLONE_THREAD = 0x00010000
+# Every CLONE_NEW* flag clone() accepts (NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID,
+# NEWNET); CLONE_NEWTIME only exists for clone3/unshare.
+CLONE_NAMESPACES = 0x7E020000
 
 # prctl options (linux/prctl.h).
 PR_SET_PDEATHSIG = 1
@@ -69,6 +72,8 @@ _X86_64 = {
     "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
     "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
     "landlock_restrict_self": 446, "process_mrelease": 448,
+    "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
+    "sched_setaffinity": 203, "ioprio_set": 251, "prlimit64": 302, "sched_setattr": 314,
 }
 _AARCH64 = {
     "socket": 198, "connect": 203, "accept": 202, "bind": 200, "listen": 201, "socketpair": 199,
@@ -92,6 +97,8 @@ _AARCH64 = {
     "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
     "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
     "landlock_restrict_self": 446, "process_mrelease": 448,
+    "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119,
+    "sched_setaffinity": 122, "ioprio_set": 30, "prlimit64": 261, "sched_setattr": 274,
 }
 SYSCALLS: dict[str, int | None] = {"x86_64": _X86_64, "aarch64": _AARCH64}.get(MACHINE, {})
 

@@ -36,13 +36,17 @@ import io
 import json
 import math
 import os
-import resource
 import signal
 import sys
 import traceback
 from typing import Any
 
 from autograder import plain
+
+try:
+    import resource
+except ImportError:  # not POSIX: the parent refuses to start before anything runs here
+    resource = None  # type: ignore[assignment]
 
 from . import _linux, landlock, seccomp
 
@@ -104,7 +108,8 @@ def _redirect_stdio(scratch: str, keep: int, stream_cap: int) -> None:
     os.close(null)
     # Every other inherited descriptor goes: the zygote's control socket above all.
     os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 20)
+    # Linux: one close_range() call; elsewhere a loop up to the descriptor limit.
+    os.closerange(keep + 1, 1 << 20 if sys.platform == "linux" else os.sysconf("SC_OPEN_MAX"))
     sys.stdout = _stream(1, stream_cap)
     sys.stderr = _stream(2, stream_cap)
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
@@ -113,15 +118,17 @@ def _redirect_stdio(scratch: str, keep: int, stream_cap: int) -> None:
 def _set_rlimits(plan: dict[str, Any]) -> None:
     lim = plan["limits"]
     cpu = int(lim.get("cpu") or math.ceil(plan["timeout"]) + 1)
-    with open("/proc/self/statm", "rb") as fh:
-        vmsize = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    linux = sys.platform == "linux"
     rl = [
         (resource.RLIMIT_CORE, 0, 0),
         (resource.RLIMIT_FSIZE, lim["fsize"], lim["fsize"]),
         (resource.RLIMIT_NOFILE, lim["nofile"], lim["nofile"]),
         (resource.RLIMIT_CPU, cpu, cpu + 1),
-        (resource.RLIMIT_AS, vmsize + lim["memory"], vmsize + lim["memory"]),
     ]
+    if linux:  # the budget is on top of what the zygote already maps
+        with open("/proc/self/statm", "rb") as fh:
+            vmsize = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        rl.append((resource.RLIMIT_AS, vmsize + lim["memory"], vmsize + lim["memory"]))
     if plan["layers"].get("uid"):
         rl.append((resource.RLIMIT_NPROC, lim["nproc"], lim["nproc"]))
     for which, soft, hard in rl:
@@ -129,7 +136,11 @@ def _set_rlimits(plan: dict[str, Any]) -> None:
         if old_hard != resource.RLIM_INFINITY:
             hard = min(hard, old_hard)
             soft = min(soft, hard)
-        resource.setrlimit(which, (soft, hard))
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (OSError, ValueError):
+            if linux:
+                raise  # elsewhere (macOS) some limits are not settable: best effort
 
 
 ENV_WHITELIST = {
@@ -214,7 +225,8 @@ def confine(plan: dict[str, Any], keep_fd: int, trace: list[str] | None = None) 
     trace = [] if trace is None else trace
     trace.append("session")
     os.setsid()
-    _linux.set_pdeathsig(signal.SIGKILL)
+    if sys.platform == "linux":
+        _linux.set_pdeathsig(signal.SIGKILL)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -229,7 +241,8 @@ def confine(plan: dict[str, Any], keep_fd: int, trace: list[str] | None = None) 
         trace.append("uid")
         _chown_scratch(plan["scratch"], plan["uid"])
     trace.append("landlock" if layers.get("landlock") else "seccomp")
-    _linux.set_no_new_privs()
+    if sys.platform == "linux":
+        _linux.set_no_new_privs()
     if layers.get("landlock"):
         missing = landlock.restrict(plan["ro"], plan["rw"], plan["landlock_abi"])
         if plan["scratch"] in missing or plan["submission"] in missing:
@@ -305,8 +318,8 @@ def _describe(exc: BaseException, submission: str) -> dict[str, Any]:
 def _exit_code(code: Any) -> int:
     if code is None:
         return 0
-    if isinstance(code, int) and not isinstance(code, bool):
-        return int(code)
+    if isinstance(code, int):
+        return int(code) & 0xFF  # what the process exit status would have been
     return 1
 
 
@@ -374,5 +387,7 @@ def main(plan: dict[str, Any], ready_fd: int, probe: Any) -> None:
             code = 0
         except MemoryError:
             code = EXIT_NO_MEMORY
+        except BaseException:
+            code = 71  # reported as an exit without a result
     finally:
         _finish(code)

@@ -170,6 +170,11 @@ class Sandbox:
         """Start the zygote (no-op when it runs). Raises :class:`SandboxError` on failure."""
         if self.running:
             return
+        if not hasattr(os, "fork"):
+            raise SandboxError("the sandbox needs a POSIX system with fork() (Linux for "
+                               "confinement)")
+        if self._proc is not None:  # it died between calls
+            self.restarts += 1
         self._stop_zygote()
         if self._base is None:
             self._base = tempfile.mkdtemp(prefix=f"autograder-sandbox-{self.slot}-",
@@ -189,6 +194,10 @@ class Sandbox:
                     pass_fds=(theirs.fileno(),), env=env, cwd=self._base,
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                     start_new_session=True)
+            except OSError as exc:
+                ours.close()
+                raise SandboxError(f"cannot start the sandbox zygote with {self.python}: "
+                                   f"{exc}") from None
             finally:
                 theirs.close()
         self._sock = ours
@@ -285,7 +294,7 @@ class Sandbox:
         limits = call.limits or self.limits
         probe, submission, package, timeout = self._validate(call)
         self.start()
-        scratch = tempfile.mkdtemp(prefix="call-", dir=f"/proc/self/fd/{self._scratch_fd}")
+        scratch = tempfile.mkdtemp(prefix="call-", dir=self._scratch_dir())
         lost = False
         try:
             try:
@@ -322,6 +331,14 @@ class Sandbox:
             if lost:
                 self._stop_zygote()
                 self.restarts += 1
+
+    def _scratch_dir(self) -> str:
+        """The scratch root as this process reaches it: through the zygote's directory fd
+        when it is a tmpfs private to the zygote's mount namespace, else by its path."""
+        assert self._base is not None
+        if self._layers["scratch"].active:
+            return f"/proc/self/fd/{self._scratch_fd}"
+        return os.path.join(self._base, "scratch")
 
     def _validate(self, call: Call) -> tuple[str, str, str | None, float]:
         if not isinstance(call.probe, str) or not _PROBE.fullmatch(call.probe):

@@ -5,11 +5,15 @@ The filter is loaded last in the child, after ``no_new_privs``. It returns:
 * kill the process for a foreign architecture (i386 ``int 0x80``) or an x32 call;
 * ``ENOSYS`` for ``clone3`` (glibc then falls back to ``clone`` for threads);
 * ``EPERM`` for ``clone``/``fork``/``vfork`` creating a process (threads, i.e. ``clone``
-  with ``CLONE_THREAD``, are allowed), exec, every socket call, ptrace and cross-process
+  with ``CLONE_THREAD`` and no namespace flag, are allowed), exec, every socket call,
+  ptrace and cross-process
   memory access, namespaces and mounts, keyrings, bpf, perf, io_uring, kernel modules,
   clocks, reboot and the like;
 * ``EPERM`` for signals (``kill``, ``tgkill``, ``rt_[tg]sigqueueinfo``) aimed at any
   process but this one, and for ``tkill`` and ``pidfd_*`` altogether;
+* ``EPERM`` for ``prlimit64`` and ``sched_setaffinity`` on another process (pid not 0 or
+  self), and for priority/scheduler changes (``setpriority``, ``sched_set{scheduler,param,
+  attr}``, ``ioprio_set``): a uid-0 child must not starve or cripple the grader;
 * ``EPERM`` for ``prctl(PR_SET_PDEATHSIG, ...)``: the child must keep dying with the zygote;
 * allow for everything else.
 """
@@ -62,9 +66,12 @@ DENY_EPERM = (
     "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
     "setdomainname", "name_to_handle_at", "open_by_handle_at", "fanotify_init",
     "migrate_pages", "move_pages", "process_madvise", "process_mrelease",
+    "setpriority", "ioprio_set", "sched_setscheduler", "sched_setparam", "sched_setattr",
 )
 # Signal-sending calls whose first argument is the target pid/tgid: allowed only for self.
 SIGNAL_SELF_ONLY = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+# Calls whose first argument is a pid where 0 means the caller: allowed for 0 or self.
+SELF_OR_ZERO = ("prlimit64", "sched_setaffinity")
 
 
 @functools.lru_cache(maxsize=4)
@@ -94,14 +101,21 @@ def build(self_pid: int) -> bytes:
     emit(_JEQ_K, nrs["prctl"], "prctl", 0)
     for name in SIGNAL_SELF_ONLY:
         emit(_JEQ_K, nrs[name], "self_arg0", 0)
+    for name in SELF_OR_ZERO:
+        emit(_JEQ_K, nrs[name], "self_or_zero_arg0", 0)
     for name in DENY_EPERM:
         nr = nrs.get(name)
         if nr is not None:
             emit(_JEQ_K, nr, "eperm", 0)
     emit(_RET_K, RET_ALLOW)
-    label("clone")  # clone(flags, ...): a thread shares the thread group
+    label("clone")  # clone(flags, ...): a thread shares the thread group, no new namespace
     emit(_LD_W_ABS, _arg_low(0))
+    emit(_JSET_K, _linux.CLONE_NAMESPACES, "eperm", 0)
     emit(_JSET_K, _linux.CLONE_THREAD, "allow", "eperm")
+    label("self_or_zero_arg0")  # prlimit64(pid, ...): 0 or our own pid
+    emit(_LD_W_ABS, _arg_low(0))
+    emit(_JEQ_K, 0, "allow", 0)
+    emit(_JEQ_K, self_pid & 0xFFFFFFFF, "allow", "eperm")
     label("self_arg0")  # kill(pid, sig), tgkill(tgid, tid, sig), ...: pid must be ours
     emit(_LD_W_ABS, _arg_low(0))
     emit(_JEQ_K, self_pid & 0xFFFFFFFF, "allow", "eperm")

@@ -64,6 +64,7 @@ class Zygote:
         self.uid = int(config["uid"])
         self.scratch_root = os.path.join(self.base, "scratch")
         self.layers: dict[str, dict[str, Any]] = {}
+        self.real_root = os.geteuid() == 0  # before any user namespace makes us "root"
         self.pidns_fd = -1
         self.landlock_abi = 0
         self._ro_paths: list[str] | None = None
@@ -105,6 +106,10 @@ class Zygote:
             self._set("netns", False, f"unshare(CLONE_NEWNET) failed: {exc.strerror or exc}")
         try:
             self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            # Coming back must be possible before leaving: after unshare(CLONE_NEWPID) and a
+            # first child, forks fail (ENOMEM) until setns() restores our own namespace.
+            # Unprivileged (in a user namespace) that setns() is refused.
+            _linux.setns(self.pidns_fd, _linux.CLONE_NEWPID)
             _linux.unshare(_linux.CLONE_NEWPID)
             pid = os.fork()
             if pid == 0:
@@ -179,19 +184,20 @@ class Zygote:
                       "signals to other processes")
         else:
             self._set("seccomp", False, f"no seccomp filter for {sys.platform}/{_linux.MACHINE}")
-        if not root:
+        caps = ("uid 0 with every capability dropped" if self.real_root else
+                "root of the zygote's user namespace, every capability dropped")
+        if not self.real_root:
             self._set("uid", False, "not running as root: children keep the grader's uid")
-            self._set("caps", False, "not running as root")
+            self._set("caps", root, caps if root else "not root: no capabilities to drop")
         else:
             problem = self._uid_problem(self.interpreter_paths())
             if problem:
                 self._set("uid", False, problem)
-                self._set("caps", True, "uid 0 with every capability dropped")
+                self._set("caps", True, caps)
             else:
                 self._set("uid", True, f"setuid to dedicated uid {self.uid}")
                 self._set("caps", False, "not needed: uid dropped")
-        self._set("rlimits", True, "CPU, AS, FSIZE, NOFILE, CORE" + (
-            ", NPROC" if self.layers["uid"]["active"] else " (NPROC ignored for uid 0)"))
+        self._set("rlimits", True, "")
         for _ in range(4):
             failed = self._test_child()
             if failed is None:
@@ -199,20 +205,26 @@ class Zygote:
             name, reason = failed
             self._set(name, False, reason)
             if name == "uid" and root:
-                self._set("caps", True, "uid 0 with every capability dropped")
+                self._set("caps", True, caps)
+        self._set("rlimits", True, "CPU, AS, FSIZE, NOFILE, CORE" + (
+            ", NPROC" if self.layers["uid"]["active"] else " (no NPROC: children share a uid)"))
 
     def interpreter_paths(self) -> list[str]:
         """Read-only roots that hold the interpreter, its stdlib and its packages.
 
-        The prefixes, plus ``sys.path`` entries inside a prefix or named site-/dist-packages;
-        never the repo, a probe folder, or an ancestor of one.
+        ``<prefix>/lib*`` of each prefix, plus ``sys.path`` entries inside a prefix or named
+        site-/dist-packages; never the repo, a probe folder, or an ancestor of one. (The
+        test child checks that the repo really is unreadable.)
         """
         if self._ro_paths is not None:
             return self._ro_paths
         protected = [self.repo, *self.probe_dirs, self.base]
         prefixes = [os.path.realpath(p) for p in
                     {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}]
-        cands: list[str] = list(prefixes)
+        # The library folders of each prefix (stdlib, lib-dynload, site-packages), not the
+        # whole prefix: a base prefix may be /usr.
+        cands = [os.path.join(p, sub) for p in prefixes for sub in ("lib", "lib64", "lib32")
+                 if os.path.isdir(os.path.join(p, sub))]
         for entry in sys.path:
             if not entry or not os.path.isdir(entry):
                 continue
@@ -221,17 +233,10 @@ class Zygote:
                     "site-packages", "dist-packages"):
                 cands.append(real)
         out: list[str] = []
-        for cand in cands:
-            real = os.path.realpath(cand)
-            if real == os.sep:
-                continue
-            if any(_is_within(p, real) for p in protected):
-                # An ancestor of the repo: grant its lib folders only, never the repo.
-                for sub in ("lib", "lib64"):
-                    path = os.path.join(real, sub)
-                    if os.path.isdir(path) and not any(_is_within(p, path) for p in protected):
-                        out.append(path)
-                continue
+        for real in cands:
+            real = os.path.realpath(real)
+            if real == os.sep or any(_is_within(p, real) for p in protected):
+                continue  # never the repo, a probe folder, or one of their ancestors
             out.append(real)
         # Drop entries nested in another entry.
         out = sorted(set(out))
@@ -272,7 +277,7 @@ class Zygote:
         plan = self.plan(scratch, scratch, None, 1.0, {
             "memory": 1 << 30, "fsize": 1 << 20, "nofile": 64, "nproc": 64, "cpu": None,
             "stream": 4096})
-        r, w = os.pipe2(os.O_CLOEXEC)
+        r, w = os.pipe()  # not inheritable (PEP 446); fork keeps it
         pidns = self.layers["pidns"]["active"]
         if pidns:
             _linux.unshare(_linux.CLONE_NEWPID)
@@ -316,6 +321,8 @@ class Zygote:
             checks = []
             if plan["layers"].get("landlock"):
                 checks.append(("landlock", lambda: _read(secret), "read a file outside"))
+                checks.append(("landlock", lambda: _read(os.path.join(
+                    self.repo, "autograder", "__init__.py")), "read the kit's repository"))
             if plan["layers"].get("seccomp"):
                 checks.append(("seccomp", lambda: socket.socket(), "create a socket"))
                 checks.append(("seccomp", os.fork, "fork"))
@@ -456,7 +463,7 @@ class Zygote:
         from . import child
 
         pidns = self.layers["pidns"]["active"]
-        r, w = os.pipe2(os.O_CLOEXEC)
+        r, w = os.pipe()  # not inheritable (PEP 446); fork keeps it
         sys.stdout.flush()
         sys.stderr.flush()
         t0 = time.monotonic()
@@ -490,13 +497,14 @@ class Zygote:
         ready = b""
         ready_open = True
         parent_gone = False
+        reaped = None
         while True:
             now = time.monotonic()
             if not timed_out and now >= deadline:
                 self._kill(pid, pidfd)
                 timed_out = True
             wait = None if timed_out else max(deadline - now, 0.0)
-            if pidfd < 0:
+            if pidfd < 0:  # no pidfd (old kernel, not Linux): poll
                 wait = 0.005 if wait is None else min(wait, 0.005)
             fds = [self.ctl] + ([pidfd] if pidfd >= 0 else []) + ([ready_r] if ready_open else [])
             readable, _, _ = select.select(fds, [], [], wait)
@@ -515,10 +523,12 @@ class Zygote:
                 self.inbuf += chunk
             if pidfd >= 0 and pidfd in readable:
                 break
-            if pidfd < 0 and os.waitid(os.P_PID, pid,
-                                       os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                break
-        _, status, ru = os.wait4(pid, 0)
+            if pidfd < 0:
+                done = os.wait4(pid, os.WNOHANG)
+                if done[0] == pid:
+                    reaped = done
+                    break
+        _, status, ru = reaped if reaped is not None else os.wait4(pid, 0)
         wall = time.monotonic() - t0
         if pidfd >= 0:
             os.close(pidfd)
@@ -603,7 +613,11 @@ class Zygote:
                 return
             op = req.get("op")
             if op == "run":
-                reply = self.run(req)
+                try:
+                    reply = self.run(req)
+                except Exception as exc:  # e.g. fork() refused: the grader hears of it
+                    reply = {"ok": False, "error": f"sandbox run failed: "
+                             f"{type(exc).__name__}: {exc}"}
             elif op == "ping":
                 reply = {"ok": True, "pid": os.getpid()}
             else:

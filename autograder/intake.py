@@ -52,7 +52,6 @@ MAX_ID_CHARS = 64  # length of a safe id
 JUNK = frozenset({"__MACOSX", "__pycache__", ".ipynb_checkpoints"})
 # Members that are archives themselves: never opened, but worth telling the student.
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".alz", ".egg")
-_NOT_SUBMITTED = '"""{name}: not submitted."""\n'
 _MAX_LISTED = 5  # names shown in one note
 
 
@@ -737,14 +736,11 @@ def _is_utf8(data: bytes) -> bool:
 def materialize(submission: Submission, assignment: Assignment, dest: Path) -> Path:
     """Write the package the grader imports, ``dest/<package>/``, and return ``dest``.
 
-    It holds the course's given modules (from the reference, read through links such as
-    ``base_layers.py -> ../cnn/layers.py``), the student's graded modules, and for each
-    graded module the student did not submit the course's stub from
-    ``assignment.stub_dir`` (or, if the repository has none yet, a module holding only
-    a "not submitted" docstring). ``dest/<package>`` must not exist yet: it is always a
-    fresh folder (mode 0o755, files 0o644, whatever the umask). A submission that is not
-    ok has no files, so it becomes the bare stubs. Raises `IntakeError` if a given
-    module is missing from the course.
+    It holds the student's graded modules and, from the course's generated student package
+    (``assignment.stub_dir``), the given modules and the stub of every graded module the
+    student did not submit. ``dest/<package>`` must not exist yet: it is always a fresh
+    folder (mode 0o755, files 0o644, whatever the umask). A submission that is not ok has no
+    files, so it becomes the bare stubs. Raises `IntakeError` if the course lacks a module.
     """
     package = dest / assignment.package
     if not dest.exists():
@@ -752,21 +748,15 @@ def materialize(submission: Submission, assignment: Assignment, dest: Path) -> P
         os.chmod(dest, 0o755)
     package.mkdir()
     os.chmod(package, 0o755)
-    for name in assignment.given:
-        try:
-            source = (assignment.solution_dir / name).read_bytes()
-        except OSError as error:
-            raise IntakeError(
-                f"given module {name} of {assignment.name} is missing: {error}"
-            ) from None
-        _write(package / name, source)
-    for name in assignment.graded:
+    for name in (*assignment.given, *assignment.graded):
         if name in submission.files:
             source = submission.files[name]
-        elif (stub := assignment.stub_dir / name).is_file():
-            source = stub.read_bytes()
         else:
-            source = _NOT_SUBMITTED.format(name=name).encode()
+            try:
+                source = (assignment.stub_dir / name).read_bytes()
+            except OSError as error:
+                raise IntakeError(f"module {name} of {assignment.name} is missing from the "
+                                  f"course's student package: {error}") from None
         _write(package / name, source)
     return dest
 

@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="systematic mutants to sample (default 40)")
     verify.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers")
 
-    verbs.add_parser("demo", help="build and grade the embedded sample submissions")
+    demo = verbs.add_parser("demo", help="build and grade the embedded sample submissions")
+    demo.add_argument("--out", type=Path, default=Path("demo"))
+    demo.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers")
     verbs.add_parser("doctor", help="report the sandbox layers active on this machine")
     verbs.add_parser("stubs", help="regenerate the committed stubs and public answers")
     return parser
@@ -65,6 +67,20 @@ def main(argv: list[str] | None = None) -> int:
         return grade(course.load(args.assignment), args.submissions, args.out, jobs=args.jobs,
                      students=args.student, regrade=args.regrade,
                      allow_unconfined=args.allow_unconfined)
+    if args.verb == "demo":
+        from .demo import demo
+
+        return demo(args.out, jobs=args.jobs)
+    if args.verb == "doctor":
+        from .doctor import doctor
+
+        return doctor()
+    if args.verb == "build":
+        from .build import build
+
+        for path in build(course.load(args.assignment), args.out):
+            print(f"wrote {path}")
+        return 0
     if args.verb == "verify":
         from .verify import verify
 

@@ -4,6 +4,9 @@ A solution module marks what the student writes with a ``# BEGIN SOLUTION`` line
 ``# END SOLUTION`` line. In the stub, each marked region becomes one
 ``raise NotImplementedError("<hint>")`` at the region's indentation; every other line stays
 byte for byte. The hint is the text after ``hint:`` on the BEGIN line, or a default.
+
+A region at module level, where a raise would break the import, names its stub line
+instead: ``# BEGIN SOLUTION stub: KERNELS = {}  # the lecture's table``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?:\s+hint:\s*(?P<hint>.*?))?\s*$")
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION"
+                   r"(?:\s+hint:\s*(?P<hint>.*?)|\s+stub:\s*(?P<stub>.*?))?\s*$")
 END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
 DEFAULT_HINT = "your code here"
 
@@ -32,7 +36,8 @@ def make_stub(source: str, filename: str = "<solution>") -> str:
                                   f"opened at line {opened_at}")
             opened_at = number
             hint = (begin["hint"] or DEFAULT_HINT).replace("\\", "\\\\").replace('"', '\\"')
-            out.append(f'{begin["indent"]}raise NotImplementedError("{hint}")\n')
+            line = begin["stub"] or f'raise NotImplementedError("{hint}")'
+            out.append(f'{begin["indent"]}{line}\n')
         elif end:
             if not opened_at:
                 raise MarkerError(f"{filename}:{number}: END SOLUTION without BEGIN SOLUTION")

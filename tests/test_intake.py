@@ -7,6 +7,7 @@ test points a subclass of the manifest at a temporary solutions and stubs folder
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -14,7 +15,6 @@ import signal
 import stat
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import hostile_archives as hostile
@@ -716,40 +716,23 @@ def test_materialize_optim_reg_reads_through_the_given_link(subs: Path, tmp_path
     assert (package / "optimizers.py").read_bytes() == source
 
 
-@dataclass(frozen=True)
-class _CourseIn(course.Assignment):
-    """The cnn manifest with its solutions and stubs in a temporary folder."""
-
-    root: Path = Path()
-
-    @property
-    def solution_dir(self) -> Path:
-        return self.root / "solutions"
-
-    @property
-    def stub_dir(self) -> Path:
-        return self.root / "stubs"
-
-
-def test_materialize_reads_given_links_and_stubs(tmp_path: Path) -> None:
-    solutions, stubs = tmp_path / "solutions", tmp_path / "stubs"
-    (tmp_path / "shared").mkdir()
-    solutions.mkdir()
+def test_materialize_takes_given_modules_and_missing_stubs_from_the_course(
+        tmp_path: Path) -> None:
+    stubs = tmp_path / "stubs"
     stubs.mkdir()
-    (tmp_path / "shared" / "layers.py").write_bytes(b"LAYERS = 1\n")
-    (solutions / "__init__.py").write_bytes(b"")
-    (solutions / "layers.py").symlink_to("../shared/layers.py")
-    (stubs / "pooling.py").write_bytes(b"def pool2d(x):\n    raise NotImplementedError\n")
-    assignment = _CourseIn(**{f: getattr(CNN, f) for f in CNN.__dataclass_fields__}, root=tmp_path)
+    for name in (*CNN.given, *CNN.graded):
+        (stubs / name).write_bytes(f"# course copy of {name}\n".encode())
+    assignment = dataclasses.replace(CNN, folder=tmp_path, package="stubs")
     sub = Submission(student="s", safe_id="s", source=tmp_path, files={"conv.py": CONV})
 
-    package = materialize(sub, assignment, tmp_path / "out") / "cnn"
+    package = materialize(sub, assignment, tmp_path / "out") / "stubs"
 
-    assert (package / "layers.py").read_bytes() == b"LAYERS = 1\n"
-    assert not (package / "layers.py").is_symlink()
-    assert (package / "pooling.py").read_bytes().endswith(b"raise NotImplementedError\n")
-    assert (package / "kernels.py").read_bytes() == b'"""kernels.py: not submitted."""\n'
-    (solutions / "__init__.py").unlink()
+    assert (package / "conv.py").read_bytes() == CONV
+    assert (package / "layers.py").read_bytes() == b"# course copy of layers.py\n"
+    assert (package / "pooling.py").read_bytes() == b"# course copy of pooling.py\n"
+    assert sorted(p.name for p in package.iterdir()) == sorted((*CNN.given, *CNN.graded))
+    assert oct(package.stat().st_mode & 0o777) == "0o755"
+    (stubs / "__init__.py").unlink()
     with pytest.raises(IntakeError, match=r"__init__\.py"):
         materialize(sub, assignment, tmp_path / "out2")
 

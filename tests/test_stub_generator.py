@@ -63,3 +63,9 @@ def test_malformed_markers_are_errors(source, problem):
 def test_given_modules_have_no_solution():
     assert has_solution(SOLUTION)
     assert not has_solution("def f():\n    return 1  # BEGIN SOLUTION is mentioned, not a marker\n")
+
+
+def test_module_level_region_names_its_stub_line():
+    source = ("import numpy as np\n\n# BEGIN SOLUTION stub: TABLE = {}  # fill in\n"
+              "TABLE = {'a': np.ones(2)}\n# END SOLUTION\n")
+    assert make_stub(source) == "import numpy as np\n\nTABLE = {}  # fill in\n"

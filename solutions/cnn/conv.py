@@ -76,7 +76,7 @@ def conv2d(
     Returns:
     - out: output of shape (N, FN, OH, OW), OH = (H + 2*pad - FH) // stride + 1, same for OW
     """
-    # BEGIN SOLUTION hint: pad x; for each offset (p, q) add strided slices of x times W[:, :, p, q]
+    # BEGIN SOLUTION hint: pad x; per offset (p, q), add strided x slices times W[:, :, p, q]
     N, _, in_h, in_w = x.shape
     FN, _, FH, FW = W.shape
     out_h = (in_h + 2 * pad - FH) // stride + 1
@@ -108,7 +108,7 @@ def im2col(
     - col: array of shape (N*OH*OW, C*FH*FW); row n*OH*OW + i*OW + j holds the window of
       output position (n, i, j), flattened in (c, kh, kw) order
     """
-    # BEGIN SOLUTION hint: col[n, c, p, q, i, j] = padded x[n, c, i*stride+p, j*stride+q]; reorder
+    # BEGIN SOLUTION hint: col[n, c, p, q, i, j] = padded x[n, c, i*S+p, j*S+q]; reorder
     N, C, H, W = input_data.shape
     out_h = (H + 2 * pad - filter_h) // stride + 1
     out_w = (W + 2 * pad - filter_w) // stride + 1
@@ -144,7 +144,7 @@ def col2im(
     Returns:
     - img: array of shape (N, C, H, W)
     """
-    # BEGIN SOLUTION hint: undo im2col's reorder; add each (p, q) slice into a padded image; crop
+    # BEGIN SOLUTION hint: undo im2col's reorder; add each (p, q) slice to a padded image
     N, C, H, W = input_shape
     out_h = (H + 2 * pad - filter_h) // stride + 1
     out_w = (W + 2 * pad - filter_w) // stride + 1
@@ -189,7 +189,7 @@ class Convolution:
 
         Keeps x, its im2col matrix (self.col) and the filters as columns (self.col_W).
         """
-        # BEGIN SOLUTION hint: im2col(x) @ W as (C*FH*FW, FN) columns + b, back to (N, FN, OH, OW)
+        # BEGIN SOLUTION hint: im2col(x) @ W as (C*FH*FW, FN) + b, then to (N, FN, OH, OW)
         FN, _, FH, FW = self.W.shape
         N, _, H, W = x.shape
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
@@ -213,7 +213,7 @@ class Convolution:
 
         Sets self.dW (FN, C, FH, FW) and self.db (FN,).
         """
-        # BEGIN SOLUTION hint: dout as (N*OH*OW, FN); db, dW, dcol from sums and products; col2im
+        # BEGIN SOLUTION hint: dout as (N*OH*OW, FN); db, dW, dcol by sums, products; col2im
         FN, C, FH, FW = self.W.shape
         dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
         self.db = np.sum(dout, axis=0)

@@ -31,7 +31,7 @@ def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     Returns:
     - out: float array of the image's shape
     """
-    # BEGIN SOLUTION hint: zero-pad H, W (not channels) by kh//2, kw//2; add kernel[p, q] * shifts
+    # BEGIN SOLUTION hint: zero-pad H, W (not channels) by kh//2, kw//2; sum kernel * shifts
     kh, kw = kernel.shape
     H, W = image.shape[:2]
     channels = [(0, 0)] * (image.ndim - 2)

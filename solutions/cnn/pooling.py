@@ -65,7 +65,7 @@ class Pooling:
         Keeps the input's shape (self.x_shape) and, for "max", the index of each window's
         maximum in row-major order within the window (self.arg_max, shape (N, C, OH, OW)).
         """
-        # BEGIN SOLUTION hint: pad (-inf or 0), stack the window cells on a last axis, reduce it
+        # BEGIN SOLUTION hint: pad (-inf or 0), stack window cells on a last axis, reduce it
         H, W = x.shape[2:]
         s = self.stride
         out_h = (H + 2 * self.pad - self.pool_h) // s + 1
@@ -90,7 +90,7 @@ class Pooling:
         Returns:
         - dx: gradient with respect to x, of shape (N, C, H, W)
         """
-        # BEGIN SOLUTION hint: each window cell gets its share of dout; add into a padded dx; crop
+        # BEGIN SOLUTION hint: each window cell gets its share of dout; add to a padded dx
         N, C, H, W = self.x_shape
         s = self.stride
         out_h, out_w = dout.shape[2:]

@@ -21,7 +21,7 @@ class Residual(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, use_1x1conv: bool = False,
                  stride: int = 1):
         super().__init__()
-        # BEGIN SOLUTION hint: create conv1, bn1, conv2, bn2 and conv3 (None unless use_1x1conv)
+        # BEGIN SOLUTION hint: conv1, bn1, conv2, bn2, and conv3 (None unless use_1x1conv)
         self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, stride=stride)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1)
@@ -33,7 +33,7 @@ class Residual(nn.Module):
         # END SOLUTION
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        # BEGIN SOLUTION hint: Y = bn2(conv2(relu(bn1(conv1(X))))); add the shortcut, then relu
+        # BEGIN SOLUTION hint: Y = bn2(conv2(relu(bn1(conv1(X))))); add the shortcut; relu
         Y = torch.relu(self.bn1(self.conv1(X)))
         Y = self.bn2(self.conv2(Y))
         shortcut = X if self.conv3 is None else self.conv3(X)

@@ -15,6 +15,7 @@ class SimpleConvNet:
     Inputs:
     - input_dim: (C, H, W) of one input image
     - conv_param: "filter_num" FN, "filter_size" FS (square filters), "pad", "stride"
+      (read, never changed)
     - hidden_size: units of the hidden affine layer
     - output_size: number of classes
     - weight_init_std: standard deviation of the Gaussian initial weights (biases are 0)
@@ -30,7 +31,7 @@ class SimpleConvNet:
     def __init__(
         self,
         input_dim: tuple[int, int, int] = (1, 28, 28),
-        conv_param: dict = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},  # noqa: B006 (read only)
+        conv_param: dict = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},  # noqa: B006
         hidden_size: int = 100,
         output_size: int = 10,
         weight_init_std: float = 0.01,

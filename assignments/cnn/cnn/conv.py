@@ -60,7 +60,7 @@ def conv2d(
     Returns:
     - out: output of shape (N, FN, OH, OW), OH = (H + 2*pad - FH) // stride + 1, same for OW
     """
-    raise NotImplementedError("pad x; for each offset (p, q) add strided slices of x times W[:, :, p, q]")
+    raise NotImplementedError("pad x; per offset (p, q), add strided x slices times W[:, :, p, q]")
 
 
 def im2col(
@@ -78,7 +78,7 @@ def im2col(
     - col: array of shape (N*OH*OW, C*FH*FW); row n*OH*OW + i*OW + j holds the window of
       output position (n, i, j), flattened in (c, kh, kw) order
     """
-    raise NotImplementedError("col[n, c, p, q, i, j] = padded x[n, c, i*stride+p, j*stride+q]; reorder")
+    raise NotImplementedError("col[n, c, p, q, i, j] = padded x[n, c, i*S+p, j*S+q]; reorder")
 
 
 def col2im(
@@ -102,7 +102,7 @@ def col2im(
     Returns:
     - img: array of shape (N, C, H, W)
     """
-    raise NotImplementedError("undo im2col's reorder; add each (p, q) slice into a padded image; crop")
+    raise NotImplementedError("undo im2col's reorder; add each (p, q) slice to a padded image")
 
 
 class Convolution:
@@ -135,7 +135,7 @@ class Convolution:
 
         Keeps x, its im2col matrix (self.col) and the filters as columns (self.col_W).
         """
-        raise NotImplementedError("im2col(x) @ W as (C*FH*FW, FN) columns + b, back to (N, FN, OH, OW)")
+        raise NotImplementedError("im2col(x) @ W as (C*FH*FW, FN) + b, then to (N, FN, OH, OW)")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """
@@ -147,4 +147,4 @@ class Convolution:
 
         Sets self.dW (FN, C, FH, FW) and self.db (FN,).
         """
-        raise NotImplementedError("dout as (N*OH*OW, FN); db, dW, dcol from sums and products; col2im")
+        raise NotImplementedError("dout as (N*OH*OW, FN); db, dW, dcol by sums, products; col2im")

@@ -31,4 +31,4 @@ def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     Returns:
     - out: float array of the image's shape
     """
-    raise NotImplementedError("zero-pad H, W (not channels) by kh//2, kw//2; add kernel[p, q] * shifts")
+    raise NotImplementedError("zero-pad H, W (not channels) by kh//2, kw//2; sum kernel * shifts")

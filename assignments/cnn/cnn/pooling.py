@@ -55,7 +55,7 @@ class Pooling:
         Keeps the input's shape (self.x_shape) and, for "max", the index of each window's
         maximum in row-major order within the window (self.arg_max, shape (N, C, OH, OW)).
         """
-        raise NotImplementedError("pad (-inf or 0), stack the window cells on a last axis, reduce it")
+        raise NotImplementedError("pad (-inf or 0), stack window cells on a last axis, reduce it")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """
@@ -65,4 +65,4 @@ class Pooling:
         Returns:
         - dx: gradient with respect to x, of shape (N, C, H, W)
         """
-        raise NotImplementedError("each window cell gets its share of dout; add into a padded dx; crop")
+        raise NotImplementedError("each window cell gets its share of dout; add to a padded dx")

@@ -21,7 +21,7 @@ class Residual(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, use_1x1conv: bool = False,
                  stride: int = 1):
         super().__init__()
-        raise NotImplementedError("create conv1, bn1, conv2, bn2 and conv3 (None unless use_1x1conv)")
+        raise NotImplementedError("conv1, bn1, conv2, bn2, and conv3 (None unless use_1x1conv)")
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("Y = bn2(conv2(relu(bn1(conv1(X))))); add the shortcut, then relu")
+        raise NotImplementedError("Y = bn2(conv2(relu(bn1(conv1(X))))); add the shortcut; relu")

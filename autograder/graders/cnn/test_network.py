@@ -40,21 +40,25 @@ def test_simple_convnet(grade, case):
 
 @pytest.mark.training
 def test_training_on_digits(grade):
-    """The course's loop trains the student's network on the digits; accuracy and time."""
+    """The course's loop trains the student's network on the digits, single-threaded, within
+    the time budget; the accuracy is computed here from the returned scores."""
     trainer = course.reference_module("cnn", "trainer")
-    (x_train, t_train), (x_test, t_test) = trainer.load_digits_split(seed=0)
-    budget = trainer.TIME_BUDGET_S
-    result = grade.call("training", config=trainer.DIGITS_CONFIG, x_train=x_train,
-                        t_train=t_train, x_test=x_test, train_args=trainer.DIGITS_TRAINING,
-                        timeout=budget)
+    seed = int(grade.rng().integers(1000))  # the reference clears the bar on every seed
+    x_train, t_train, x_test, t_test = trainer.load_digits_split(seed)
+    config = {"input_dim": [1, 8, 8], "conv_param": trainer.DIGITS_CONV_PARAM,
+              "hidden_size": trainer.DIGITS_HIDDEN_SIZE, "output_size": 10,
+              "weight_init_std": trainer.DIGITS_WEIGHT_INIT_STD, "seed": seed}
+    train_args = {"epochs": trainer.DIGITS_EPOCHS, "seed": seed, "record_loss": False}
+    result = grade.call("training", config=config, x_train=x_train, t_train=t_train,
+                        x_test=x_test, train_args=train_args, timeout=trainer.TIME_BUDGET_S)
     scores = result.get("scores") if isinstance(result, dict) else None
     grade.expect(isinstance(scores, np.ndarray) and scores.shape == (len(t_test), 10),
                  f"predict must return scores of shape ({len(t_test)}, 10)")
     accuracy = float(np.mean(scores.argmax(axis=1) == t_test))
     grade.expect(accuracy >= trainer.ACCURACY_THRESHOLD,
-                 f"test accuracy {accuracy:.3f} after training; at least "
-                 f"{trainer.ACCURACY_THRESHOLD} is expected (check the backward passes: "
-                 "the simple_convnet part's feedback says where)")
+                 f"test accuracy {accuracy:.3f} after {trainer.DIGITS_EPOCHS} epochs; at least "
+                 f"{trainer.ACCURACY_THRESHOLD} is expected (the simple_convnet part's "
+                 "feedback shows which gradient is wrong)")
 
 
 RESIDUAL_CASES = {  # id: in_channels, out_channels, use_1x1conv, stride, input (N, H, W)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import multiprocessing.util
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -103,6 +104,8 @@ _worker: Grader | None = None
 def _start_worker(name: str, slots: multiprocessing.Queue, allow_unconfined: bool) -> None:
     global _worker
     _worker = Grader(course.load(name), slots.get(), allow_unconfined)
+    # close the sandbox (its zygote and folders) when the pool shuts this worker down
+    multiprocessing.util.Finalize(_worker, _worker.close, exitpriority=10)
 
 
 def _grade_in_worker(submission: Submission) -> Result:
@@ -153,7 +156,11 @@ def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: 
             results[submission.safe_id] = kept
     todo = [s for s in entries if s.safe_id not in results]
     for submission, result in _results(assignment, todo, jobs, allow_unconfined):
-        save(paths, result, submission)
+        try:
+            save(paths, result, submission)
+        except (OSError, ValueError) as error:  # e.g. text the file system refuses
+            log.error("saving %s failed: %s", submission.safe_id, error)
+            result.status = f"grading error ({type(error).__name__} writing the results)"
         results[submission.safe_id] = result
         if progress:
             progress(submission, result)

@@ -39,7 +39,7 @@ def mismatch(got, want, tol: Tolerance = DEFAULT, *, show_values: bool = True,
         if not isinstance(got, dict):
             return f"{where}: expected a dict with keys {sorted(want)}, got {_kind(got)}"
         if set(got) != set(want):
-            return f"{where}: expected keys {sorted(want)}, got {sorted(got)}"
+            return f"{where}: expected keys {sorted(want)}, got {_keys(got)}"
         for key in want:
             reason = mismatch(got[key], want[key], tol, show_values=show_values,
                               where=f"{where}.{key}")
@@ -110,6 +110,12 @@ def _array_mismatch(got, want: np.ndarray, tol: Tolerance, show_values: bool,
     values = f" (expected {want[index]:.6g}, got {got[index]:.6g})" if show_values else ""
     return (f"{where}: {int(bad.sum())} of {want.size} values outside tolerance; largest error "
             f"{error[index]:.3g} (relative {relative:.2g}) at {index}{values}")
+
+
+def _keys(value: dict, shown: int = 8) -> str:
+    keys = sorted(map(str, value))
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return f"{keys[:shown]}{more}"
 
 
 def _index(index) -> tuple[int, ...]:

@@ -30,6 +30,7 @@ from .compare import DEFAULT, Tolerance, mismatch
 from .mistakes import Mistake
 from .results import TestResult
 
+OUTPUT_CAP = 4000  # characters of feedback per case
 DEFAULT_TIMEOUT = 3.0  # seconds per call: every case takes milliseconds when right
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,8 @@ class GradingPlugin:
         error = call.excinfo.value
         if isinstance(error, Failure):
             output = str(error)
+            if len(output) > OUTPUT_CAP:
+                output = output[:OUTPUT_CAP] + "\n[... feedback cut]"
         else:  # a bug of the grader's: the student is not shown the grader's code
             log.error("grader error in %s", item.nodeid, exc_info=call.excinfo._excinfo)
             output = f"internal grader error ({type(error).__name__}); please tell the instructor"

@@ -130,8 +130,18 @@ class _Member:
 
 
 def student_id(entry: Path) -> str:
-    """The student id: the folder's name, or the zip's name without ``.zip``, as it came."""
-    name = entry.name
+    """The student id: the folder's name, or the zip's name without ``.zip``, as it came.
+
+    A name whose bytes are not UTF-8 (Korean Windows tools and LMS downloads write cp949)
+    is decoded as cp949, or else with replacement characters: an id is always text.
+    """
+    raw = os.fsencode(entry.name)
+    for encoding, errors in (("utf-8", "strict"), ("cp949", "strict"), ("utf-8", "replace")):
+        try:
+            name = raw.decode(encoding, errors)
+            break
+        except UnicodeDecodeError:
+            continue
     return name[:-4] if name.lower().endswith(".zip") and len(name) > 4 else name
 
 

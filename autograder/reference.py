@@ -8,9 +8,10 @@ the answers to the public cases without the reference.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import copy
 import importlib
+import multiprocessing.util
 import re
 import shutil
 import tempfile
@@ -32,8 +33,10 @@ def module_files(assignment: Assignment) -> dict[str, str]:
 
 @cache
 def _scratch() -> Path:
+    """This process's folder of edited references, removed when it exits (pool workers
+    included, which skip ``atexit``)."""
     folder = Path(tempfile.mkdtemp(prefix="kit-mistakes-"))
-    atexit.register(shutil.rmtree, folder, True)
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(folder, True), exitpriority=0)
     return folder
 
 
@@ -86,13 +89,15 @@ class RecordingOracle(ReferenceOracle):
         self.records: dict[str, dict] = {}
 
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
-        value = super().expect(probe, inputs, part, mistake)
+        key = digest(probe, inputs)  # before any probe changes the inputs in place
+        value = super().expect(probe, copy.deepcopy(inputs), part, mistake)
         if mistake is None:
             answers = {}
             for known in self.mistakes(part):
                 with contextlib.suppress(Exception):  # a crashing mistake has no answer
-                    answers[known.name] = super().expect(probe, inputs, part, known)
-            self.records[digest(probe, inputs)] = {"want": value, "mistakes": answers}
+                    answers[known.name] = super().expect(probe, copy.deepcopy(inputs), part,
+                                                         known)
+            self.records[key] = {"want": value, "mistakes": answers}
         return value
 
     def save(self, folder: Path) -> None:

@@ -46,6 +46,7 @@ class Result:
     tests: list[TestResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     execution_time: float = 0.0
+    student_seconds: float = 0.0  # of execution_time, spent in the student's sandboxed calls
     submission_sha256: str = ""
 
     @property
@@ -78,6 +79,7 @@ class Result:
                 "student": self.student, "assignment": self.assignment, "status": self.status,
                 "points": self.points, "notes": self.notes,
                 "submission_sha256": self.submission_sha256,
+                "student_seconds": round(self.student_seconds, 3),
                 "parts": self.part_scores(),
             },
         }
@@ -89,7 +91,8 @@ class Result:
         tests = [TestResult(t["name"], t["tags"][0], t["score"], t["max_score"], t["output"],
                             t["visibility"]) for t in data["tests"]]
         return cls(extra["student"], extra["assignment"], extra["points"], extra["status"],
-                   tests, extra["notes"], data["execution_time"], extra["submission_sha256"])
+                   tests, extra["notes"], data["execution_time"], extra["student_seconds"],
+                   extra["submission_sha256"])
 
     def _summary(self) -> str:
         lines = [f"{self.assignment}: {self.score:g} / {self.max_score}"]
@@ -143,7 +146,7 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ class SandboxedStudent:
         self.folder = folder
         self.assignment = assignment
         self.left = budget
+        self.spent = 0.0  # seconds the student's code ran (in the probes, as children measured)
 
     def __call__(self, probe: str, inputs: dict, timeout: float) -> Any:
         __tracebackhide__ = True
@@ -52,6 +55,7 @@ class SandboxedStudent:
             package=package, inputs={"package": package, **inputs},
             timeout=min(timeout, self.left)))
         self.left -= outcome.wall
+        self.spent += outcome.probe_seconds
         if outcome.ok:
             return outcome.value
         raise (TimedOut if outcome.status == "timeout" else Failure)(explain(outcome))
@@ -82,11 +86,25 @@ def run_graders(tests: Path, plugin: GradingPlugin, select: str | None = None,
     if select:
         args += ["-m", select]
     args += extra or []
-    with contextlib.redirect_stdout(io.StringIO()) as output:
+    with contextlib.redirect_stdout(io.StringIO()) as output, _no_plugin_autoload():
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the graders in {tests} did not run ({code!r}):\n"
                            f"{output.getvalue()[-3000:]}")
+
+
+@contextlib.contextmanager
+def _no_plugin_autoload() -> Iterator[None]:
+    """Only pytest's own plugins and the grading plugin: none of the installed ones."""
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
 
 
 def grade_submission(submission: Submission, assignment: Assignment, sandbox: Sandbox,
@@ -105,6 +123,7 @@ def grade_submission(submission: Submission, assignment: Assignment, sandbox: Sa
             run_graders(tests or GRADERS / assignment.name, GradingPlugin(context,
                                                                           assignment.points))
             result.tests = context.results
+            result.student_seconds = student.spent
     result.execution_time = time.perf_counter() - started
     return result
 

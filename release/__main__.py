@@ -27,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     build = verbs.add_parser("build", help="student archive and Gradescope autograder zip")
     build.add_argument("assignment", choices=assignments)
     build.add_argument("--out", type=Path, default=Path("dist"))
+    build.add_argument("--nbgrader", type=Path, metavar="DIR",
+                       help="also write an nbgrader course folder (extra: nbgrader)")
+    build.add_argument("--otter", type=Path, metavar="DIR",
+                       help="also write what otter-grader needs (extra: otter)")
 
     grade = verbs.add_parser("grade", help="grade a folder of submissions")
     grade.add_argument("assignment", choices=assignments)
@@ -78,7 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "build":
         from .build import build
 
-        for path in build(course.load(args.assignment), args.out):
+        assignment = course.load(args.assignment)
+        written = build(assignment, args.out)
+        if args.nbgrader:
+            from .nbgrader_course import export
+
+            written.append(export(assignment, args.nbgrader))
+        if args.otter:
+            from .otter_course import export
+
+            written.append(export(assignment, args.otter))
+        for path in written:
             print(f"wrote {path}")
         return 0
     if args.verb == "verify":

@@ -21,8 +21,8 @@ from .grade import grade
 
 # student id -> the known mistake (an entry of solutions/<a>/MISTAKES.md) in their work
 BUGGY = {
-    "cnn": {"2025101_kim": "flipped kernel", "2025102_lee": "max-pool gradient spread",
-            "2025103_park": "relu missing"},
+    "cnn": {"2025101_kim": "conv2d-flipped-kernel", "2025102_lee": "maxpool-grad-spread",
+            "2025103_park": "net-no-relu-after-conv"},
     "optim_reg": {"2025201_choi": "adam-no-bias-correction",
                   "2025202_jung": "bn-unbiased-variance",
                   "2025203_kang": "dropout-not-inverted"},

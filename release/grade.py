@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,9 +28,9 @@ def table(assignment: Assignment, results: list[Result]) -> Table:
     view.add_column("status")
     for result in results:
         parts = result.part_scores()
-        view.add_row(result.student, f"{result.score:g}",
+        view.add_row(escape(result.student), f"{result.score:g}",
                      *(f"{parts[p]:g}" for p in assignment.parts),
-                     result.status if result.status != OK else "[green]ok[/green]")
+                     escape(result.status) if result.status != OK else "[green]ok[/green]")
     return view
 
 
@@ -48,7 +49,8 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
         task = bar.add_task(assignment.name, total=None)
 
         def advance(submission: intake.Submission, result: Result) -> None:
-            bar.update(task, advance=1, description=f"{assignment.name} ({submission.student})")
+            bar.update(task, advance=1,
+                       description=escape(f"{assignment.name} ({submission.student})"))
 
         try:
             results = batch.grade_folder(assignment, submissions, out, jobs=jobs,

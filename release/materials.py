@@ -38,12 +38,13 @@ def regenerate() -> list[Path]:
     return written
 
 
-def record_public(assignment: Assignment) -> Path:
-    """Record the reference's answers to the public tests in ``tests/expected``.
+def record_public(assignment: Assignment, folder: Path | None = None) -> Path:
+    """Record the reference's answers to the public tests in ``folder`` (by default the
+    assignment's ``tests/expected``, which the self-check reads).
 
     The reference runs as a student would, in the sandbox, and must pass every public case.
     """
-    folder = assignment.folder / "tests" / selfcheck.EXPECTED
+    folder = folder or assignment.folder / "tests" / selfcheck.EXPECTED
     with tempfile.TemporaryDirectory(prefix="reference-") as tmp:
         package = Path(tmp) / assignment.package
         package.mkdir()

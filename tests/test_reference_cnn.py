@@ -4,6 +4,8 @@ differences and the lecture's examples. Everything in float64.
 Run one part with -k: `pytest tests/test_reference_cnn.py -k pooling`.
 """
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.course import reference_module
+from autograder import mistakes
+from autograder.course import load, reference_module
 
 conv = reference_module("cnn", "conv")
 pooling = reference_module("cnn", "pooling")
@@ -618,5 +621,58 @@ def test_residual_layers():
     assert block.conv1.in_channels == 3 and block.conv2.in_channels == 6
     assert block.bn1.num_features == block.bn2.num_features == 6
     assert resnet.Residual(3, 3).conv3 is None
-    keys = set(resnet.Residual(3, 3).state_dict())
-    assert {k.split(".")[0] for k in keys} == {"conv1", "bn1", "conv2", "bn2"}
+
+
+@pytest.mark.parametrize("c_in, c_out, use_1x1conv", [(3, 3, False), (3, 5, True)])
+def test_residual_state_dict_layout(c_in, c_out, use_1x1conv):
+    # graders load the reference's weights into the student's block: names and shapes must match
+    def conv_keys(name, k, c):
+        return {f"{name}.weight": (c_out, c, k, k), f"{name}.bias": (c_out,)}
+
+    def bn_keys(name):
+        stats = ("weight", "bias", "running_mean", "running_var")
+        return {f"{name}.{s}": (c_out,) for s in stats} | {f"{name}.num_batches_tracked": ()}
+
+    expected = (conv_keys("conv1", 3, c_in) | bn_keys("bn1") | conv_keys("conv2", 3, c_out)
+                | bn_keys("bn2"))
+    if use_1x1conv:
+        expected |= conv_keys("conv3", 1, c_in)
+    block = resnet.Residual(c_in, c_out, use_1x1conv=use_1x1conv, stride=2)
+    assert {k: tuple(v.shape) for k, v in block.state_dict().items()} == expected
+    n_params = sum(int(np.prod(shape)) for key, shape in expected.items()
+                   if key.endswith(("weight", "bias")))
+    assert sum(p.numel() for p in block.parameters()) == n_params  # no shared layer
+    resnet.Residual(c_in, c_out, use_1x1conv=use_1x1conv).load_state_dict(block.state_dict())
+
+
+# ---------------------------------------------------------------- MISTAKES.md
+
+SOLUTION_DIR = load("cnn").solution_dir
+MISTAKES = mistakes.load(SOLUTION_DIR / "MISTAKES.md")
+
+
+def solution_regions(source: str) -> list[tuple[int, int]]:
+    """(start, end) character spans between BEGIN SOLUTION and END SOLUTION lines."""
+    begins = [m.end() for m in re.finditer(r"^ *# BEGIN SOLUTION.*\n", source, re.M)]
+    ends = [m.start() for m in re.finditer(r"^ *# END SOLUTION", source, re.M)]
+    assert len(begins) == len(ends)
+    return list(zip(begins, ends, strict=True))
+
+
+def test_mistakes_file_is_well_formed():
+    text = (SOLUTION_DIR / "MISTAKES.md").read_text(encoding="utf-8")
+    assert len(MISTAKES) == text.count("\n## ")  # every entry parsed
+    assert len({m.name for m in MISTAKES}) == len(MISTAKES)
+    parts = load("cnn").parts
+    assert {m.part for m in MISTAKES} <= set(parts)
+    for part in parts:
+        assert sum(m.part == part and m.is_mistake for m in MISTAKES) >= 1, part
+    files = {p.name: p.read_text(encoding="utf-8") for p in SOLUTION_DIR.glob("*.py")}
+    for mistake in MISTAKES:
+        assert len(mistake.edits) == 1, mistake.name  # one contiguous edit each
+        edit = mistake.edits[0]
+        at = files[edit.file].find(edit.old)
+        assert any(a <= at and at + len(edit.old) <= b
+                   for a, b in solution_regions(files[edit.file])), mistake.name
+        changed = mistake.apply(files)[edit.file]  # ValueError unless the text occurs once
+        compile(changed, edit.file, "exec")

@@ -214,7 +214,7 @@ def test_cpu_rlimit_stops_a_loop_before_a_long_wall_timeout(box, area):
     out = run(box, area, "def f():\n    while True:\n        pass\n", timeout=10,
               limits=Limits(cpu=1))
     assert out.status == "timeout" and "CPU time limit" in out.message
-    assert out.cpu >= 1.9 and out.wall < 10
+    assert out.cpu >= 0.9 and out.wall < 10  # stopped by CPU time, long before the wall limit
 
 
 def test_memory_bombs_are_reported_as_memory(box, area):

@@ -74,6 +74,10 @@ _X86_64 = {
     "landlock_restrict_self": 446, "process_mrelease": 448,
     "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
     "sched_setaffinity": 203, "ioprio_set": 251, "prlimit64": 302, "sched_setattr": 314,
+    "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93, "lchown": 94, "utime": 132,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197,
+    "lremovexattr": 198, "fremovexattr": 199, "utimes": 235, "fchownat": 260,
+    "futimesat": 261, "fchmodat": 268, "utimensat": 280, "fchmodat2": 452,
 }
 _AARCH64 = {
     "socket": 198, "connect": 203, "accept": 202, "bind": 200, "listen": 201, "socketpair": 199,
@@ -99,6 +103,10 @@ _AARCH64 = {
     "landlock_restrict_self": 446, "process_mrelease": 448,
     "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119,
     "sched_setaffinity": 122, "ioprio_set": 30, "prlimit64": 261, "sched_setattr": 274,
+    "chmod": None, "fchmod": 52, "chown": None, "fchown": 55, "lchown": None, "utime": None,
+    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
+    "fremovexattr": 16, "utimes": None, "fchownat": 54, "futimesat": None, "fchmodat": 53,
+    "utimensat": 88, "fchmodat2": 452,
 }
 SYSCALLS: dict[str, int | None] = {"x86_64": _X86_64, "aarch64": _AARCH64}.get(MACHINE, {})
 

@@ -38,6 +38,7 @@ import math
 import os
 import signal
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -351,6 +352,7 @@ def main(plan: dict[str, Any], ready_fd: int, probe: Any) -> None:
         _report_ready(ready_fd, {"ok": True, "applied": applied})
         scratch, submission = plan["scratch"], plan["submission"]
         # ---- from here on, student code runs ----
+        started = time.perf_counter()
         try:
             value = probe(**inputs)
         except SystemExit as exc:
@@ -380,6 +382,7 @@ def main(plan: dict[str, Any], ready_fd: int, probe: Any) -> None:
                     f"the output could not be converted ({type(exc).__name__})")}
             value = None
         inputs = None
+        record["seconds"] = time.perf_counter() - started  # the student's share (untrusted)
         if record["status"] == "memory":
             gc.collect()
         try:

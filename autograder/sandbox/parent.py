@@ -90,6 +90,7 @@ class Outcome:
     signal: str | None = None
     wall: float = 0.0
     cpu: float = 0.0
+    probe_seconds: float = 0.0  # inside the probe, as the child measured it (for benchmarks)
     max_rss: int = 0
     stdout: str = ""
     stderr: str = ""
@@ -219,9 +220,10 @@ class Sandbox:
             os.chmod(self._base, 0o711)
         if not self.allow_unconfined and not any(self._layers[n].active for n in CONFINING):
             reasons = "; ".join(f"{n}: {self._layers[n].detail}" for n in CONFINING)
-            self._stop_zygote()
+            self.close()
             raise SandboxError(f"no confinement layer works on this machine ({reasons}); "
-                               "refusing to run untrusted code (allow_unconfined=True overrides)")
+                               "refusing to run untrusted code (override: the grade "
+                               "command's --allow-unconfined)")
 
     def close(self) -> None:
         """Stop the zygote (killing any child) and delete the sandbox's temporary folder."""
@@ -397,6 +399,9 @@ class Sandbox:
             return Outcome("exit", message=f"your code exited the process (exit code {code}) "
                            "before returning", exit_code=code, **base)
         kind = record.get("status")
+        seconds = record.get("seconds")
+        if type(seconds) is float and 0 <= seconds <= base["wall"]:
+            base["probe_seconds"] = seconds
         if kind == "ok":
             try:
                 value = plain.load(os.path.join(scratch, _child.OUT_DIR),
@@ -428,7 +433,10 @@ class Sandbox:
 
 
 def _text(value: Any, cap: int) -> str:
-    return value[:cap] if type(value) is str else ""
+    """A student's string, cut to ``cap`` and made encodable (lone surrogates escaped)."""
+    if type(value) is not str:
+        return ""
+    return value[:cap].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _signal_name(sig: int) -> str:

@@ -67,6 +67,10 @@ DENY_EPERM = (
     "setdomainname", "name_to_handle_at", "open_by_handle_at", "fanotify_init",
     "migrate_pages", "move_pages", "process_madvise", "process_mrelease",
     "setpriority", "ioprio_set", "sched_setscheduler", "sched_setparam", "sched_setattr",
+    # file metadata: Landlock does not cover it, and a uid-0 child could change root's files
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr",
+    "removexattr", "lremovexattr", "fremovexattr",
 )
 # Signal-sending calls whose first argument is the target pid/tgid: allowed only for self.
 SIGNAL_SELF_ONLY = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")

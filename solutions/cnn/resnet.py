@@ -33,6 +33,7 @@ class Residual(nn.Module):
         # END SOLUTION
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """X: (N, in_channels, H, W) -> (N, out_channels, OH, OW)."""
         # BEGIN SOLUTION hint: Y = bn2(conv2(relu(bn1(conv1(X))))); add the shortcut; relu
         Y = torch.relu(self.bn1(self.conv1(X)))
         Y = self.bn2(self.conv2(Y))

@@ -30,6 +30,7 @@ class Pooling:
       (as PyTorch does).
     - "avg": padded cells count as zeros and every window is divided by pool_h*pool_w
       (PyTorch's default ``count_include_pad=True``).
+    Any other mode is a ValueError.
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0, mode: str = "max"):

@@ -24,4 +24,5 @@ class Residual(nn.Module):
         raise NotImplementedError("conv1, bn1, conv2, bn2, and conv3 (None unless use_1x1conv)")
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """X: (N, in_channels, H, W) -> (N, out_channels, OH, OW)."""
         raise NotImplementedError("Y = bn2(conv2(relu(bn1(conv1(X))))); add the shortcut; relu")

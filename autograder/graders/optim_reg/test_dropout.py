@@ -34,6 +34,12 @@ def test_drop_rate(grade, ratio):
                             "keeping it")
     grade.expect(abs(dropped - ratio) <= bound,
                  f"dropped {dropped:.3f} of the units; expected {ratio} ± {bound:.4f}")
+    # independent draws: neighbours (disjoint pairs) are both dropped with probability ratio²
+    pairs = (result["out"][:, 0::2] == 0) & (result["out"][:, 1::2] == 0)
+    both_bound = 5 * np.sqrt(ratio**2 * (1 - ratio**2) / pairs.size)
+    grade.expect(abs(float(pairs.mean()) - ratio**2) <= both_bound,
+                 "the dropped units follow a pattern: draw each unit's mask independently "
+                 "(np.random.rand(*x.shape) >= dropout_ratio)")
 
 
 @pytest.mark.parametrize("ratio", [0.3, 0.6])

@@ -99,13 +99,3 @@ def import_package(folder: Path, alias: str) -> ModuleType:
     spec.loader.exec_module(package)
     return package
 
-
-def reference(name: str) -> ModuleType:
-    """The reference solution of assignment ``name`` as a package (parent process only)."""
-    return import_package(load(name).solution_dir, f"_reference_{name}")
-
-
-def reference_module(name: str, module: str) -> ModuleType:
-    """One module of the reference, e.g. ``reference_module("cnn", "conv")``."""
-    reference(name)
-    return importlib.import_module(f"_reference_{name}.{module}")

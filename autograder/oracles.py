@@ -1,9 +1,9 @@
 """Expected values recorded from the reference, for the public self-check.
 
 The self-check ships to students without the reference: :class:`RecordedOracle` looks each
-public case's answer up by :func:`digest` in a folder that ``release`` records from the
-reference (see :mod:`autograder.reference`), with the answers of the known mistakes, so
-that the self-check names a mistake just as the hidden graders do.
+public case's answer up by :func:`digest` in a folder that ``python -m release stubs``
+records from the reference, with the answers of the known mistakes, so that the
+self-check names a mistake just as the hidden graders do.
 """
 
 from __future__ import annotations

@@ -17,12 +17,24 @@ import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from . import course, mistakes, plain
 from .course import Assignment, import_package
 from .mistakes import Mistake
 from .oracles import digest
+
+
+def package(name: str) -> ModuleType:
+    """The reference solution of assignment ``name`` as a package (parent process only)."""
+    return import_package(course.load(name).solution_dir, f"_reference_{name}")
+
+
+def module(name: str, module: str) -> ModuleType:
+    """One module of the reference, e.g. ``module("cnn", "conv")``."""
+    package(name)
+    return importlib.import_module(f"_reference_{name}.{module}")
 
 
 def module_files(assignment: Assignment) -> dict[str, str]:
@@ -68,7 +80,7 @@ class ReferenceOracle:
     def __init__(self, assignment: Assignment):
         self.assignment = assignment
         self.probes = importlib.import_module(f"autograder.probes.{assignment.name}")
-        self.package = course.reference(assignment.name).__name__
+        self.package = package(assignment.name).__name__
         self.known = [m for m in known_mistakes(assignment) if m.is_mistake]
 
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:

@@ -81,14 +81,15 @@ def _intro(assignment: Assignment) -> str:
     rows = "\n".join(f"| `{part}` | {points} |" for part, points in assignment.points.items())
     return f"""# {assignment.title}: 채점 notebook
 
-이 notebook은 채점용입니다. 고칠 곳은 없습니다: 여러분의 코드는 {modules}에 작성하세요.
-제출하면 과정의 grader가 제출 폴더의 `{assignment.package}/` 패키지를 **숨은 case**로 채점하고,
-아래의 cell마다 그 part의 점수와 틀린 case의 설명을 보여 줍니다. 여러분의 코드는 grader의
-sandbox 안에서만 실행되고, 이 notebook에 추가한 cell은 채점할 때 지워집니다.
+이 notebook은 채점용이라 고칠 곳이 없습니다. 코드는 {modules}에 작성하세요.
+제출하면 과정의 grader가 제출 폴더의 `{assignment.package}/` 패키지를 **숨은 case**로
+채점하고, 아래 cell마다 그 part의 점수와 틀린 case의 설명을 보여 줍니다. 여러분의 코드는
+grader의 sandbox 안에서만 실행되고, 이 notebook에 추가한 cell은 채점할 때 지워집니다.
 
-(This notebook only grades: write your code in {modules}. When it is autograded, the course's
-grader runs the hidden cases on the `{assignment.package}/` package of your submitted folder, in
-its sandbox; each cell below shows one part's points and what went wrong.)
+(This notebook only grades: write your code in {modules}. When it is
+autograded, the course's grader runs the hidden cases on the `{assignment.package}/` package of
+your submitted folder, in its sandbox; each cell below shows one part's points and what went
+wrong. Cells you add to this notebook are removed before grading.)
 
 | part | points |
 |---|---:|
@@ -99,7 +100,7 @@ its sandbox; each cell below shows one part's points and what went wrong.)
 
 def _test_cell(assignment: Assignment, part: str) -> str:
     return "\n".join([
-        f"# `{part}` ({assignment.points[part]}점): 채점할 때 과정의 grader가 숨은 case로 채점합니다.",
+        f"# `{part}` ({assignment.points[part]}점): 과정의 grader가 숨은 case로 채점합니다.",
         f"# Part `{part}`, {assignment.points[part]} points: the course's hidden tests.",
         GRADE_MARK,
         "from release.nbgrader_course import part_score",

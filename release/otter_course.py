@@ -72,9 +72,10 @@ def student_notebook(assignment: Assignment) -> dict:
     shown = ", ".join(f"`{module}`" for module in modules)
     cells = [_markdown(
         f"# {assignment.title}: otter checks\n\n"
-        f"코드는 {shown}에 작성하고, 아래 cell로 part마다 **공개 case**를 확인하세요. 확인은\n"
-        "`python selfcheck.py <part>`와 같습니다: 여러분의 package를 sandbox에서 실행해 기록된 정답과\n"
-        "비교합니다. 점수는 제출 후 **숨은 case**로 매겨집니다. 마지막 cell이 제출할 zip을 만듭니다.\n\n"
+        f"코드는 {shown}에 작성하고, 아래 cell로 part마다\n"
+        "**공개 case**를 확인하세요. `python selfcheck.py <part>`와 같은 확인입니다:\n"
+        "여러분의 package를 sandbox에서 실행해 기록된 정답과 비교합니다.\n"
+        "점수는 제출 후 **숨은 case**로 매겨집니다. 마지막 cell이 제출할 zip을 만듭니다.\n\n"
         f"(Write your code in {shown}. Each cell below runs the public cases of one part, as\n"
         "`python selfcheck.py <part>` does; the grade comes from hidden cases after you submit.\n"
         "The last cell writes the zip file to upload.)"),

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder import mistakes
-from autograder.course import load, reference_module
+from autograder.course import load
+from autograder.reference import module as reference_module
 
 conv = reference_module("cnn", "conv")
 pooling = reference_module("cnn", "pooling")

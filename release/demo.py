@@ -27,8 +27,8 @@ BUGGY = {
                   "2025202_jung": "bn-unbiased-variance",
                   "2025203_kang": "dropout-not-inverted"},
 }
-# Patches NumPy, tries to read the hidden graders and to fork, then exits before any result:
-# everything that imports this module must earn nothing, and nothing else may change.
+# In every graded module: patches NumPy, tries to read the hidden graders and to fork, then
+# exits before any result. It must earn nothing, and change nothing else.
 HOSTILE = '''
 import os
 import pathlib
@@ -61,7 +61,7 @@ def samples(assignment: Assignment, folder: Path) -> list[str]:
         **{student: {name: text for name, text in mistakes[bug].apply(reference).items()
                      if name in assignment.graded}
            for student, bug in BUGGY[assignment.name].items()},
-        "2025666_hacker": {**graded, assignment.graded[0]: HOSTILE.format(root=course.ROOT)},
+        "2025666_hacker": dict.fromkeys(assignment.graded, HOSTILE.format(root=course.ROOT)),
     }
     for student, files in students.items():
         package = folder / student / assignment.package
@@ -72,6 +72,7 @@ def samples(assignment: Assignment, folder: Path) -> list[str]:
 
 
 def demo(out: Path, jobs: int = 2) -> int:
+    """Build, write the samples and grade them, for every assignment; the exit code."""
     console = Console()
     started = time.perf_counter()
     for name in course.names():

@@ -10,7 +10,8 @@
 
 - ``nbgrader_config.py``: the course id, ``Autograde.exclude_overwriting`` for every graded
   module (nbgrader otherwise copies the instructor's ``.py`` files over the student's), cell
-  timeouts, ``OverwriteCells.add_missing_cells`` and the :class:`KitCells` preprocessor;
+  timeouts, ``OverwriteCells.add_missing_cells`` and the preprocessors :class:`KitCells` and
+  :class:`KitFolder`;
 - ``source/<a>/<package>/``: the student's package (stubs and given modules), released as is;
 - ``source/<a>/<a>.ipynb``: the grading notebook, locked cells only (schema v3): an
   introduction, then one autograded test cell per part, in the manifest's order, worth the
@@ -27,10 +28,12 @@ credit (``nbgrader.utils.determine_grade``), so nbgrader's scores equal the kit'
 part. Nothing is written to stderr by these cells (nbgrader scores a cell that writes to
 stderr 0).
 
-At autograde time :class:`KitCells` (registered before ``Execute``) keeps only the course's
-own cells, in the course's order, and removes from the kernel's working folder every file but
-the notebook and the package's modules: a student's added cells, or a stray ``.py`` file that
-would shadow a module the kernel imports, never run in the grading kernel.
+At autograde time :class:`KitCells` (before ``OverwriteCells``, and again before ``Execute``)
+keeps only the course's own cells, once each, in the course's order, and :class:`KitFolder`
+(before ``Execute``) removes from the kernel's working folder every file but the notebook and
+the package's modules: a student's added or forged cells, or a stray ``.py`` file that would
+shadow a module the kernel imports, never run in the grading kernel. The student's modules
+run only in the sandbox, from the separate grading process.
 
 Requires the ``nbgrader`` extra on the grading machine, with the kit installed in the
 kernel's Python. Nothing here imports nbgrader at module level.

@@ -103,6 +103,15 @@ def test_secret_lines_are_a_real_check():
     assert len(secret_lines()) > 20  # the leak checks below compare against these
 
 
+def test_the_native_path_imports_neither_tool():
+    code = ("import sys, release.__main__, release.build, release.grade, autograder.batch, "
+            "release.nbgrader_course, release.otter_course; "
+            "print([m for m in ('nbgrader', 'otter') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=course.ROOT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 # --------------------------------------------------------------------- nbgrader: export
 
 

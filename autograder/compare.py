@@ -91,9 +91,9 @@ def _array_mismatch(got, want: np.ndarray, tol: Tolerance, show_values: bool,
             count = f"{int(wrong.sum())} of {want.size} values differ"
             return f"{where}: {count}, first at {index}{values}"
         return None
-    if got.dtype.kind not in "fiu":
-        return f"{where}: expected floating-point values, got dtype {got.dtype}"
-    got = got.astype(np.float64)
+    if got.dtype != want.dtype:
+        return (f"{where}: expected {want.dtype} values, got dtype {got.dtype} (the course "
+                f"computes in {want.dtype})")
     nan_want, nan_got = np.isnan(want), np.isnan(got)
     if (nan_got & ~nan_want).any():
         index = _index(np.argwhere(nan_got & ~nan_want)[0])

@@ -15,7 +15,8 @@ def test_equal_values_pass():
 @pytest.mark.parametrize("got, reason", [
     (np.array([2.0]), "expected shape (3, 3), got (1,)"),  # broadcasts under np.allclose
     (np.array([]), "expected shape (3, 3), got (0,)"),
-    (np.full((3, 3), 2, dtype=bool), "expected floating-point values, got dtype bool"),
+    (np.full((3, 3), 2, dtype=bool), "expected float64 values, got dtype bool"),
+    (np.full((3, 3), 2, dtype=np.float32), "expected float64 values, got dtype float32"),
     (2.0, "expected an array of shape (3, 3), got float"),
     ([[2.0] * 3] * 3, "got list"),
 ])

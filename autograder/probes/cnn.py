@@ -105,13 +105,21 @@ def _network(pkg: Package, config: dict, params: dict):
 def simple_convnet(pkg: Package, config, params, x, t):
     """Loss, gradient, scores and accuracy of a network with the given parameters."""
     net = _network(pkg, config, params)
+    grads = dict(net.gradient(x, t))  # first: gradient must run its own forward pass
     return {
         "shapes": {key: list(np.shape(value)) for key, value in net.params.items()},
+        "grads": grads,
         "scores": net.predict(x),
         "loss": float(net.loss(x, t)),
-        "grads": dict(net.gradient(x, t)),
         "accuracy": float(net.accuracy(x, t, batch_size=7)),
     }
+
+
+@probe
+def simple_convnet_init(pkg: Package, config, seeds):
+    """The initial parameters of one network per seed."""
+    config = dict(config, input_dim=tuple(config["input_dim"]))
+    return [dict(pkg.simple_convnet.SimpleConvNet(**config, seed=seed).params) for seed in seeds]
 
 
 @probe

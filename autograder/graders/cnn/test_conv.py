@@ -6,8 +6,10 @@ from autograder.compare import Tolerance
 
 CLOSE = Tolerance(rtol=1e-7, atol=1e-9)
 
-SIZES = [  # input, filter, stride, pad: divisible and floor cases
-    (7, 3, 1, 0), (28, 5, 1, 0), (32, 3, 1, 1), (8, 3, 3, 1), (10, 4, 3, 0), (5, 5, 2, 2),
+SIZES = [  # input, filter, stride, pad: divisible, floor (rounding down from .5 and more),
+    # and a filter larger than the input that fits thanks to the padding
+    (7, 3, 1, 0), (28, 5, 1, 0), (32, 3, 1, 1), (8, 3, 3, 1), (9, 2, 2, 0), (11, 3, 3, 0),
+    (3, 5, 1, 1), (5, 5, 2, 2),
 ]
 
 
@@ -18,11 +20,12 @@ def test_output_size(grade, size):
     grade.check("conv_output_size", input_size=i, filter_size=k, stride=s, pad=p)
 
 
-BAD_SIZES = [(7, 3, 0, 0), (7, 3, 1, -1), (4, 7, 1, 1)]
+BAD_SIZES = [(7, 3, 0, 0), (7, 3, 1, -1), (4, 7, 1, 1), (2, 5, 2, 1)]
 
 
 @pytest.mark.conv_output_size
-@pytest.mark.parametrize("size", BAD_SIZES, ids=["stride0", "negative-pad", "filter-too-big"])
+@pytest.mark.parametrize("size", BAD_SIZES, ids=["stride0", "negative-pad", "filter-too-big",
+                                                  "filter-too-big-stride2"])
 def test_output_size_rejects(grade, size):
     i, k, s, p = size
     got = grade.call("conv_output_size_raises", input_size=i, filter_size=k, stride=s, pad=p)
@@ -62,8 +65,11 @@ def test_conv2d(grade, case):
     grade.check("conv2d", **_conv_inputs(grade.rng(), case), tol=CLOSE)
 
 
+IM2COL_CASES = ["basic", "stride2-floor", "stride2-pad2-rect-filter"]
+
+
 @pytest.mark.im2col
-@pytest.mark.parametrize("case", list(CONV_CASES.values())[:3], ids=list(CONV_CASES)[:3])
+@pytest.mark.parametrize("case", [CONV_CASES[k] for k in IM2COL_CASES], ids=IM2COL_CASES)
 def test_im2col(grade, case):
     n, c, h, w, _, fh, fw, stride, pad = case
     x = grade.rng().standard_normal((n, c, h, w))

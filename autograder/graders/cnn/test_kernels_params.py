@@ -24,6 +24,22 @@ def test_filter_image(grade, shape):
 
 
 @pytest.mark.kernels
+def test_filter_image_uint8_photo(grade):
+    """Photos come as uint8 (load_sample_image): the output is float64, not truncated."""
+    rng = grade.rng()
+    grade.check("filter_image", image=rng.integers(0, 256, (7, 6, 3)).astype(np.uint8),
+                kernel=rng.standard_normal((3, 3)), tol=Tolerance(rtol=1e-9, atol=1e-9))
+
+
+@pytest.mark.kernels
+def test_filter_image_rectangular_kernel(grade):
+    """3 rows by 5 columns: padding is kh // 2 rows and kw // 2 columns."""
+    rng = grade.rng()
+    grade.check("filter_image", image=rng.uniform(0, 1, (6, 9)),
+                kernel=rng.standard_normal((3, 5)), tol=Tolerance(rtol=1e-9, atol=1e-12))
+
+
+@pytest.mark.kernels
 def test_filter_image_5x5(grade):
     rng = grade.rng()
     kernel = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256 + rng.normal(0, 0.01, (5, 5))

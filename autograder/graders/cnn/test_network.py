@@ -12,6 +12,7 @@ NETS = {  # id: input_dim, filter_num, filter_size, pad, hidden, labels
     "digits-3x3-pad1": ((1, 8, 8), 6, 3, 1, 10, "labels"),
     "rgb-5x5": ((3, 12, 12), 4, 5, 0, 7, "one-hot"),
     "pad2-3x3": ((2, 6, 6), 3, 3, 2, 5, "labels"),
+    "odd-conv-output": ((1, 7, 7), 4, 3, 0, 6, "labels"),
 }
 
 
@@ -36,6 +37,32 @@ def _network_case(rng, case):
 @pytest.mark.parametrize("case", NETS.values(), ids=NETS.keys())
 def test_simple_convnet(grade, case):
     grade.check("simple_convnet", **_network_case(grade.rng(), case), tol=CLOSE)
+
+
+@pytest.mark.simple_convnet
+def test_initialisation(grade):
+    """Biases start at zero, weights with standard deviation weight_init_std; the same seed
+    gives the same parameters, another seed others."""
+    std = 0.05
+    config = {"input_dim": [1, 8, 8], "hidden_size": 60, "output_size": 10,
+              "weight_init_std": std,
+              "conv_param": {"filter_num": 20, "filter_size": 3, "pad": 1, "stride": 1}}
+    got = grade.call("simple_convnet_init", config=config, seeds=[3, 3, 4])
+    grade.expect(isinstance(got, list) and len(got) == 3 and all(
+        isinstance(p, dict) and set(p) == {"W1", "b1", "W2", "b2", "W3", "b3"} for p in got),
+        "params must hold W1, b1, W2, b2, W3, b3")
+    first, again, other = got
+    for key in ("b1", "b2", "b3"):
+        grade.expect(not np.any(first[key]), f"{key} must start at zero")
+    for key in ("W1", "W2", "W3"):
+        spread = float(np.std(first[key]))
+        grade.expect(abs(spread / std - 1) < 0.2,
+                     f"{key} starts with standard deviation {spread:.4g}; expected "
+                     f"weight_init_std = {std} (weight_init_std * standard normal)")
+        grade.expect(np.array_equal(first[key], again[key]),
+                     f"the same seed must give the same {key} (np.random.default_rng(seed))")
+        grade.expect(not np.array_equal(first[key], other[key]),
+                     f"another seed must give another {key}")
 
 
 @pytest.mark.training

@@ -1,5 +1,6 @@
 """Pooling: pool2d on one channel, and the Pooling layer forward and backward."""
 
+import numpy as np
 import pytest
 
 from autograder.compare import Tolerance
@@ -33,12 +34,29 @@ POOL_CASES = {  # id: N, C, H, W, pool_h, pool_w, stride, pad, mode
 }
 
 
+def _pooling(grade, case, x):
+    n, c, h, w, ph, pw, stride, pad, mode = case
+    oh, ow = (h + 2 * pad - ph) // stride + 1, (w + 2 * pad - pw) // stride + 1
+    grade.check("pooling", pool_h=ph, pool_w=pw, stride=stride, pad=pad, mode=mode, x=x,
+                dout=grade.rng("dout").standard_normal((n, c, oh, ow)), tol=CLOSE)
+
+
 @pytest.mark.pooling
 @pytest.mark.parametrize("case", POOL_CASES.values(), ids=POOL_CASES.keys())
 def test_pooling_layer(grade, case):
-    n, c, h, w, ph, pw, stride, pad, mode = case
-    rng = grade.rng()
-    oh, ow = (h + 2 * pad - ph) // stride + 1, (w + 2 * pad - pw) // stride + 1
-    grade.check("pooling", pool_h=ph, pool_w=pw, stride=stride, pad=pad, mode=mode,
-                x=rng.standard_normal((n, c, h, w)), dout=rng.standard_normal((n, c, oh, ow)),
-                tol=CLOSE)
+    _pooling(grade, case, grade.rng().standard_normal(case[:4]))
+
+
+@pytest.mark.pooling
+def test_max_pooling_negative_inputs_with_padding(grade):
+    """Every value negative: a padded cell must never win (pad with -inf, not 0)."""
+    case = POOL_CASES["max-3x3-s2-pad1"]
+    _pooling(grade, case, -np.abs(grade.rng().standard_normal(case[:4])) - 0.1)
+
+
+@pytest.mark.pooling
+def test_max_pooling_ties_go_to_the_first_maximum(grade):
+    """Small integers tie often: the gradient goes to the first maximum in row-major order
+    (as argmax and PyTorch do), once."""
+    case = POOL_CASES["max-3x3-s1-overlap"]
+    _pooling(grade, case, grade.rng().integers(0, 3, case[:4]).astype(float))

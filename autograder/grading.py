@@ -35,6 +35,11 @@ DEFAULT_TIMEOUT = 3.0  # seconds per call: every case takes milliseconds when ri
 log = logging.getLogger(__name__)
 
 
+def known_mistake(name: str, why: str) -> str:
+    """The feedback line that names a known mistake (the same wherever it is detected)."""
+    return f"This looks like a known mistake ({name}): {why}"
+
+
 class Failure(Exception):
     """A case the student's code did not pass; the message is the student's feedback."""
 
@@ -112,7 +117,7 @@ class Grade:
         message = [reason]
         for mistake in oracle.mistakes(self.part):
             if mismatch(got, self._variant(probe, inputs, mistake), tol) is None:
-                message.append(f"This looks like a known mistake ({mistake.name}): {mistake.why}")
+                message.append(known_mistake(mistake.name, mistake.why))
                 break
         if self._context.describe:
             message.insert(0, f"case: {self._context.describe(inputs)}")

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from autograder.grading import known_mistake
+
 pytestmark = pytest.mark.dropout
 SHAPE = (200, 400)
 
@@ -29,9 +31,9 @@ def test_drop_rate(grade, ratio):
     dropped = float(np.mean(result["out"] == 0))
     bound = 5 * np.sqrt(ratio * (1 - ratio) / np.prod(SHAPE))
     if abs(dropped - (1 - ratio)) <= bound < abs(dropped - ratio):
-        grade.expect(False, f"dropped {dropped:.3f} of the units with dropout_ratio={ratio}: "
-                            "dropout_ratio is the probability of DROPPING a unit, not of "
-                            "keeping it")
+        grade.expect(False, f"dropped {dropped:.3f} of the units with dropout_ratio={ratio}. "
+                     + known_mistake("dropout-keep-prob-confused", "dropout_ratio is the "
+                                     "probability of DROPPING a unit, not of keeping it"))
     grade.expect(abs(dropped - ratio) <= bound,
                  f"dropped {dropped:.3f} of the units; expected {ratio} ± {bound:.4f}")
     # independent draws: neighbours (disjoint pairs) are both dropped with probability ratio²
@@ -50,8 +52,8 @@ def test_inverted_scaling(grade, ratio):
     kept = result["out"] != 0
     grade.expect(kept.any(), "every unit was dropped")
     if np.allclose(result["out"][kept], x[kept], rtol=1e-12):
-        grade.expect(False, "kept units are not rescaled: this is non-inverted dropout; "
-                            "in training divide the kept units by (1 - dropout_ratio)")
+        grade.expect(False, "kept units are not rescaled. " + known_mistake(
+            "dropout-not-inverted", "in training divide the kept units by (1 - dropout_ratio)"))
     grade.expect(np.allclose(result["out"][kept], x[kept] / (1 - ratio), rtol=1e-10),
                  "kept units must equal x / (1 - dropout_ratio)")
 
@@ -72,8 +74,9 @@ def test_evaluation_is_identity(grade):
     x, _, result = _train(grade, 0.5)
     _shape_ok(grade, result)
     if np.allclose(result["eval"], x * 0.5, rtol=1e-12):
-        grade.expect(False, "evaluation scaled x by (1 - dropout_ratio): with inverted dropout "
-                            "the evaluation forward pass returns x unchanged")
+        grade.expect(False, "evaluation scaled x by (1 - dropout_ratio). " + known_mistake(
+            "dropout-eval-scaled", "with inverted dropout the evaluation forward pass returns "
+                                   "x unchanged"))
     grade.expect(np.array_equal(result["eval"], x), "evaluation must return x unchanged")
 
 

@@ -4,8 +4,10 @@ Every entry of the folder gets a row, whatever it is or does. Results are writte
 submission finishes (atomically), so an interrupted batch resumes where it stopped: a
 finished result is kept unless its submission changed or a regrade is asked for.
 
-Workers are forked before anything heavy is imported; each owns one sandbox (a zygote that
-forks a confined child per call) and its own reference oracle.
+Workers come from a fork server that imported the engine but never ran a torch operation
+(a fork after one can deadlock the child's first torch call), whatever the calling process
+did before; each owns one sandbox (a zygote that forks a confined child per call) and its
+own reference oracle.
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ def _results(assignment: Assignment, todo: list[Submission], jobs: int,
         finally:
             grader.close()
         return
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["autograder.batch"])
     slots = context.Queue()
     for slot in range(jobs):
         slots.put(slot)

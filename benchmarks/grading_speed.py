@@ -1,7 +1,7 @@
 """Grading throughput: K copies each of a reference, a buggy and a stub submission, graded
 at -j 1 and -j 2, per assignment. A script, not a test (timings are noisy here).
 
-    python benchmarks/grading_speed.py [--copies 4] [--json out.json]
+    python benchmarks/grading_speed.py [--copies 4] [--kinds reference buggy stub] [--json F]
 
 Reports per submission the median wall time (in the batch) and the grading overhead, the
 wall time minus the student's own compute (the sandboxed children's wall time); the batch
@@ -24,12 +24,17 @@ from autograder.reference import known_mistakes, module_files
 BUGGY = {"cnn": "conv2d-flipped-kernel", "optim_reg": "adam-no-bias-correction"}
 
 
-def submissions(assignment: course.Assignment, folder: Path, copies: int) -> None:
+KINDS = ("reference", "buggy", "stub")
+
+
+def submissions(assignment: course.Assignment, folder: Path, copies: int,
+                kinds: list[str]) -> None:
     reference = module_files(assignment)
     [mistake] = [m for m in known_mistakes(assignment) if m.name == BUGGY[assignment.name]]
-    kinds = {"reference": reference, "buggy": mistake.apply(reference),
-             "stub": {n: (assignment.stub_dir / n).read_text() for n in assignment.graded}}
-    for kind, files in kinds.items():
+    sources = {"reference": reference, "buggy": mistake.apply(reference),
+               "stub": {n: (assignment.stub_dir / n).read_text() for n in assignment.graded}}
+    for kind in kinds:
+        files = sources[kind]
         for copy in range(copies):
             package = folder / f"{kind}-{copy}" / assignment.package
             package.mkdir(parents=True)
@@ -37,12 +42,12 @@ def submissions(assignment: course.Assignment, folder: Path, copies: int) -> Non
                 (package / name).write_text(files[name], encoding="utf-8")
 
 
-def measure(assignment: course.Assignment, copies: int) -> dict:
+def measure(assignment: course.Assignment, copies: int, kinds: list[str]) -> dict:
     figures: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "submissions"
-        submissions(assignment, folder, copies)
-        count = 3 * copies
+        submissions(assignment, folder, copies, kinds)
+        count = len(kinds) * copies
         for jobs in (1, 2):
             started = time.perf_counter()
             results = batch.grade_folder(assignment, folder, Path(tmp) / f"out{jobs}",
@@ -50,7 +55,7 @@ def measure(assignment: course.Assignment, copies: int) -> dict:
             wall = time.perf_counter() - started
             per = {kind: statistics.median(r.execution_time for r in results
                                            if r.student.startswith(kind))
-                   for kind in ("reference", "buggy", "stub")}
+                   for kind in kinds}
             overhead = statistics.median(r.execution_time - r.student_seconds for r in results)
             figures[f"j{jobs}"] = {"batch_seconds": wall, "per_submission": wall / count,
                                    "median_execution": per, "median_overhead": overhead}
@@ -63,9 +68,11 @@ def measure(assignment: course.Assignment, copies: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=4)
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    report = {name: measure(course.load(name), args.copies) for name in course.names()}
+    report = {name: measure(course.load(name), args.copies, args.kinds)
+              for name in course.names()}
     for name, figures in report.items():
         print(f"{name}:")
         for jobs in ("j1", "j2"):

@@ -21,7 +21,7 @@ from autograder.sandbox import SandboxError
 def table(assignment: Assignment, results: list[Result]) -> Table:
     """The gradebook as a terminal table."""
     view = Table(title=f"{assignment.name}: {len(results)} submissions")
-    view.add_column("student")
+    view.add_column("student", no_wrap=True)
     view.add_column("score", justify="right")
     for part in assignment.parts:
         view.add_column(part, justify="right")
@@ -59,7 +59,11 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
         except (intake.IntakeError, SandboxError) as error:
             console.print(f"[red]error:[/red] {error}")
             return 2
-    Console(file=sys.stdout).print(table(assignment, results))
+    # never squeeze ids, part names or scores (a wide table scrolls; a squeezed one misleads)
+    longest = max((len(r.student) for r in results), default=7)
+    wide_enough = longest + 48 + sum(len(part) + 3 for part in assignment.parts)
+    Console(file=sys.stdout, width=max(Console().width, wide_enough)).print(
+        table(assignment, results))
     console.print(f"{len(results)} submissions in {time.perf_counter() - started:.1f} s; "
                   f"gradebook: {batch.Paths(out).gradebook}; feedback: {out / 'feedback'}")
     return 0

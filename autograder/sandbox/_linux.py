@@ -78,6 +78,7 @@ _X86_64 = {
     "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197,
     "lremovexattr": 198, "fremovexattr": 199, "utimes": 235, "fchownat": 260,
     "futimesat": 261, "fchmodat": 268, "utimensat": 280, "fchmodat2": 452,
+    "setxattrat": 463, "removexattrat": 466,
 }
 _AARCH64 = {
     "socket": 198, "connect": 203, "accept": 202, "bind": 200, "listen": 201, "socketpair": 199,
@@ -106,7 +107,7 @@ _AARCH64 = {
     "chmod": None, "fchmod": 52, "chown": None, "fchown": 55, "lchown": None, "utime": None,
     "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
     "fremovexattr": 16, "utimes": None, "fchownat": 54, "futimesat": None, "fchmodat": 53,
-    "utimensat": 88, "fchmodat2": 452,
+    "utimensat": 88, "fchmodat2": 452, "setxattrat": 463, "removexattrat": 466,
 }
 SYSCALLS: dict[str, int | None] = {"x86_64": _X86_64, "aarch64": _AARCH64}.get(MACHINE, {})
 

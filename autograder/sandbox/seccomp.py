@@ -70,7 +70,7 @@ DENY_EPERM = (
     # file metadata: Landlock does not cover it, and a uid-0 child could change root's files
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
     "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr",
-    "removexattr", "lremovexattr", "fremovexattr",
+    "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
 )
 # Signal-sending calls whose first argument is the target pid/tgid: allowed only for self.
 SIGNAL_SELF_ONLY = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")

@@ -52,15 +52,33 @@ class Mistake:
 
     def apply(self, files: dict[str, str]) -> dict[str, str]:
         """The files (name -> text) with every edit made; ``ValueError`` when an edit's
-        old text does not occur exactly once."""
+        old text does not occur exactly once, or lies outside the solution regions (what a
+        student writes)."""
         files = dict(files)
         for edit in self.edits:
-            count = files[edit.file].count(edit.old)
+            text = files[edit.file]
+            count = text.count(edit.old)
             if count != 1:
                 raise ValueError(f"{self.name}: the text to replace occurs {count} times in "
                                  f"{edit.file}, not once")
-            files[edit.file] = files[edit.file].replace(edit.old, edit.new)
+            at = text.index(edit.old)
+            lines = (text.count("\n", 0, at) + 1, text.count("\n", 0, at + len(edit.old) - 1) + 1)
+            if not any(first <= lines[0] and lines[1] <= last for first, last in regions(text)):
+                raise ValueError(f"{self.name}: the edit of {edit.file} is outside its "
+                                 "solution regions")
+            files[edit.file] = text.replace(edit.old, edit.new)
         return files
+
+
+def regions(source: str) -> list[tuple[int, int]]:
+    """Line ranges (first, last, 1-based) inside the solution markers of a module."""
+    found, start = [], 0
+    for number, line in enumerate(source.splitlines(), start=1):
+        if line.strip().startswith("# BEGIN SOLUTION"):
+            start = number + 1
+        elif line.strip() == "# END SOLUTION":
+            found.append((start, number - 1))
+    return found
 
 
 def parse(text: str) -> list[Mistake]:

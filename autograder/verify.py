@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import batch
 from .course import Assignment
+from .mistakes import regions
 from .reference import known_mistakes, module_files
 from .results import Result
 
@@ -47,17 +48,6 @@ class Variant:
         if self.kind == "mistake":
             return result.part_scores()[self.part] < result.points[self.part]
         return result.score < result.max_score  # a mutant must lose points somewhere
-
-
-def regions(source: str) -> list[tuple[int, int]]:
-    """Line ranges (first, last, 1-based) inside the solution markers of a module."""
-    found, start = [], 0
-    for number, line in enumerate(source.splitlines(), start=1):
-        if line.strip().startswith("# BEGIN SOLUTION"):
-            start = number + 1
-        elif line.strip() == "# END SOLUTION":
-            found.append((start, number - 1))
-    return found
 
 
 def token_mutants(source: str) -> Iterator[tuple[str, str]]:

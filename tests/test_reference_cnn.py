@@ -4,7 +4,6 @@ differences and the lecture's examples. Everything in float64.
 Run one part with -k: `pytest tests/test_reference_cnn.py -k pooling`.
 """
 
-import re
 
 import numpy as np
 import pytest
@@ -652,14 +651,6 @@ SOLUTION_DIR = load("cnn").solution_dir
 MISTAKES = mistakes.load(SOLUTION_DIR / "MISTAKES.md")
 
 
-def solution_regions(source: str) -> list[tuple[int, int]]:
-    """(start, end) character spans between BEGIN SOLUTION and END SOLUTION lines."""
-    begins = [m.end() for m in re.finditer(r"^ *# BEGIN SOLUTION.*\n", source, re.M)]
-    ends = [m.start() for m in re.finditer(r"^ *# END SOLUTION", source, re.M)]
-    assert len(begins) == len(ends)
-    return list(zip(begins, ends, strict=True))
-
-
 def test_mistakes_file_is_well_formed():
     text = (SOLUTION_DIR / "MISTAKES.md").read_text(encoding="utf-8")
     assert len(MISTAKES) == text.count("\n## ")  # every entry parsed
@@ -672,8 +663,5 @@ def test_mistakes_file_is_well_formed():
     for mistake in MISTAKES:
         assert len(mistake.edits) == 1, mistake.name  # one contiguous edit each
         edit = mistake.edits[0]
-        at = files[edit.file].find(edit.old)
-        assert any(a <= at and at + len(edit.old) <= b
-                   for a, b in solution_regions(files[edit.file])), mistake.name
-        changed = mistake.apply(files)[edit.file]  # ValueError unless the text occurs once
+        changed = mistake.apply(files)[edit.file]  # ValueError unless once, inside a region
         compile(changed, edit.file, "exec")

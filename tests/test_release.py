@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -12,7 +13,7 @@ import pytest
 
 from autograder import course
 from autograder.graders import HIDDEN_SEED
-from autograder.verify import regions
+from autograder.mistakes import regions
 from release.build import autograder_archive, student_archive
 
 OPTIM = course.load("optim_reg")
@@ -48,8 +49,9 @@ def test_student_archive_holds_no_secret(name, tmp_path):
     for file, text in texts.items():
         for marker in ("from .reference", "from autograder.reference",
                        "import autograder.reference", "from .graders", "from autograder.graders",
-                       str(HIDDEN_SEED), hex(HIDDEN_SEED), "BEGIN SOLUTION"):
+                       str(HIDDEN_SEED), hex(HIDDEN_SEED)):
             assert marker not in text, f"{marker!r} in {file}"
+        assert not re.search(r"^[ \t]*# BEGIN SOLUTION", text, re.M), f"a region in {file}"
         leaked = [line for line in solution if line in text]
         assert not leaked, f"{file} holds solution code: {leaked[:3]}"
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import logging
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -70,11 +69,9 @@ class Context:
 
     student: StudentCode
     oracle: Oracle
-    parts: list[str]
     hidden: bool
     seed: int
     results: list[TestResult] = field(default_factory=list)
-    describe: Callable[[dict], str] | None = None
     timed_out: set[str] = field(default_factory=set)  # parts whose code ran out of time
 
 
@@ -119,8 +116,6 @@ class Grade:
             if mismatch(got, self._variant(probe, inputs, mistake), tol) is None:
                 message.append(known_mistake(mistake.name, mistake.why))
                 break
-        if self._context.describe:
-            message.insert(0, f"case: {self._context.describe(inputs)}")
         raise Failure("\n".join(message))
 
     def _variant(self, probe: str, inputs: dict, mistake: Mistake) -> Any:

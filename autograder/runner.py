@@ -108,9 +108,8 @@ def _no_plugin_autoload() -> Iterator[None]:
 
 
 def grade_submission(submission: Submission, assignment: Assignment, sandbox: Sandbox,
-                     oracle: Oracle, seed: int, tests: Path | None = None,
-                     hidden: bool = True) -> Result:
-    """Grade one submission with the graders in ``tests`` (the hidden ones by default)."""
+                     oracle: Oracle, seed: int) -> Result:
+    """Grade one submission with the hidden graders of its assignment."""
     started = time.perf_counter()
     result = Result(submission.student, assignment.name, assignment.points,
                     status=submission.status, notes=list(submission.notes),
@@ -119,9 +118,8 @@ def grade_submission(submission: Submission, assignment: Assignment, sandbox: Sa
         with tempfile.TemporaryDirectory(prefix="submission-") as folder:
             intake.materialize(submission, assignment, Path(folder))
             student = SandboxedStudent(sandbox, Path(folder), assignment)
-            context = Context(student, oracle, assignment.parts, hidden=hidden, seed=seed)
-            run_graders(tests or GRADERS / assignment.name, GradingPlugin(context,
-                                                                          assignment.points))
+            context = Context(student, oracle, hidden=True, seed=seed)
+            run_graders(GRADERS / assignment.name, GradingPlugin(context, assignment.points))
             result.tests = context.results
             result.student_seconds = student.spent
     result.execution_time = time.perf_counter() - started

@@ -36,8 +36,8 @@ def plugin(assignment: Assignment, student: Path, sandbox: Sandbox,
     """The grading plugin for the public tests: the package in folder ``student`` against
     the answers recorded in the assignment's ``tests/expected`` (or ``oracle``)."""
     oracle = oracle or RecordedOracle(assignment.folder / "tests" / EXPECTED)
-    context = Context(SandboxedStudent(sandbox, student, assignment), oracle,
-                      assignment.parts, hidden=False, seed=PUBLIC_SEED)
+    context = Context(SandboxedStudent(sandbox, student, assignment), oracle, hidden=False,
+                      seed=PUBLIC_SEED)
     return GradingPlugin(context, assignment.points)
 
 

@@ -1,31 +1,36 @@
-"""Plain-data transport across the sandbox boundary: JSON plus one ``.npy`` per array.
+"""Plain-data transport across the sandbox boundary: one JSON document and one array blob.
 
 A *plain* value is a tree of ``None``, ``bool``, ``int``, ``float``, ``str``, ``list``,
 ``tuple``, ``dict`` (``str`` keys), numeric NumPy arrays (dtype kinds ``b i u f c``) and
 numeric NumPy scalars. Nothing else crosses, and nothing is ever unpickled.
 
-* :func:`dump` writes a plain tree to ``folder/data.json`` + ``folder/a<i>.npy``.
+* :func:`dump` writes a plain tree to ``folder/data.json`` and, when it holds arrays,
+  ``folder/arrays.bin``.
 * :func:`load` reads it back defensively, for data written by an untrusted process:
-  files opened relative to the folder with ``O_NOFOLLOW``, regular files only, size caps,
-  every ``.npy`` header validated before any array byte is read, JSON size/depth/node
-  caps. Any violation raises :class:`PlainDataError` with a short message.
+  files opened relative to the folder with ``O_NOFOLLOW``, regular files only, size caps;
+  every array's dtype and shape validated before its bytes are used; JSON size, depth and
+  node caps. Any violation raises :class:`PlainDataError` with a short message.
 * :func:`to_plain` (child side only) converts a student's return value into a plain tree:
   torch tensors, NumPy scalars and ndarray subclasses, tuples, dict subclasses, ...
   It calls methods of arbitrary objects, so it must never run in the grading parent.
 
 The JSON encoding tags everything that JSON cannot say by itself::
 
-    {"format": "plain", "version": 1, "root": NODE}
+    {"format": "plain", "version": 2, "root": NODE}
     NODE := null | true | false | <int> | <float> | "<str>" | [NODE, ...]
           | {"dict": {"<key>": NODE, ...}} | {"tuple": [NODE, ...]}
           | {"float": "nan" | "inf" | "-inf"}
-          | {"array": "a<i>.npy"} | {"scalar": "a<i>.npy"}   (scalar = 0-d array file)
+          | {"array": ["<dtype>", [<dim>, ...]]} | {"scalar": "<dtype>"}
+
+``arrays.bin`` holds the arrays' bytes (C order, in the dtype's byte order) in the order
+their nodes come in the document, each starting at a multiple of :data:`ALIGN` bytes.
+Offsets are not written: the reader derives them, so arrays can never overlap, and the
+blob must end exactly after the last one. One file for all arrays keeps a call with many
+small arrays cheap (a few system calls, not a few per array).
 """
 
 from __future__ import annotations
 
-import ast
-import io
 import json
 import math
 import os
@@ -39,11 +44,12 @@ import numpy as np
 __all__ = ["PlainDataError", "dump", "load", "to_plain"]
 
 FORMAT = "plain"
-VERSION = 1
+VERSION = 2
 DATA_FILE = "data.json"
+ARRAYS_FILE = "arrays.bin"
+ALIGN = 64
 NUMERIC_KINDS = frozenset("biufc")
-_ARRAY_NAME = re.compile(r"a[0-9]{1,6}\.npy")
-_NPY_MAGIC = b"\x93NUMPY"
+_DTYPE = re.compile(r"[<>|=][biufc][0-9]{1,2}")
 
 # Default caps for load(); callers pass their own for their direction.
 MAX_BYTES = 256 << 20  # all array data together
@@ -52,7 +58,8 @@ MAX_JSON_BYTES = 4 << 20
 MAX_DEPTH = 32
 MAX_NODES = 200_000
 MAX_NDIM = 32
-MAX_HEADER = 4096
+_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class PlainDataError(ValueError):
@@ -72,17 +79,18 @@ def dump(obj: Any, folder: str | os.PathLike[str]) -> None:
     os.makedirs(folder, exist_ok=True)
     arrays: list[np.ndarray] = []
     root = _encode(obj, arrays, 0)
-    for i, arr in enumerate(arrays):
-        path = os.path.join(folder, f"a{i}.npy")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o644)
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
+    if arrays:
+        with os.fdopen(os.open(os.path.join(folder, ARRAYS_FILE), _CREATE, 0o644), "wb") as fh:
+            position = 0
+            for arr in arrays:
+                fh.write(bytes(-position % ALIGN))
+                data = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+                fh.write(data)
+                position += -position % ALIGN + data.nbytes
     text = json.dumps({"format": FORMAT, "version": VERSION, "root": root},
                       ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-    path = os.path.join(folder, DATA_FILE)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
+    with os.fdopen(os.open(os.path.join(folder, DATA_FILE), _CREATE, 0o644), "w",
+                   encoding="ascii") as fh:
         fh.write(text)
 
 
@@ -114,11 +122,11 @@ def _encode(obj: Any, arrays: list[np.ndarray], depth: int) -> Any:
     if t is np.ndarray:
         _check_dtype(obj.dtype)
         arrays.append(obj)
-        return {"array": f"a{len(arrays) - 1}.npy"}
+        return {"array": [obj.dtype.str, list(obj.shape)]}
     if isinstance(obj, np.generic) and t.__module__ == "numpy":
         _check_dtype(obj.dtype)
         arrays.append(np.asarray(obj))
-        return {"scalar": f"a{len(arrays) - 1}.npy"}
+        return {"scalar": obj.dtype.str}
     raise PlainDataError(f"not plain data: {t.__module__}.{t.__qualname__}")
 
 
@@ -142,7 +150,7 @@ def load(
 ) -> Any:
     """Decode what :func:`dump` wrote in ``folder``; safe on data from an untrusted writer.
 
-    ``max_bytes`` caps the array data in total, ``max_arrays`` the number of array files,
+    ``max_bytes`` caps the array data in total, ``max_arrays`` the number of arrays,
     ``max_json_bytes`` the size of ``data.json``; ``max_depth``/``max_nodes`` the tree.
     Raises :class:`PlainDataError` (never another exception type for bad data).
     """
@@ -162,8 +170,12 @@ def load(
         if (type(doc) is not dict or doc.get("format") != FORMAT or doc.get("version") != VERSION
                 or "root" not in doc):
             raise PlainDataError(f"{DATA_FILE} is not a plain-data document")
-        state = _DecodeState(dir_fd, max_bytes, max_arrays, max_depth, max_nodes)
-        return state.decode(doc["root"], 0)
+        blob = _read_blob(dir_fd, max_bytes + ALIGN * max(max_arrays, 0))
+        state = _DecodeState(blob, max_bytes, max_arrays, max_depth, max_nodes)
+        value = state.decode(doc["root"], 0)
+        if state.position != len(blob):
+            raise PlainDataError(f"{ARRAYS_FILE} does not match the arrays of {DATA_FILE}")
+        return value
     finally:
         os.close(dir_fd)
 
@@ -172,15 +184,29 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"bare {name}")
 
 
+def _read_blob(dir_fd: int, cap: int) -> bytearray:
+    """The bytes of ``arrays.bin`` (empty when there is none), writable for the arrays."""
+    try:
+        fd, size = _open_regular(dir_fd, ARRAYS_FILE, cap)
+    except _Missing:
+        return bytearray()
+    with os.fdopen(fd, "rb") as fh:
+        blob = bytearray(size)
+        got = fh.readinto(blob)
+        if got != size or fh.read(1):
+            raise PlainDataError(f"{ARRAYS_FILE} changed while being read")
+    return blob
+
+
 class _DecodeState:
-    def __init__(self, dir_fd: int, max_bytes: int, max_arrays: int, max_depth: int,
+    def __init__(self, blob: bytearray, max_bytes: int, max_arrays: int, max_depth: int,
                  max_nodes: int) -> None:
-        self.dir_fd = dir_fd
+        self.blob = blob
+        self.position = 0
         self.bytes_left = max_bytes
-        self.max_arrays = max_arrays
+        self.arrays_left = max_arrays
         self.max_depth = max_depth
         self.nodes_left = max_nodes
-        self.seen: set[str] = set()
 
     def decode(self, node: Any, depth: int) -> Any:
         if depth > self.max_depth:
@@ -202,46 +228,59 @@ class _DecodeState:
             return tuple(self.decode(x, depth + 1) for x in value)
         if tag == "float" and value in ("nan", "inf", "-inf"):
             return float(value)
-        if tag in ("array", "scalar") and type(value) is str:
-            arr = self.array(value)
-            if tag == "array":
-                return arr
-            if arr.ndim != 0:
-                raise PlainDataError("scalar file holds an array")
-            return arr[()]
+        if tag == "array" and type(value) is list and len(value) == 2:
+            return self.array(value[0], value[1])
+        if tag == "scalar":
+            return self.array(value, [])[()]
         raise PlainDataError("malformed data node")
 
-    def array(self, name: str) -> np.ndarray:
-        if not _ARRAY_NAME.fullmatch(name):
-            raise PlainDataError("bad array file name")
-        if name in self.seen:
-            raise PlainDataError("array file referenced twice")
-        self.seen.add(name)
-        if len(self.seen) > self.max_arrays:
-            raise PlainDataError(f"more than {self.max_arrays} arrays")
-        arr = read_npy(self.dir_fd, name, max_bytes=self.bytes_left)
-        self.bytes_left -= arr.nbytes
-        return arr
+    def array(self, descr: Any, shape: Any) -> np.ndarray:
+        """The next array of the blob, once its dtype and shape passed every check."""
+        self.arrays_left -= 1
+        if self.arrays_left < 0:
+            raise PlainDataError("too many arrays")
+        if type(descr) is not str or not _DTYPE.fullmatch(descr):
+            raise PlainDataError(f"array dtype {str(descr)[:40]!r} is not numeric")
+        try:
+            dtype = np.dtype(descr)
+        except TypeError:
+            raise PlainDataError(f"unknown array dtype {descr!r}") from None
+        _check_dtype(dtype)
+        if (type(shape) is not list or len(shape) > MAX_NDIM
+                or any(type(d) is not int or not 0 <= d <= 1 << 62 for d in shape)):
+            raise PlainDataError("bad array shape")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > self.bytes_left:
+            raise PlainDataError(f"arrays too large (limit {self.bytes_left} bytes left)")
+        self.bytes_left -= nbytes
+        start = self.position + -self.position % ALIGN
+        if start + nbytes > len(self.blob):
+            raise PlainDataError(f"{ARRAYS_FILE} is shorter than its arrays")
+        self.position = start + nbytes
+        arr = np.frombuffer(self.blob, dtype, math.prod(shape), start).reshape(shape)
+        return arr if dtype.isnative else arr.astype(dtype.newbyteorder("="))
 
 
-def _open_regular(dir_fd: int | None, name: str, max_bytes: int) -> tuple[int, int]:
+class _Missing(PlainDataError):
+    pass
+
+
+def _open_regular(dir_fd: int, name: str, max_bytes: int) -> tuple[int, int]:
     """Open ``name`` without following links or blocking on FIFOs; (fd, size) of a regular file."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
-    base = os.path.basename(name)
     try:
-        fd = os.open(name, flags, dir_fd=dir_fd)
+        fd = os.open(name, _OPEN, dir_fd=dir_fd)
     except FileNotFoundError:
-        raise PlainDataError(f"{base} is missing") from None
+        raise _Missing(f"{name} is missing") from None
     except OSError as exc:
         if exc.errno == 40:  # ELOOP: the name is a symbolic link
-            raise PlainDataError(f"{base} is a symbolic link") from None
-        raise PlainDataError(f"{base} cannot be opened ({exc.strerror})") from None
+            raise PlainDataError(f"{name} is a symbolic link") from None
+        raise PlainDataError(f"{name} cannot be opened ({exc.strerror})") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise PlainDataError(f"{base} is not a regular file")
+            raise PlainDataError(f"{name} is not a regular file")
         if st.st_size > max_bytes:
-            raise PlainDataError(f"{base} is too large "
+            raise PlainDataError(f"{name} is too large "
                                  f"({st.st_size} bytes, limit {max_bytes})")
     except BaseException:
         os.close(fd)
@@ -249,97 +288,13 @@ def _open_regular(dir_fd: int | None, name: str, max_bytes: int) -> tuple[int, i
     return fd, st.st_size
 
 
-def _read_regular(dir_fd: int | None, name: str, max_bytes: int) -> bytes:
+def _read_regular(dir_fd: int, name: str, max_bytes: int) -> bytes:
     fd, size = _open_regular(dir_fd, name, max_bytes)
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(size + 1)  # never pre-allocate the cap itself
     if len(data) != size:
         raise PlainDataError(f"{name} changed while being read")
     return data
-
-
-def read_npy(dir_fd: int | None, name: str, *, max_bytes: int = MAX_BYTES,
-             max_header: int = MAX_HEADER) -> np.ndarray:
-    """Read one ``.npy`` file safely: header validated first, never unpickled.
-
-    ``name`` is relative to ``dir_fd`` (or a path when ``dir_fd`` is None). Returns a
-    native-byte-order base-class ``ndarray`` of a numeric dtype.
-    """
-    base = os.path.basename(name)
-    fd, size = _open_regular(dir_fd, name, max_header + 16 + max(max_bytes, 0))
-    with os.fdopen(fd, "rb") as fh:
-        shape, fortran, dtype, offset = _npy_header(fh, size, base, max_header)
-        nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes > max_bytes:
-            raise PlainDataError(f"{base}: array too large ({nbytes} bytes, limit {max_bytes})")
-        if size != offset + nbytes:
-            raise PlainDataError(f"{base}: file size does not match its header")
-        buf = np.empty(nbytes, dtype=np.uint8)
-        view = memoryview(buf)
-        got = 0
-        while got < nbytes:
-            n = fh.readinto(view[got:])
-            if not n:
-                break
-            got += n
-        if got != nbytes or fh.read(1):
-            raise PlainDataError(f"{base}: file size does not match its header")
-    arr = buf.view(dtype).reshape(shape, order="F" if fortran else "C")
-    if fortran or not dtype.isnative:
-        arr = arr.astype(dtype.newbyteorder("="), order="C")
-    return arr
-
-
-def _npy_header(fh: io.BufferedReader, size: int, base: str,
-                max_header: int) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    """Parse and validate an ``.npy`` header by hand; never constructs an object dtype."""
-    head = fh.read(8)
-    if len(head) < 8 or head[:6] != _NPY_MAGIC:
-        raise PlainDataError(f"{base}: not an .npy file")
-    major, minor = head[6], head[7]
-    if (major, minor) == (1, 0):
-        raw = fh.read(2)
-        hlen = int.from_bytes(raw, "little") if len(raw) == 2 else -1
-        offset = 10
-    elif (major, minor) in ((2, 0), (3, 0)):
-        raw = fh.read(4)
-        hlen = int.from_bytes(raw, "little") if len(raw) == 4 else -1
-        offset = 12
-    else:
-        raise PlainDataError(f"{base}: unsupported .npy version {major}.{minor}")
-    if hlen < 0 or hlen > max_header or offset + hlen > size:
-        raise PlainDataError(f"{base}: .npy header too large or truncated")
-    header = fh.read(hlen)
-    if len(header) != hlen:
-        raise PlainDataError(f"{base}: .npy header truncated")
-    offset += hlen
-    try:
-        text = header.decode("utf-8" if major == 3 else "latin1")
-        # The header is a Python dict literal of str/bool/int/tuple only; literal_eval
-        # on a few KiB cannot execute code. Deep nesting is refused below by the type checks.
-        meta = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError, UnicodeDecodeError):
-        raise PlainDataError(f"{base}: malformed .npy header") from None
-    if type(meta) is not dict or set(meta) != {"descr", "fortran_order", "shape"}:
-        raise PlainDataError(f"{base}: malformed .npy header")
-    descr, fortran, shape = meta["descr"], meta["fortran_order"], meta["shape"]
-    if type(descr) is not str or type(fortran) is not bool or type(shape) is not tuple:
-        raise PlainDataError(f"{base}: malformed .npy header")
-    if len(shape) > MAX_NDIM or any(type(d) is not int or d < 0 for d in shape):
-        raise PlainDataError(f"{base}: bad array shape in .npy header")
-    if not re.fullmatch(r"[<>|=][biufc][0-9]{1,2}", descr):
-        raise PlainDataError(f"{base}: array dtype {descr!r} is not numeric")
-    try:
-        dtype = np.dtype(descr)
-    except TypeError:
-        raise PlainDataError(f"{base}: unknown dtype {descr!r}") from None
-    _check_dtype(dtype)
-    for d in shape:  # refuse absurd products before multiplying big ints
-        if d > 1 << 62:
-            raise PlainDataError(f"{base}: bad array shape in .npy header")
-    if math.prod(shape) > 1 << 62:
-        raise PlainDataError(f"{base}: bad array shape in .npy header")
-    return shape, fortran, dtype, offset
 
 
 # --------------------------------------------------------------------------- to_plain (child)

@@ -1,7 +1,8 @@
 """Grading one submission: its package in the sandbox, the graders and the oracle here.
 
-The parent never imports student code. :class:`SandboxedStudent` turns each probe call into
-a sandboxed :class:`~autograder.sandbox.Call` and each way it can go wrong into feedback;
+The parent never imports student code. :class:`SandboxedStudent` runs each probe call in the
+submission's sandbox :class:`~autograder.sandbox.Session` (one confined child for all its
+calls, a fresh one after a fault) and turns each way a call can go wrong into feedback;
 :func:`run_graders` runs the pytest graders in this process with the grading plugin.
 """
 
@@ -23,7 +24,7 @@ from .course import Assignment
 from .grading import Context, Failure, GradingPlugin, Oracle, TimedOut
 from .intake import Submission
 from .results import Result
-from .sandbox import Call, Outcome, Sandbox
+from .sandbox import Outcome, Sandbox
 
 GRADERS = Path(__file__).parent / "graders"
 SUBMISSION_BUDGET = 120.0  # seconds of sandboxed calls one submission may use in all
@@ -38,9 +39,10 @@ class SandboxedStudent:
 
     def __init__(self, sandbox: Sandbox, folder: Path, assignment: Assignment,
                  budget: float = SUBMISSION_BUDGET):
-        self.sandbox = sandbox
-        self.folder = folder
-        self.assignment = assignment
+        self.module = f"autograder.probes.{assignment.name}"
+        self.package = assignment.package
+        self.session = sandbox.session(folder, assignment.package, modules=(self.module,),
+                                       budget=budget)
         self.left = budget
         self.spent = 0.0  # seconds the student's code ran (in the probes, as children measured)
 
@@ -49,16 +51,16 @@ class SandboxedStudent:
         if self.left <= 0:
             raise Failure("not run: this submission used up its total time "
                           f"({SUBMISSION_BUDGET:g} s) in earlier tests")
-        package = self.assignment.package
-        outcome = self.sandbox.run(Call(
-            probe=f"autograder.probes.{self.assignment.name}:{probe}", submission=self.folder,
-            package=package, inputs={"package": package, **inputs},
-            timeout=min(timeout, self.left)))
+        outcome = self.session.run(f"{self.module}:{probe}",
+                                   {"package": self.package, **inputs}, min(timeout, self.left))
         self.left -= outcome.wall
         self.spent += outcome.probe_seconds
         if outcome.ok:
             return outcome.value
         raise (TimedOut if outcome.status == "timeout" else Failure)(explain(outcome))
+
+    def close(self) -> None:
+        self.session.close()
 
 
 def explain(outcome: Outcome) -> str:
@@ -119,7 +121,10 @@ def grade_submission(submission: Submission, assignment: Assignment, sandbox: Sa
             intake.materialize(submission, assignment, Path(folder))
             student = SandboxedStudent(sandbox, Path(folder), assignment)
             context = Context(student, oracle, hidden=True, seed=seed)
-            run_graders(GRADERS / assignment.name, GradingPlugin(context, assignment.points))
+            try:
+                run_graders(GRADERS / assignment.name, GradingPlugin(context, assignment.points))
+            finally:
+                student.close()
             result.tests = context.results
             result.student_seconds = student.spent
     result.execution_time = time.perf_counter() - started

@@ -1,11 +1,23 @@
-"""Grading throughput: K copies each of a reference, a buggy and a stub submission, graded
-at -j 1 and -j 2, per assignment. A script, not a test (timings are noisy here).
+"""Grading throughput of the kit, side by side with nbgrader and otter. A script, not a test
+(timings are noisy here: compare the ratios of one run).
 
-    python benchmarks/grading_speed.py [--copies 4] [--kinds reference buggy stub] [--json F]
+    python -m benchmarks.grading_speed [--copies 4] [--kinds reference buggy stub]
+                                       [--scale 8 16 32] [--no-jupyter] [--json F]
 
-Reports per submission the median wall time (in the batch) and the grading overhead, the
-wall time minus the student's own compute (the sandboxed children's wall time); the batch
-time per submission at -j 1 and -j 2 and the speed-up; and each worker's peak memory.
+Per assignment, K copies each of a reference, a buggy (one known mistake) and a stub
+submission, graded in this process at -j 1 and -j 2 (a fresh batch each time):
+
+* the batch time per submission and the speed-up at -j 2;
+* the median time of one submission (per kind) and the grading overhead: that time minus
+  the student's own compute (the probes' time, measured in the sandboxed child);
+* the peak memory of a worker and its sandbox, to size a bigger machine;
+* scale: reference copies of optim_reg in batches of growing size at -j 2: the time per
+  submission stays flat when the batch time grows linearly.
+
+Then, on the same optim_reg submissions, each grading path the way an instructor runs it
+(start-up included): ``release grade`` at -j 1 and -j 2, ``nbgrader autograde`` and
+``otter run`` (one process per submission), with the ratios and whether every total agrees
+(needs the ``nbgrader`` and ``otter`` extras; ``--no-jupyter`` skips them).
 """
 
 from __future__ import annotations
@@ -21,69 +33,136 @@ from pathlib import Path
 from autograder import batch, course
 from autograder.reference import known_mistakes, module_files
 
+from . import jupyter_paths
+
 BUGGY = {"cnn": "conv2d-flipped-kernel", "optim_reg": "adam-no-bias-correction"}
-
-
 KINDS = ("reference", "buggy", "stub")
 
 
-def submissions(assignment: course.Assignment, folder: Path, copies: int,
-                kinds: list[str]) -> None:
+def submissions(assignment: course.Assignment, copies: int,
+                kinds: list[str]) -> dict[str, dict[str, str]]:
+    """Student id (``<kind>-<copy>``) -> graded module name -> text."""
     reference = module_files(assignment)
     [mistake] = [m for m in known_mistakes(assignment) if m.name == BUGGY[assignment.name]]
     sources = {"reference": reference, "buggy": mistake.apply(reference),
                "stub": {n: (assignment.stub_dir / n).read_text() for n in assignment.graded}}
-    for kind in kinds:
-        files = sources[kind]
-        for copy in range(copies):
-            package = folder / f"{kind}-{copy}" / assignment.package
-            package.mkdir(parents=True)
-            for name in assignment.graded:
-                (package / name).write_text(files[name], encoding="utf-8")
+    return {f"{kind}-{copy}": {n: sources[kind][n] for n in assignment.graded}
+            for kind in kinds for copy in range(copies)}
 
 
-def measure(assignment: course.Assignment, copies: int, kinds: list[str]) -> dict:
-    figures: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "submissions"
-        submissions(assignment, folder, copies, kinds)
-        count = len(kinds) * copies
-        for jobs in (1, 2):
-            started = time.perf_counter()
-            results = batch.grade_folder(assignment, folder, Path(tmp) / f"out{jobs}",
-                                         jobs=jobs, regrade=True)
-            wall = time.perf_counter() - started
-            per = {kind: statistics.median(r.execution_time for r in results
-                                           if r.student.startswith(kind))
-                   for kind in kinds}
-            overhead = statistics.median(r.execution_time - r.student_seconds for r in results)
-            figures[f"j{jobs}"] = {"batch_seconds": wall, "per_submission": wall / count,
-                                   "median_execution": per, "median_overhead": overhead}
-    figures["speedup_j2"] = figures["j1"]["per_submission"] / figures["j2"]["per_submission"]
-    figures["worker_peak_rss_mib"] = resource.getrusage(
-        resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def write(assignment: course.Assignment, subs: dict[str, dict[str, str]], folder: Path) -> None:
+    for student, files in subs.items():
+        package = folder / student / assignment.package
+        package.mkdir(parents=True)
+        for name, text in files.items():
+            (package / name).write_text(text, encoding="utf-8")
+
+
+def in_process(assignment: course.Assignment, subs: dict, jobs: int, work: Path) -> dict:
+    """Grade ``subs`` with ``batch.grade_folder`` (this process and its workers)."""
+    folder = work / f"subs-{len(subs)}"
+    if not folder.exists():
+        write(assignment, subs, folder)
+    started = time.perf_counter()
+    results = batch.grade_folder(assignment, folder, work / f"out-{len(subs)}-j{jobs}",
+                                 jobs=jobs, regrade=True)
+    wall = time.perf_counter() - started
+    kinds = sorted({r.student.rpartition("-")[0] for r in results})
+    return {
+        "batch_s": wall, "per_submission_s": wall / len(results),
+        "median_submission_s": {k: statistics.median(
+            r.execution_time for r in results if r.student.rpartition("-")[0] == k)
+            for k in kinds},
+        "median_student_s": statistics.median(r.student_seconds for r in results),
+        "median_overhead_s": statistics.median(r.execution_time - r.student_seconds
+                                               for r in results),
+    }
+
+
+def measure(assignment: course.Assignment, copies: int, kinds: list[str], work: Path) -> dict:
+    subs = submissions(assignment, copies, kinds)
+    figures = {f"j{jobs}": in_process(assignment, subs, jobs, work) for jobs in (1, 2)}
+    figures["speedup_j2"] = figures["j1"]["batch_s"] / figures["j2"]["batch_s"]
     return figures
+
+
+def scale(sizes: list[int], work: Path) -> dict[str, float]:
+    """Seconds per submission at -j 2 for batches of ``sizes`` optim_reg references."""
+    optim = course.load("optim_reg")
+    return {str(n): in_process(optim, submissions(optim, n, ["reference"]), 2,
+                               work / f"scale-{n}")["per_submission_s"] for n in sizes}
+
+
+def jupyter(subs: dict, work: Path) -> dict:
+    """Each path on the same optim_reg submissions, whole processes, and the ratios."""
+    n = len(subs)
+    rows = {}
+    for jobs in (1, 2):
+        wall, scores = jupyter_paths.native(subs, work, jobs)
+        rows[f"release grade -j {jobs}"] = {"per_submission_s": wall / n, "scores": scores}
+    wall, scores = jupyter_paths.nbgrader(subs, work)
+    rows["nbgrader autograde"] = {"per_submission_s": wall / n, "scores": scores}
+    walls, scores = jupyter_paths.otter(subs, work)
+    rows["otter run"] = {"per_submission_s": sum(walls) / n, "scores": scores}
+    want = rows["release grade -j 1"]["scores"]
+    for row in rows.values():
+        row["agrees"] = all(abs(row["scores"].get(s, -1) - want[s]) < 1e-6 for s in want)
+    for jobs in (1, 2):
+        ours = rows[f"release grade -j {jobs}"]["per_submission_s"]
+        for peer in ("nbgrader autograde", "otter run"):
+            rows[peer][f"ratio_to_j{jobs}"] = rows[peer]["per_submission_s"] / ours
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--scale", type=int, nargs="*", default=[8, 16, 32],
+                        help="optim_reg batch sizes for the scaling row (none: skip)")
+    parser.add_argument("--no-jupyter", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    report = {name: measure(course.load(name), args.copies, args.kinds)
-              for name in course.names()}
-    for name, figures in report.items():
+    report: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench-speed-") as tmp:
+        work = Path(tmp)
+        for name in course.names():
+            report[name] = measure(course.load(name), args.copies, args.kinds, work / name)
+        report["worker_peak_rss_mib"] = resource.getrusage(
+            resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if args.scale:
+            report["scale_j2_per_submission_s"] = scale(args.scale, work)
+        if not args.no_jupyter:
+            subs = submissions(course.load("optim_reg"), args.copies, args.kinds)
+            report["paths_optim_reg"] = jupyter(subs, work / "jupyter")
+    print_report(report, args.copies, args.kinds)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+def print_report(report: dict, copies: int, kinds: list[str]) -> None:
+    print(f"{copies} copies each of {', '.join(kinds)}; in this process (no interpreter start)")
+    for name in course.names():
+        figures = report[name]
         print(f"{name}:")
         for jobs in ("j1", "j2"):
             f = figures[jobs]
-            kinds = ", ".join(f"{k} {v:.2f} s" for k, v in f["median_execution"].items())
-            print(f"  -{jobs[0]} {jobs[1]}: {f['per_submission']:.2f} s per submission in the "
-                  f"batch; median grading time {kinds}; overhead {f['median_overhead']:.3f} s")
-        print(f"  speed-up at -j 2: {figures['speedup_j2']:.2f}x; peak memory of a worker or "
-              f"its children: {figures['worker_peak_rss_mib']:.0f} MiB")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
+            each = ", ".join(f"{k} {v:.3f}" for k, v in f["median_submission_s"].items())
+            print(f"  -{jobs[0]} {jobs[1]}: {f['per_submission_s']:.3f} s/submission in the "
+                  f"batch; median s/submission: {each}; student compute "
+                  f"{f['median_student_s']:.3f} s; overhead {f['median_overhead_s']:.3f} s")
+        print(f"  speed-up at -j 2: {figures['speedup_j2']:.2f}x")
+    print(f"peak memory of one worker with its sandbox: {report['worker_peak_rss_mib']:.0f} MiB")
+    if "scale_j2_per_submission_s" in report:
+        row = ", ".join(f"{n}: {s:.3f}" for n, s in report["scale_j2_per_submission_s"].items())
+        print(f"scale (optim_reg references, -j 2, s/submission by batch size): {row}")
+    if "paths_optim_reg" in report:
+        print("optim_reg, whole processes (start-up included), s/submission:")
+        for path, row in report["paths_optim_reg"].items():
+            ratios = "".join(f"; {row[k]:.1f}x -j {k[-1]}" for k in ("ratio_to_j1", "ratio_to_j2")
+                             if k in row)
+            print(f"  {path:22s} {row['per_submission_s']:7.3f}{ratios}; totals agree: "
+                  f"{row['agrees']}")
 
 
 if __name__ == "__main__":

@@ -63,15 +63,18 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def native(subs: dict, work: Path) -> tuple[float, dict[str, float]]:
+def native(subs: dict, work: Path, jobs: int = 1) -> tuple[float, dict[str, float]]:
+    """``release grade`` in a process of its own, as an instructor runs it."""
     folder = work / "native-subs"
-    for student, files in subs.items():
-        (folder / student / OPTIM.package).mkdir(parents=True)
-        for name, text in files.items():
-            (folder / student / OPTIM.package / name).write_text(text, encoding="utf-8")
+    if not folder.exists():
+        for student, files in subs.items():
+            (folder / student / OPTIM.package).mkdir(parents=True)
+            for name, text in files.items():
+                (folder / student / OPTIM.package / name).write_text(text, encoding="utf-8")
+    out = work / f"native-j{jobs}"
     wall = timed([sys.executable, "-m", "release", "grade", OPTIM.name, str(folder),
-                  "--out", str(work / "native"), "-j", "1"], course.ROOT)
-    with open(work / "native" / "gradebook.csv", newline="", encoding="utf-8") as handle:
+                  "--out", str(out), "-j", str(jobs)], course.ROOT)
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
         return wall, {row["student"]: float(row["score"]) for row in csv.DictReader(handle)}
 
 

@@ -7,11 +7,14 @@ Rows (median and 90th percentile over ``--calls`` runs, after a warm-up):
 * ``bare fork``: this process (NumPy imported) forks a child that exits at once; the
   parent reaps it. The floor for any fork-per-call design.
 * ``bare fork + numpy op``: the child multiplies two 100x100 matrices first.
-* ``sandbox trivial``: ``Sandbox.run`` of a probe that returns 1, end to end in the parent
-  (scratch folder, inputs written, control round trip, fork, every confinement layer,
-  outputs read back, scratch deleted). ``child wall`` is fork-to-reap as the zygote saw it.
-* ``sandbox 2x(100,100) in/out``: the same with two float64 arrays in and one out, i.e.
-  the plain-data transport both ways.
+* ``fresh child, trivial``: ``Sandbox.run`` of a probe that returns 1, end to end in the
+  parent (session folder, inputs written, control round trips, fork, every confinement
+  layer, the call, outputs read back, child killed, folder deleted).
+* ``session call, trivial``: the same probe called in an open :class:`Session` (what the
+  graders do: one child per submission): request, continue, "done", stop, outputs read.
+  ``child wall`` is the call as the zygote saw it (continue to stop).
+* ``... 2x(100,100) in/out``: the same with two float64 arrays in and one out, i.e. the
+  plain-data transport both ways.
 * the same rows with torch imported in this process and preloaded in the zygote.
 
 The layers active during the measurement are printed first.
@@ -63,21 +66,26 @@ def sandbox_rows(label: str, preload: tuple[str, ...], calls: int, submission: P
         print(f"  zygote start ({label}): {time.perf_counter() - t:.2f} s, "
               f"VmSize {box.info['vmsize'] / 2**20:.0f} MiB")
         x = np.random.default_rng(0).standard_normal((100, 100))
-        for name, call in (
-            ("trivial", Call("sandbox_probes:trivial", submission, "pkg")),
-            ("2x(100,100) in/out", Call("sandbox_probes:call", submission, "pkg",
-                                        {"module": "pkg.mm", "function": "mm", "args": [x, x]})),
-        ):
-            total, walls = [], []
-            for i in range(calls + 5):
-                t = time.perf_counter()
-                out = box.run(call)
-                if i >= 5:
-                    total.append(time.perf_counter() - t)
-                    walls.append(out.wall)
-            assert out.status == "ok", out
-            print(f"  sandbox {name:<20} ({label}): {stats(total)}")
-            print(f"    child wall (fork..reap)                {stats(walls)}")
+        probes = {"trivial": ("sandbox_probes:trivial", {}),
+                  "2x(100,100) in/out": ("sandbox_probes:call", {
+                      "module": "pkg.mm", "function": "mm", "args": [x, x]})}
+        session = box.session(submission, "pkg", modules=["sandbox_probes"])
+        for name, (probe, inputs) in probes.items():
+            for kind, run in (
+                    ("fresh child", lambda p=probe, i=inputs: box.run(
+                        Call(p, submission, "pkg", i))),
+                    ("session call", lambda p=probe, i=inputs: session.run(p, i, 2.0))):
+                total, walls = [], []
+                for i in range(calls + 5):
+                    t = time.perf_counter()
+                    out = run()
+                    if i >= 5:
+                        total.append(time.perf_counter() - t)
+                        walls.append(out.wall)
+                assert out.status == "ok", out
+                print(f"  {kind}, {name:<20} ({label}): {stats(total)}")
+                print(f"    child wall                                    {stats(walls)}")
+        session.close()
 
 
 def main() -> None:

@@ -209,9 +209,11 @@ def faking_results(t: Target) -> list[Attacker]:
         _report(**found)
     """).patch("Momentum.update", "params, grads", """
         import sys
-        child = sys.modules["autograder.sandbox.child"]
-        real = child._write_result
-        child._write_result = lambda scratch, record: real(scratch, {"status": "ok"})
+        plain = sys.modules["autograder.plain"]
+        real = plain.dump
+        def forged(obj, folder):
+            real({"status": "ok"} if folder.endswith("result") else obj, folder)
+        plain.dump = forged
         raise RuntimeError("this update failed, but the record will say ok")
     """).folder("rewrite-harness", (2,)))
     # 3: make every comparison numpy offers say "equal", then do nothing
@@ -800,8 +802,8 @@ def output_tricks(t: Target) -> list[Attacker]:
                 return _real_dump(obj, folder)
             os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, "data.json"), "w") as fh:
-                json.dump({"format": "plain", "version": 1, "root": {"array": "a0.npy"}}, fh)
-            _write_npy(os.path.join(folder, "a0.npy"))
+                json.dump({"format": "plain", "version": 2, "root": {"array": _NODE}}, fh)
+            _write_blob(os.path.join(folder, "arrays.bin"))
         plain.dump = _forged_dump
     """
     return [
@@ -833,29 +835,29 @@ def output_tricks(t: Target) -> list[Attacker]:
             out = _real_BatchNormalization_forward(self, x, train_flg)
             return out.astype(np.float16) if x.ndim == 2 else out.astype(bool)
         """).folder("wrong-dtype", (49,)),
-        # 50: a hand-made .npy whose header claims 10**12 elements (forged transport)
+        # 50: a hand-made array whose shape claims 10**12 elements (forged transport)
         Source().at_import("layers.py", dedent("""
-            def _write_npy(path):
-                header = "{'descr': '<f8', 'fortran_order': False, 'shape': (10**12,), }"
-                header = header.ljust(117) + "\\n"
+            _NODE = ["<f8", [10**12]]
+            def _write_blob(path):
                 with open(path, "wb") as fh:
-                    fh.write(b"\\x93NUMPY\\x01\\x00" + bytes([len(header), 0]) + header.encode())
                     fh.write(b"\\0" * 64)
-        """) + dedent(forged_dump)).folder("forged-npy", (50,)),
+        """) + dedent(forged_dump)).folder("forged-array", (50,)),
         # 51: the output file as a symbolic link to a secret, or as a FIFO
         Source().at_import("layers.py", dedent(f"""
-            def _write_npy(path):
+            _NODE = ["<f8", [3]]
+            def _write_blob(path):
                 try:
                     os.symlink({str(t.repo / "solutions/optim_reg/layers.py")!r}, path)
                 except OSError:
                     os.mkfifo(path)
-        """) + dedent(forged_dump)).folder("npy-symlink", (51,)),
+        """) + dedent(forged_dump)).folder("blob-symlink", (51,)),
         # 52: a pickle payload that would create a canary in the grader if unpickled
         Source().at_import("layers.py", dedent(f"""
             class _Evil:
                 def __reduce__(self):
                     return (open, ({str(t.canary / "unpickled")!r}, "w"))
-            def _write_npy(path):
+            _NODE = ["|O", [1]]
+            def _write_blob(path):
                 with open(path, "wb") as fh:
                     np.save(fh, np.array([_Evil()], dtype=object), allow_pickle=True)
         """) + dedent(forged_dump)).folder("pickle-payload", (52,)),
@@ -960,9 +962,9 @@ def environment(t: Target) -> list[Attacker]:
         """, then=True)
         .patch("Momentum.update", "params, grads", """
             import os, sys
-            _report(home=os.environ.get("HOME"), cwd=os.getcwd(),
-                    tmp=os.environ.get("TMPDIR"), expanded=os.path.expanduser("~"),
-                    bytecode=sys.dont_write_bytecode,
+            home = os.environ.get("HOME")
+            _report(home=home[-60:], same=home == os.getcwd() == os.environ.get("TMPDIR")
+                    == os.path.expanduser("~"), bytecode=sys.dont_write_bytecode,
                     cache=_try(lambda: os.listdir(os.path.expanduser("~/.cache"))))
         """)
         .folder("home-cache", (59,)),

@@ -695,15 +695,17 @@ def test_lying_objects_and_exotic_values_are_not_outputs(graded):
 
 
 def test_forged_output_files_are_refused_by_the_parent(graded):
-    """#50 a .npy header claiming 10**12 elements; #51 the output file as a link to the
+    """#50 an array claiming 10**12 elements; #51 the output file as a link to the
     reference, then as a FIFO (both refused in scratch); #52 a pickle whose __reduce__
     would create a canary in the grader. The kit's own writer was replaced in the child;
     the parent validates what it reads."""
-    starts = {"forged-npy": "invalid output: a0.npy: malformed .npy header",
-              "npy-symlink": "the output could not be written (Permission denied)",
-              "pickle-payload": "invalid output: a0.npy: array dtype '|O' is not numeric"}
+    starts = {"forged-array": "invalid output: arrays too large",
+              "blob-symlink": "the output could not be written (Permission denied)",
+              "pickle-payload": "invalid output: array dtype '|O' is not numeric"}
     for student, start in starts.items():
-        graded.expect(student, zero=LAYER_PARTS)
+        # the forged writer, installed at the import of layers.py, stays in the
+        # submission's child: its later parts (the optimizers) lose their outputs too
+        graded.expect(student, zero=tuple(POINTS))
         for part in LAYER_PARTS:
             assert graded.first(student, part).startswith(start), (student, part)
     assert "unpickled" not in graded.canary
@@ -743,11 +745,12 @@ def test_the_environment_is_a_whitelist(graded):
 
 def test_home_cwd_and_tmpdir_are_a_fresh_scratch_per_call(graded):
     """#59: files planted in ~/.cache, cwd and $TMPDIR are gone in the next call; HOME,
-    cwd and TMPDIR are that call's scratch folder, not the grader's home."""
+    cwd and TMPDIR are that call's own folder, not the grader's home."""
     graded.expect("home-cache", zero=("momentum",))
     found = graded.report("home-cache", "momentum")
-    assert found["home"] == found["cwd"] == found["tmp"] == found["expanded"]
-    assert "/scratch/call-" in found["home"] and not found["home"].startswith("/root")
+    assert found["same"] is True
+    assert "/scratch/" in found["home"] and "/call-" in found["home"]
+    assert not found["home"].startswith("/root")
     assert found["cache"] == "FileNotFoundError" and found["bytecode"] is True
 
 

@@ -458,15 +458,16 @@ def test_signals_and_limits_aimed_at_the_zygote_and_the_grader_are_denied(box, a
     assert_healthy(box, area)
 
 
-def test_no_descriptor_is_inherited_and_parent_death_signal_stays(box, area):
+def test_only_the_session_pipes_are_inherited_and_parent_death_signal_stays(box, area):
+    """Besides stdio, the child holds its two session pipes (requests in, "done" out):
+    no socket, no file, no other descriptor of the zygote."""
     out = run(box, area, """
-        import ctypes, os
+        import ctypes, os, stat
         def f():
             inherited = []
             for fd in range(3, 256):
                 try:
-                    os.fstat(fd)
-                    inherited.append(fd)
+                    inherited.append(stat.S_ISFIFO(os.fstat(fd).st_mode))
                 except OSError:
                     pass
             libc = ctypes.CDLL(None, use_errno=True)
@@ -474,7 +475,7 @@ def test_no_descriptor_is_inherited_and_parent_death_signal_stays(box, area):
             return {"fds": inherited, "pdeathsig": rc}
     """)
     assert out.status == "ok"
-    assert out.value["fds"] == []
+    assert out.value["fds"] == [True, True]
     if active(box, "seccomp"):
         assert out.value["pdeathsig"] == -1
 
@@ -565,10 +566,11 @@ def test_forged_pickle_output_is_rejected_by_the_parent(box, area, tmp_path):
             if not str(folder).endswith("out"):   # keep the result record valid
                 return real_dump(obj, folder)
             os.makedirs(folder, exist_ok=True)
-            with open(os.path.join(folder, "a0.npy"), "wb") as fh:
+            with open(os.path.join(folder, "arrays.bin"), "wb") as fh:
                 np.save(fh, np.array([Evil()], dtype=object), allow_pickle=True)
             with open(os.path.join(folder, "data.json"), "w") as fh:
-                json.dump({{"format": "plain", "version": 1, "root": {{"array": "a0.npy"}}}}, fh)
+                json.dump({{"format": "plain", "version": 2,
+                            "root": {{"array": ["|O", [1]]}}}}, fh)
         def f():
             plain.dump = forged
             return 1.0
@@ -619,3 +621,116 @@ def test_bad_calls_raise_sandbox_error(box, area):
     with pytest.raises(SandboxError, match="plain data"):
         box.run(Call(f"{PROBES}:echo", sub, "stu", {"x": object()}))
     assert_healthy(box, area)
+
+
+# ------------------------------------------------------------------------------ sessions
+
+
+def call_in(session, function, *args, timeout=1.0):
+    return session.run(f"{PROBES}:call", {"module": "stu.m", "function": function,
+                                          "args": list(args)}, timeout)
+
+
+def test_a_session_imports_the_package_once_and_resets_global_state(box, area):
+    """One child serves the calls: module state persists (the package is not re-imported),
+    while NumPy's settings and generator, warnings and the environment are restored before
+    each call, and every call gets its own folder as cwd."""
+    sub = submit(area, """
+        import os, warnings
+        import numpy as np
+        imports = [1]
+        def f():
+            imports.append(1)
+            seen = {"count": len(imports), "divide": np.geterr()["divide"],
+                    "random": float(np.random.random()), "env": "LEAK" in os.environ,
+                    "warnings": any(f[0] == "error" for f in warnings.filters),
+                    "cwd": os.getcwd(), "files": os.listdir(".")}
+            np.seterr(all="raise")
+            np.random.seed(7)
+            os.environ["LEAK"] = "1"
+            warnings.simplefilter("error")
+            open("planted.txt", "w").close()
+            return seen
+    """)
+    with box.session(sub, "stu", modules=[PROBES]) as session:
+        first, second, third = (call_in(session, "f") for _ in range(3))
+        assert session.children == 1
+    assert [o.status for o in (first, second, third)] == ["ok"] * 3
+    assert [o.value["count"] for o in (first, second, third)] == [2, 3, 4]
+    for later in (second.value, third.value):
+        for key in ("divide", "random", "env", "warnings"):
+            assert later[key] == first.value[key], key
+        assert "planted.txt" not in later["files"]
+    assert len({first.value["cwd"], second.value["cwd"], third.value["cwd"]}) == 3
+
+
+@pytest.mark.parametrize("fault, status", [
+    ("time.sleep(5)", "timeout"),
+    ("os._exit(3)", "exit"),
+    ("ctypes.string_at(0)", "crash"),
+])
+def test_a_fault_ends_the_child_and_the_next_call_gets_a_fresh_one(box, area, fault, status):
+    sub = submit(area, f"""
+        import ctypes, os, time
+        calls = []
+        def f(fail):
+            calls.append(1)
+            if fail:
+                {fault}
+            return len(calls)
+    """)
+    with box.session(sub, "stu", modules=[PROBES]) as session:
+        outcomes = [call_in(session, "f", fail) for fail in (False, False, True, False)]
+        assert session.children == 2
+    assert [o.status for o in outcomes] == ["ok", "ok", status, "ok"]
+    assert outcomes[1].value == 2 and outcomes[3].value == 1  # a fresh import
+    assert not zygote_children(box)
+
+
+def test_the_child_is_stopped_between_calls(box, area, tmp_path):
+    """A thread left running after "done" does not run while the parent reads: the file
+    it appends to does not grow between two calls; it resumes with the next call."""
+    sub = submit(area, """
+        import os, threading, time
+        def f(path=None):
+            def spin():
+                while True:
+                    with open("tick.txt", "a") as fh:
+                        fh.write(".")
+                    time.sleep(0.001)
+            if path is None:
+                threading.Thread(target=spin, daemon=True).start()
+                time.sleep(0.05)
+            return os.getcwd()
+    """)
+    with box.session(sub, "stu", modules=[PROBES]) as session:
+        cwd = call_in(session, "f").value
+        tick = os.path.join(session._folder, os.path.basename(cwd), "tick.txt")
+        assert not os.path.exists(tick)  # the call folder is deleted after the call
+        child = [pid for pid in zygote_children(box)]
+        assert len(child) == 1
+        with open(f"/proc/{child[0]}/stat") as fh:
+            assert fh.read().rpartition(")")[2].split()[0] == "T"  # stopped
+        assert call_in(session, "f", "again").status == "ok"
+
+
+def test_opening_a_second_session_ends_the_first(box, area):
+    sub_a = submit(area, "def f():\n    return 'a'\n")
+    sub_b = submit(area, "def f():\n    return 'b'\n")
+    a = box.session(sub_a, "stu", modules=[PROBES])
+    b = box.session(sub_b, "stu", modules=[PROBES])
+    try:
+        assert [call_in(s, "f").value for s in (a, b, a, b)] == ["a", "b", "a", "b"]
+        assert a.children == b.children == 2
+        assert len(zygote_children(box)) == 1
+    finally:
+        a.close()
+        b.close()
+    assert not zygote_children(box)
+
+
+def test_a_session_runs_only_its_probe_modules(box, area):
+    sub = submit(area, "def f():\n    return 1\n")
+    with box.session(sub, "stu", modules=[PROBES]) as session, \
+            pytest.raises(SandboxError, match="not in this session's probe modules"):
+        session.run("autograder.probes.optim_reg:optimizer", {}, 1.0)

@@ -1,15 +1,15 @@
-"""The sandboxed child: confinement right after ``fork()``, then one probe call.
+"""The sandboxed child: confinement right after ``fork()``, then the calls of one session.
 
 Runs in a process forked from the zygote, which already imported NumPy (and torch, the
 kit's probe modules and this module) and is pid 1 of a fresh PID namespace when that
-layer is active. :func:`main` never returns: it ends with ``os._exit``.
+layer is active. :func:`serve` never returns: it ends with ``os._exit``.
 
 Order of confinement (:func:`confine`), all before any student byte runs:
 
 1. new session; parent-death signal (the child dies if the zygote dies);
 2. stdin = /dev/null, stdout/stderr = files in the scratch folder, every other fd closed
-   (the zygote's control socket) except the ready pipe;
-3. rlimits: CORE 0, FSIZE, NOFILE, CPU (soft = ceil(timeout) + 1), AS (VmSize + budget),
+   (the zygote's control socket) except the session's three pipes;
+3. rlimits: CORE 0, FSIZE, NOFILE, CPU (soft = ceil(budget) + 1), AS (VmSize + budget),
    NPROC (only meaningful after a uid drop);
 4. cwd = scratch; environment = a whitelist; ``sys.path`` = the interpreter's own
    directories (never the repo or the probe folders);
@@ -21,8 +21,14 @@ Order of confinement (:func:`confine`), all before any student byte runs:
 
 Then the child tells the zygote "ready" over a pipe and closes it. That pipe is the only
 trusted statement about the setup: everything the child writes afterwards (the result
-record, outputs) is written by a process that ran student code, and the parent treats
-it as untrusted.
+records, outputs, the "done" bytes) is written by a process that ran student code, and
+the parent treats it as untrusted.
+
+A session serves the calls of one submission: each request names a probe and a call
+folder (made by the parent, holding the inputs); the child resets the global state it
+knows (:class:`Baseline`), runs the probe with the call folder as cwd, HOME and TMPDIR,
+writes the result there and writes one byte on the "done" pipe. The zygote stops the
+child (SIGSTOP) before the parent reads anything, and continues it for the next call.
 """
 
 from __future__ import annotations
@@ -40,7 +46,11 @@ import signal
 import sys
 import time
 import traceback
+import warnings
+from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 from autograder import plain
 
@@ -98,27 +108,36 @@ def _stream(fd: int, cap: int) -> io.TextIOWrapper:
                             errors="backslashreplace", line_buffering=True)
 
 
-def _redirect_stdio(scratch: str, keep: int, stream_cap: int) -> None:
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
+def _redirect_output(folder: str, stream_cap: int) -> None:
+    """stdout and stderr (the descriptors and the Python streams) to new files in ``folder``."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     for target, name in ((1, STDOUT), (2, STDERR)):
-        fd = os.open(os.path.join(scratch, name), flags, 0o644)
+        fd = os.open(os.path.join(folder, name), flags, 0o644)
         os.dup2(fd, target)
         os.close(fd)
-    os.close(null)
-    # Every other inherited descriptor goes: the zygote's control socket above all.
-    os.closerange(3, keep)
-    # Linux: one close_range() call; elsewhere a loop up to the descriptor limit.
-    os.closerange(keep + 1, 1 << 20 if sys.platform == "linux" else os.sysconf("SC_OPEN_MAX"))
     sys.stdout = _stream(1, stream_cap)
     sys.stderr = _stream(2, stream_cap)
+
+
+def _redirect_stdio(scratch: str, keep: tuple[int, ...], stream_cap: int) -> None:
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    _redirect_output(scratch, stream_cap)
+    # Every other inherited descriptor goes: the zygote's control socket above all.
+    # (Linux: one close_range() call per gap; elsewhere a loop up to the descriptor limit.)
+    end = 1 << 20 if sys.platform == "linux" else os.sysconf("SC_OPEN_MAX")
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, end)
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
 
 
 def _set_rlimits(plan: dict[str, Any]) -> None:
     lim = plan["limits"]
-    cpu = int(lim.get("cpu") or math.ceil(plan["timeout"]) + 1)
+    cpu = int(lim.get("cpu") or math.ceil(plan["budget"]) + 1)
     linux = sys.platform == "linux"
     rl = [
         (resource.RLIMIT_CORE, 0, 0),
@@ -215,8 +234,10 @@ def _drop_uid(uid: int) -> None:
         raise RuntimeError("uid drop did not take effect")
 
 
-def confine(plan: dict[str, Any], keep_fd: int, trace: list[str] | None = None) -> list[str]:
-    """Apply every active layer of ``plan`` to this (single-threaded) process.
+def confine(plan: dict[str, Any], keep: tuple[int, ...],
+            trace: list[str] | None = None) -> list[str]:
+    """Apply every active layer of ``plan`` to this (single-threaded) process, keeping
+    only the descriptors ``keep`` (besides 0, 1 and 2).
 
     Returns the names of the layers applied. Raises on any failure (``trace`` then ends
     with the layer being applied): the caller reports it over the ready pipe and exits
@@ -232,7 +253,7 @@ def confine(plan: dict[str, Any], keep_fd: int, trace: list[str] | None = None) 
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     trace.append("stdio")
-    _redirect_stdio(plan["scratch"], keep_fd, plan["limits"]["stream"])
+    _redirect_stdio(plan["scratch"], keep, plan["limits"]["stream"])
     faulthandler.enable(2, all_threads=False)
     trace.append("rlimits")
     _set_rlimits(plan)
@@ -324,8 +345,120 @@ def _exit_code(code: Any) -> int:
     return 1
 
 
-def _write_result(scratch: str, record: dict[str, Any]) -> None:
-    plain.dump(record, os.path.join(scratch, RESULT_DIR))
+class Baseline:
+    """The global state every call starts from, as it was right after confinement.
+
+    A session's calls share one process, so what one call changes would reach the next:
+    :meth:`restore` puts back what the kit knows to matter (NumPy's error handling, print
+    options and global generator; warnings filters; the environment; ``sys.path``, the
+    import system and modules replaced in ``sys.modules``; the recursion limit) and makes
+    the call folder the cwd, HOME and TMPDIR. The student's own modules stay imported.
+    """
+
+    def __init__(self) -> None:
+        self.environ = dict(os.environ)
+        self.path = list(sys.path)
+        self.meta_path = list(sys.meta_path)
+        self.modules = dict(sys.modules)
+        self.recursion = sys.getrecursionlimit()
+        self.filters = list(warnings.filters)
+        self.numpy_errors = np.geterr()
+        self.numpy_print = np.get_printoptions()
+        self.numpy_random = np.random.get_state()
+
+    def restore(self, folder: str) -> None:
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(self.environ, HOME=folder, TMPDIR=folder)
+        sys.path[:] = self.path
+        sys.meta_path[:] = self.meta_path
+        modules = sys.modules
+        for name, module in self.modules.items():
+            if modules.get(name) is not module:
+                modules[name] = module
+        for name in [n for n, m in modules.items()
+                     if not isinstance(m, ModuleType) and n not in self.modules]:
+            del modules[name]  # None (an import blocker) or an impostor object
+        sys.setrecursionlimit(self.recursion)
+        warnings.filters[:] = self.filters
+        warnings._filters_mutated()
+        np.seterr(**self.numpy_errors)
+        np.set_printoptions(**self.numpy_print)
+        np.random.set_state(self.numpy_random)
+
+
+def _next_request(fd: int, buffer: bytearray) -> dict[str, Any] | None:
+    """The next JSON line from the zygote (None when it closed the pipe)."""
+    while b"\n" not in buffer:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        buffer += chunk
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    return json.loads(line)
+
+
+def _call(plan: dict[str, Any], probe: Any, folder: str) -> int:
+    """Run ``probe(**inputs)`` with the inputs in ``folder``/in; write the result record
+    (and the output) in ``folder``. Returns 0, or the exit code when no record could be
+    written."""
+    record: dict[str, Any]
+    try:
+        inputs = plain.load(os.path.join(folder, IN_DIR), max_bytes=1 << 40,
+                            max_arrays=1 << 20, max_json_bytes=1 << 30)
+        if type(inputs) is not dict:
+            raise TypeError("inputs must be a dict")
+    except BaseException as exc:
+        inputs = None
+        record = {"status": "output", "message": f"the inputs could not be read "
+                  f"({type(exc).__name__})"}
+    # ---- from here on, student code runs ----
+    started = time.perf_counter()
+    if inputs is not None:
+        try:
+            value = probe(**inputs)
+        except SystemExit as exc:
+            record = {"status": "exit", "code": _exit_code(exc.code)}
+        except MemoryError:
+            record = {"status": "memory"}
+        except BaseException as exc:
+            record = _describe(exc, plan["submission"])
+            del exc
+        else:
+            record = _dump_output(plan, value, folder)
+            value = None
+    inputs = None
+    record["seconds"] = time.perf_counter() - started  # the student's share (untrusted)
+    if record["status"] == "memory":
+        gc.collect()
+    try:
+        plain.dump(record, os.path.join(folder, RESULT_DIR))
+    except MemoryError:
+        return EXIT_NO_MEMORY
+    except BaseException:
+        return 71  # reported as an exit without a result
+    return 0
+
+
+def _dump_output(plan: dict[str, Any], value: Any, folder: str) -> dict[str, Any]:
+    try:
+        plain.dump(plain.to_plain(value), os.path.join(folder, OUT_DIR))
+        return {"status": "ok"}
+    except MemoryError:
+        return {"status": "memory"}
+    except (TypeError, plain.PlainDataError) as exc:
+        return {"status": "output", "message": str(exc)[:MESSAGE_CAP]}
+    except OSError as exc:
+        # numpy's tofile() reports a short write without an errno
+        fsize = plan["limits"]["fsize"]
+        too_big = exc.errno in (errno.EFBIG, None)
+        return {"status": "output", "message": (
+            f"the output is larger than the file size limit ({fsize} bytes)"
+            if too_big else f"the output could not be written ({exc.strerror})")}
+    except BaseException as exc:
+        return {"status": "output", "message": (
+            f"the output could not be converted ({type(exc).__name__})")}
 
 
 def _finish(code: int) -> None:
@@ -335,62 +468,40 @@ def _finish(code: int) -> None:
     os._exit(code)
 
 
-def main(plan: dict[str, Any], ready_fd: int, probe: Any) -> None:
-    """Confine this freshly forked process, run ``probe(**inputs)``, record, ``_exit``."""
+def serve(plan: dict[str, Any], ready_fd: int, requests_fd: int, done_fd: int) -> None:
+    """Confine this freshly forked process, then run the zygote's requests until it closes
+    the requests pipe; ``_exit`` at the end.
+
+    A request is ``{"probe": "module:function", "call": "<folder in scratch>"}``; the probe
+    modules were imported by the zygote (``plan["modules"]``), the child cannot import kit
+    code. Each call ends with one byte on ``done_fd``.
+    """
     code = 70
     try:
         try:
-            applied = confine(plan, ready_fd)
-            inputs = plain.load(os.path.join(plan["scratch"], IN_DIR), max_bytes=1 << 40,
-                                max_arrays=1 << 20, max_json_bytes=1 << 30)
-            if type(inputs) is not dict:
-                raise TypeError("inputs must be a dict")
+            applied = confine(plan, (ready_fd, requests_fd, done_fd))
+            modules = {name: sys.modules[name] for name in plan["modules"]}
+            baseline = Baseline()
         except BaseException as exc:
             _report_ready(ready_fd, {"ok": False,
                                      "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
             os._exit(code)
         _report_ready(ready_fd, {"ok": True, "applied": applied})
-        scratch, submission = plan["scratch"], plan["submission"]
-        # ---- from here on, student code runs ----
-        started = time.perf_counter()
-        try:
-            value = probe(**inputs)
-        except SystemExit as exc:
-            record = {"status": "exit", "code": _exit_code(exc.code)}
-        except MemoryError:
-            record = {"status": "memory"}
-        except BaseException as exc:
-            record = _describe(exc, submission)
-            del exc
+        buffer = bytearray()
+        while (request := _next_request(requests_fd, buffer)) is not None:
+            module, _, function = request["probe"].partition(":")
+            folder = os.path.join(plan["scratch"], request["call"])
+            baseline.restore(folder)
+            _redirect_output(folder, plan["limits"]["stream"])
+            code = _call(plan, getattr(modules[module], function), folder)
+            if code:
+                break
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(BaseException):
+                    stream.flush()
+            with contextlib.suppress(OSError):
+                os.write(done_fd, b"\n")
         else:
-            try:
-                plain.dump(plain.to_plain(value), os.path.join(scratch, OUT_DIR))
-                record = {"status": "ok"}
-            except MemoryError:
-                record = {"status": "memory"}
-            except (TypeError, plain.PlainDataError) as exc:
-                record = {"status": "output", "message": str(exc)[:MESSAGE_CAP]}
-            except OSError as exc:
-                # numpy's tofile() reports a short write without an errno
-                fsize = plan["limits"]["fsize"]
-                too_big = exc.errno in (errno.EFBIG, None)
-                record = {"status": "output", "message": (
-                    f"the output is larger than the file size limit ({fsize} bytes per array)"
-                    if too_big else f"the output could not be written ({exc.strerror})")}
-            except BaseException as exc:
-                record = {"status": "output", "message": (
-                    f"the output could not be converted ({type(exc).__name__})")}
-            value = None
-        inputs = None
-        record["seconds"] = time.perf_counter() - started  # the student's share (untrusted)
-        if record["status"] == "memory":
-            gc.collect()
-        try:
-            _write_result(scratch, record)
             code = 0
-        except MemoryError:
-            code = EXIT_NO_MEMORY
-        except BaseException:
-            code = 71  # reported as an exit without a result
     finally:
         _finish(code)

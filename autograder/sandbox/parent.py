@@ -148,6 +148,7 @@ class Sandbox:
         self._buf = b""
         self._base: str | None = None
         self._scratch_fd = -1
+        self._session: Session | None = None  # the one whose child the zygote serves
         self.restarts = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -160,8 +161,10 @@ class Sandbox:
         self.close()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+        try:  # noqa: SIM105 (at interpreter exit, module globals such as contextlib may be None)
             self.close()
+        except Exception:
+            pass
 
     @property
     def running(self) -> bool:
@@ -233,6 +236,9 @@ class Sandbox:
             self._base = None
 
     def _stop_zygote(self) -> None:
+        if self._session is not None:
+            self._session._folder = None  # its child and scratch go with the zygote
+            self._session = None
         proc, sock = self._proc, self._sock
         self._proc = self._sock = None
         if self._scratch_fd >= 0:
@@ -291,48 +297,18 @@ class Sandbox:
 
     # ------------------------------------------------------------------ calls
 
+    def session(self, submission: str | os.PathLike[str], package: str | None, *,
+                modules: tuple[str, ...] | list[str], budget: float = 120.0,
+                limits: Limits | None = None) -> Session:
+        """A :class:`Session` for the calls of one submission (probes of ``modules``)."""
+        return Session(self, submission, package, modules, budget, limits or self.limits)
+
     def run(self, call: Call) -> Outcome:
         """Run one call in a fresh confined child and classify what happened."""
-        limits = call.limits or self.limits
-        probe, submission, package, timeout = self._validate(call)
-        self.start()
-        scratch = tempfile.mkdtemp(prefix="call-", dir=self._scratch_dir())
-        lost = False
-        try:
-            try:
-                plain.dump(call.inputs, os.path.join(scratch, _child.IN_DIR))
-            except plain.PlainDataError as exc:
-                raise SandboxError(f"inputs are not plain data: {exc}") from None
-            msg = {"op": "run", "probe": probe, "scratch": os.path.basename(scratch),
-                   "submission": submission,
-                   "package": package, "timeout": timeout,
-                   "limits": {"memory": int(limits.memory), "fsize": int(limits.fsize),
-                              "nofile": int(limits.nofile), "nproc": int(limits.nproc),
-                              "cpu": limits.cpu, "stream": int(limits.stream)}}
-            started = time.monotonic()
-            try:
-                reply = self._request(msg, started + timeout + self.grace)
-            except _ZygoteLost as exc:
-                # The zygote died or stopped answering: kill it (its child dies with it,
-                # parent-death signal) and start a fresh one on the next call.
-                lost = True
-                if self._proc is not None:
-                    self._proc.kill()
-                    self._proc.wait()
-                return Outcome("crash", message="the sandbox supervisor failed during the call "
-                               f"({exc}); it is restarted for the next call",
-                               wall=time.monotonic() - started)
-            if not reply.get("ok"):
-                raise SandboxError(str(reply.get("error", "sandbox request failed"))[:2000])
-            outcome = self._classify(reply, scratch, submission, timeout, limits)
-            outcome.stdout = _excerpt(os.path.join(scratch, _child.STDOUT), limits.excerpt)
-            outcome.stderr = _excerpt(os.path.join(scratch, _child.STDERR), limits.excerpt)
-            return outcome
-        finally:
-            _rmtree(scratch)  # through our fd: still valid until _stop_zygote closes it
-            if lost:
-                self._stop_zygote()
-                self.restarts += 1
+        module = _probe_module(call.probe)
+        with self.session(call.submission, call.package, modules=(module,),
+                          budget=call.timeout, limits=call.limits) as session:
+            return session.run(call.probe, call.inputs, call.timeout)
 
     def _scratch_dir(self) -> str:
         """The scratch root as this process reaches it: through the zygote's directory fd
@@ -342,94 +318,249 @@ class Sandbox:
             return f"/proc/self/fd/{self._scratch_fd}"
         return os.path.join(self._base, "scratch")
 
-    def _validate(self, call: Call) -> tuple[str, str, str | None, float]:
-        if not isinstance(call.probe, str) or not _PROBE.fullmatch(call.probe):
-            raise SandboxError(f"probe must look like 'package.module:function', got "
-                               f"{call.probe!r}")
-        submission = os.path.realpath(os.fspath(call.submission))
-        if not os.path.isdir(submission):
-            raise SandboxError(f"submission folder {submission} does not exist")
-        package = call.package
+    def _lost(self) -> None:
+        """The zygote died or stopped answering: kill it (its child dies with it,
+        parent-death signal); the next request starts a fresh one."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+        self._stop_zygote()
+        self.restarts += 1
+
+
+class Session:
+    """The calls of one submission, served by one confined child (a fresh one after a fault).
+
+    The child imports the student's package once; before each call it resets the global
+    state the kit knows (:class:`autograder.sandbox.child.Baseline`) and gets a fresh call
+    folder as its cwd, HOME and TMPDIR. Between calls it is stopped (SIGSTOP): the parent
+    reads a call's files while nothing of the student runs. A timeout, crash or exit
+    ends the child; the next call starts a new one. A session never serves two
+    submissions, and a sandbox runs one session at a time: opening another one ends it.
+    """
+
+    def __init__(self, sandbox: Sandbox, submission: str | os.PathLike[str],
+                 package: str | None, modules: tuple[str, ...] | list[str], budget: float,
+                 limits: Limits) -> None:
+        self.sandbox = sandbox
+        self.submission = os.path.realpath(os.fspath(submission))
+        if not os.path.isdir(self.submission):
+            raise SandboxError(f"submission folder {self.submission} does not exist")
         if package is not None and (not isinstance(package, str)
                                     or not _PACKAGE.fullmatch(package)
                                     or package in sys.stdlib_module_names
                                     or package in ("autograder", "numpy", "torch")):
             raise SandboxError(f"invalid student package name {package!r}")
-        timeout = float(call.timeout)
-        if not (0 < timeout <= 3600) or math.isnan(timeout):
-            raise SandboxError(f"timeout must be in (0, 3600] seconds, got {call.timeout!r}")
-        if type(call.inputs) is not dict:
-            raise SandboxError("inputs must be a dict of keyword arguments")
-        return call.probe, submission, package, timeout
+        self.package = package
+        self.modules = tuple(modules)
+        self.budget = _seconds(budget, "budget")
+        self.limits = limits
+        self.children = 0  # children started for this session (more than 1 after faults)
+        self._folder: str | None = None  # the child's scratch folder while it lives
+        self._calls = 0
 
-    def _classify(self, reply: dict[str, Any], scratch: str, submission: str, timeout: float,
-                  limits: Limits) -> Outcome:
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def open(self) -> bool:
+        return self._folder is not None and self.sandbox._session is self
+
+    def close(self) -> None:
+        """End the child (if it lives) and delete its scratch folder."""
+        if not self.open:
+            self._folder = None
+            return
+        box = self.sandbox
+        try:
+            box._request({"op": "close"}, time.monotonic() + box.grace)
+        except _ZygoteLost:
+            box._lost()
+        self._ended()
+
+    def _ended(self) -> None:
+        if self._folder is not None and self.sandbox.running:
+            _rmtree(self._folder)  # through our fd: still valid while the zygote runs
+        self._folder = None
+        if self.sandbox._session is self:
+            self.sandbox._session = None
+
+    def _start(self) -> None:
+        box = self.sandbox
+        box.start()
+        if box._session is not None:
+            box._session.close()
+        folder = tempfile.mkdtemp(prefix="session-", dir=box._scratch_dir())
+        limits = self.limits
+        msg = {"op": "open", "scratch": os.path.basename(folder),
+               "submission": self.submission, "package": self.package,
+               "modules": list(self.modules), "budget": self.budget,
+               "limits": {"memory": int(limits.memory), "fsize": int(limits.fsize),
+                          "nofile": int(limits.nofile), "nproc": int(limits.nproc),
+                          "cpu": limits.cpu, "stream": int(limits.stream)}}
+        try:
+            reply = box._request(msg, time.monotonic() + 60.0)
+        except _ZygoteLost as exc:
+            box._lost()
+            raise SandboxError(f"the sandbox supervisor failed while starting a child "
+                               f"({exc})") from None
+        if not reply.get("ok") or not reply.get("opened"):
+            _rmtree(folder)
+            setup = reply.get("setup")
+            detail = reply.get("error") or (setup.get("error") if isinstance(setup, dict)
+                                            else None) or f"wait status {reply.get('status')}"
+            raise SandboxError(f"sandbox setup failed: {str(detail)[:2000]}")
+        box._session = self
+        self._folder = folder
+        self.children += 1
+
+    def run(self, probe: str, inputs: dict[str, Any], timeout: float) -> Outcome:
+        """``probe(**inputs)`` in this session's child, with a wall ``timeout``."""
+        module = _probe_module(probe)
+        if module not in self.modules:
+            raise SandboxError(f"{probe} is not in this session's probe modules "
+                               f"{self.modules}")
+        timeout = _seconds(timeout, "timeout")
+        if type(inputs) is not dict:
+            raise SandboxError("inputs must be a dict of keyword arguments")
+        if not self.open:
+            self._start()
+        box, folder = self.sandbox, self._folder
+        assert folder is not None
+        self._calls += 1
+        name = f"call-{self._calls}"
+        work = os.path.join(folder, name)
+        os.mkdir(work, 0o755)
+        if box._layers["uid"].active:
+            os.chown(work, box.uid, box.uid)
+        try:
+            try:
+                plain.dump(inputs, os.path.join(work, _child.IN_DIR))
+            except plain.PlainDataError as exc:
+                raise SandboxError(f"inputs are not plain data: {exc}") from None
+            started = time.monotonic()
+            try:
+                reply = box._request({"op": "call", "probe": probe, "call": name,
+                                      "timeout": timeout}, started + timeout + box.grace)
+            except _ZygoteLost as exc:
+                box._lost()
+                self._ended()
+                return Outcome("crash", message="the sandbox supervisor failed during the call "
+                               f"({exc}); it is restarted for the next call",
+                               wall=time.monotonic() - started)
+            if not reply.get("ok"):
+                raise SandboxError(str(reply.get("error", "sandbox request failed"))[:2000])
+            if not reply.get("alive"):
+                self._ended()
+            return _read_call(reply, work, timeout, self.limits, self.budget)
+        finally:
+            if self._folder is not None:  # else gone with the child (or the zygote)
+                _rmtree(work)
+
+
+def _read_call(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
+               budget: float) -> Outcome:
+    """The :class:`Outcome` of a call from the zygote's reply and the call folder ``work``
+    (written by the child, which is now stopped or dead: opened without following links)."""
+    try:
+        fd = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        fd = -1
+    here = f"/proc/self/fd/{fd}" if fd >= 0 else os.path.join(work, "missing")
+    try:
+        outcome = _classify(reply, here, timeout, limits, budget)
+        outcome.stdout = _excerpt(os.path.join(here, _child.STDOUT), limits.excerpt)
+        outcome.stderr = _excerpt(os.path.join(here, _child.STDERR), limits.excerpt)
+        return outcome
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _classify(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
+              budget: float) -> Outcome:
+    base = {"wall": float(reply.get("wall", 0.0)), "cpu": float(reply.get("cpu", 0.0)),
+            "max_rss": int(reply.get("maxrss_kib", 0)) * 1024}
+    if reply.get("timed_out"):
+        return Outcome("timeout", message=f"time limit exceeded ({timeout:g} s)", **base)
+    code = 0
+    if not reply.get("alive"):
         status = int(reply["status"])
-        cpu = float(reply["utime"]) + float(reply["stime"])
-        base = {"wall": float(reply["wall"]), "cpu": cpu,
-                "max_rss": int(reply.get("maxrss_kib", 0)) * 1024}
-        setup = reply.get("setup")
-        if reply.get("timed_out"):
-            return Outcome("timeout", message=f"time limit exceeded ({timeout:g} s)", **base)
-        if not isinstance(setup, dict) or not setup.get("ok"):
-            detail = setup.get("error") if isinstance(setup, dict) else (
-                f"the child died before its setup finished (wait status {status})")
-            raise SandboxError(f"sandbox setup failed: {detail}")
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             name = _signal_name(sig)
-            cpu_limit = limits.cpu or math.ceil(timeout) + 1
+            cpu_limit = limits.cpu or math.ceil(budget) + 1
             if sig == signal.SIGKILL and reply.get("oom"):
                 return Outcome("memory", message="memory limit exceeded (killed by the kernel)",
                                signal=name, **base)
-            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit - 0.05):
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL
+                                         and reply.get("cpu_total", 0.0) >= cpu_limit - 0.05):
                 return Outcome("timeout", message=f"CPU time limit exceeded ({cpu_limit} s)",
                                signal=name, **base)
             return Outcome("crash", message=f"crashed with signal {name}", signal=name, **base)
         code = os.waitstatus_to_exitcode(status)
-        record = None
-        if code == 0:
-            with contextlib.suppress(plain.PlainDataError):
-                record = plain.load(os.path.join(scratch, _child.RESULT_DIR), max_bytes=0,
-                                    max_arrays=0, max_json_bytes=64 << 10, max_depth=4,
-                                    max_nodes=64)
-        if type(record) is not dict:
-            if code == _child.EXIT_NO_MEMORY:
-                return Outcome("memory", message="memory limit exceeded", exit_code=code, **base)
-            return Outcome("exit", message=f"your code exited the process (exit code {code}) "
-                           "before returning", exit_code=code, **base)
-        kind = record.get("status")
-        seconds = record.get("seconds")
-        if type(seconds) is float and 0 <= seconds <= base["wall"]:
-            base["probe_seconds"] = seconds
-        if kind == "ok":
-            try:
-                value = plain.load(os.path.join(scratch, _child.OUT_DIR),
-                                   max_bytes=limits.max_output_bytes,
-                                   max_arrays=limits.max_output_arrays)
-            except plain.PlainDataError as exc:
-                return Outcome("output", message=f"invalid output: {exc}", **base)
-            return Outcome("ok", value=value, **base)
-        if kind == "error":
-            etype = _text(record.get("type"), 100) or "Exception"
-            msg = _text(record.get("message"), _child.MESSAGE_CAP + 3)
-            frames = record.get("traceback")
-            frames = [_text(f, 600) for f in frames[:_child.FRAMES_KEPT]] if type(
-                frames) is list else []
-            return Outcome("error", message=f"{etype}: {msg}" if msg else etype,
-                           error_type=etype, traceback=frames, **base)
-        if kind == "exit":
-            ecode = record.get("code")
-            ecode = ecode if type(ecode) is int else 1
-            return Outcome("exit", message=f"your code exited the process (exit code {ecode}) "
-                           "before returning", exit_code=ecode, **base)
-        if kind == "memory":
-            return Outcome("memory", message="memory limit exceeded (MemoryError)", **base)
-        if kind == "output":
-            return Outcome("output", message=_text(record.get("message"),
-                                                   _child.MESSAGE_CAP) or "invalid output",
+    record = None
+    if code == 0:
+        with contextlib.suppress(plain.PlainDataError):
+            record = plain.load(os.path.join(work, _child.RESULT_DIR), max_bytes=0,
+                                max_arrays=0, max_json_bytes=64 << 10, max_depth=4,
+                                max_nodes=64)
+    if type(record) is not dict:
+        if code == _child.EXIT_NO_MEMORY:
+            return Outcome("memory", message="memory limit exceeded", exit_code=code, **base)
+        if reply.get("alive"):
+            return Outcome("output", message="the call ended without a result record",
                            **base)
-        return Outcome("output", message="invalid result record", **base)
+        return Outcome("exit", message=f"your code exited the process (exit code {code}) "
+                       "before returning", exit_code=code, **base)
+    kind = record.get("status")
+    seconds = record.get("seconds")
+    if type(seconds) is float and 0 <= seconds <= base["wall"]:
+        base["probe_seconds"] = seconds
+    if kind == "ok":
+        try:
+            value = plain.load(os.path.join(work, _child.OUT_DIR),
+                               max_bytes=limits.max_output_bytes,
+                               max_arrays=limits.max_output_arrays)
+        except plain.PlainDataError as exc:
+            return Outcome("output", message=f"invalid output: {exc}", **base)
+        return Outcome("ok", value=value, **base)
+    if kind == "error":
+        etype = _text(record.get("type"), 100) or "Exception"
+        msg = _text(record.get("message"), _child.MESSAGE_CAP + 3)
+        frames = record.get("traceback")
+        frames = [_text(f, 600) for f in frames[:_child.FRAMES_KEPT]] if type(
+            frames) is list else []
+        return Outcome("error", message=f"{etype}: {msg}" if msg else etype,
+                       error_type=etype, traceback=frames, **base)
+    if kind == "exit":
+        ecode = record.get("code")
+        ecode = ecode if type(ecode) is int else 1
+        return Outcome("exit", message=f"your code exited the process (exit code {ecode}) "
+                       "before returning", exit_code=ecode, **base)
+    if kind == "memory":
+        return Outcome("memory", message="memory limit exceeded (MemoryError)", **base)
+    if kind == "output":
+        return Outcome("output", message=_text(record.get("message"),
+                                               _child.MESSAGE_CAP) or "invalid output",
+                       **base)
+    return Outcome("output", message="invalid result record", **base)
+
+
+def _probe_module(probe: Any) -> str:
+    if not isinstance(probe, str) or not _PROBE.fullmatch(probe):
+        raise SandboxError(f"probe must look like 'package.module:function', got {probe!r}")
+    return probe.partition(":")[0]
+
+
+def _seconds(value: Any, what: str) -> float:
+    seconds = float(value)
+    if not (0 < seconds <= 3600) or math.isnan(seconds):
+        raise SandboxError(f"{what} must be in (0, 3600] seconds, got {value!r}")
+    return seconds
 
 
 def _text(value: Any, cap: int) -> str:
@@ -495,4 +626,5 @@ def layers(**kwargs: Any) -> dict[str, Layer]:
         return box.report()
 
 
-__all__ = ["STATUSES", "Call", "Layer", "Limits", "Outcome", "Sandbox", "SandboxError", "layers"]
+__all__ = ["STATUSES", "Call", "Layer", "Limits", "Outcome", "Sandbox", "SandboxError",
+           "Session", "layers"]

@@ -1,4 +1,4 @@
-"""The zygote: a warm interpreter that forks one confined child per call.
+"""The zygote: a warm interpreter that forks one confined child per session.
 
 Started by :class:`autograder.sandbox.Sandbox` as ``python -I -B -c <boot> ROOT CONFIG FD``
 with a whitelisted environment (thread variables = 1 before NumPy/torch load). It:
@@ -10,13 +10,15 @@ with a whitelisted environment (thread variables = 1 before NumPy/torch load). I
 3. imports NumPy, the preload list (torch: imported, never run: a fork after an OpenMP
    region deadlocks) and the trusted probe modules; never a reference solution or a grader
    (checked before every fork);
-4. serves JSON lines on the control socket: ``run`` forks a child (pid 1 of a fresh PID
-   namespace when possible), supervises it with a wall timeout (SIGKILL), reaps it with
-   ``wait4`` and replies with the wait status, rusage and what the child said about its
-   setup over a private pipe.
+4. serves JSON lines on the control socket, one session at a time: ``open`` forks a
+   child (pid 1 of a fresh PID namespace when possible) and waits for its setup report on
+   a private pipe; ``call`` hands it one request, continues it (SIGCONT), waits for its
+   "done" byte with a wall timeout (SIGKILL, then ``wait4``) and stops it again (SIGSTOP);
+   ``close`` kills and reaps it. Replies carry the child's state: alive, or dead with its
+   wait status and rusage.
 
-The zygote never reads student output; the grading parent does, after the reply (when the
-child and everything it started are dead).
+The zygote never reads student output; the grading parent does, after the reply, when the
+child is stopped or dead.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from . import _linux, landlock
@@ -46,6 +49,7 @@ SYSTEM_READ_ONLY = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zone
 # Imported along with "torch": modules torch loads lazily at great cost (torch.optim's first
 # step imports torch._dynamo, ~1 s). Imports only: no torch op runs in the zygote.
 TORCH_EXTRAS = ("torch._dynamo", "torch.optim", "torch.nn.functional")
+SETUP_TIMEOUT = 30.0  # seconds for a session's child to confine itself
 SYSTEM_READ_WRITE = ("/dev/null",)
 
 
@@ -72,6 +76,7 @@ class Zygote:
         self._modules_checked: set[str] = set()
         self._probe_ok: set[str] = set()
         self.oom_seen = self._oom_kills()
+        self.child: _Child | None = None  # of the open session
         self.cap_last = 63
         with contextlib.suppress(OSError, ValueError), open("/proc/sys/kernel/cap_last_cap") as fh:
             self.cap_last = int(fh.read())
@@ -118,7 +123,7 @@ class Zygote:
             _, status = os.waitpid(pid, 0)
             if os.waitstatus_to_exitcode(status) != 0:
                 raise OSError(0, "first child was not pid 1")
-            self._set("pidns", True, "fresh PID namespace per call (child is pid 1)")
+            self._set("pidns", True, "fresh PID namespace per child (child is pid 1)")
         except OSError as exc:
             if self.pidns_fd >= 0:
                 with contextlib.suppress(OSError):
@@ -278,14 +283,9 @@ class Zygote:
             "memory": 1 << 30, "fsize": 1 << 20, "nofile": 64, "nproc": 64, "cpu": None,
             "stream": 4096})
         r, w = os.pipe()  # not inheritable (PEP 446); fork keeps it
-        pidns = self.layers["pidns"]["active"]
-        if pidns:
-            _linux.unshare(_linux.CLONE_NEWPID)
-        pid = os.fork()
+        pid = self._fork()
         if pid == 0:
             self._test_child_body(plan, w, secret)
-        if pidns:
-            _linux.setns(self.pidns_fd, _linux.CLONE_NEWPID)
         os.close(w)
         data = b""
         while chunk := os.read(r, 65536):
@@ -312,7 +312,7 @@ class Zygote:
         try:
             trace: list[str] = []
             try:
-                child.confine(plan, w, trace)
+                child.confine(plan, (w,), trace)
             except BaseException as exc:
                 stage = trace[-1] if trace else "rlimits"
                 result = {"failed": stage, "reason": f"{stage} failed in the test child: "
@@ -355,7 +355,7 @@ class Zygote:
         for d in self.probe_dirs:
             if d not in sys.path:
                 sys.path.append(d)
-        import numpy  # noqa: F401
+        import numpy.random  # noqa: F401  (lazy in NumPy 2: 10 ms in every child otherwise)
 
         import autograder.plain  # noqa: F401
 
@@ -418,17 +418,30 @@ class Zygote:
 
     # ------------------------------------------------------------------ calls
 
-    def plan(self, scratch: str, submission: str, package: str | None, timeout: float,
-             limits: dict[str, Any]) -> dict[str, Any]:
+    def plan(self, scratch: str, submission: str, package: str | None, budget: float,
+             limits: dict[str, Any], modules: list[str] = ()) -> dict[str, Any]:
         ro = [*self.interpreter_paths(), *SYSTEM_READ_ONLY, submission]
         rw = [scratch, *SYSTEM_READ_WRITE]
         return {
             "scratch": scratch, "submission": submission, "package": package,
-            "timeout": timeout, "limits": limits, "ro": ro, "rw": rw,
+            "budget": budget, "limits": limits, "ro": ro, "rw": rw, "modules": list(modules),
             "layers": self.active(), "uid": self.uid, "landlock_abi": self.landlock_abi,
             "cap_last": self.cap_last,
             "sys_path": self._sys_path if self._sys_path is not None else self.child_sys_path(ro),
         }
+
+    def _fork(self) -> int:
+        """``os.fork()``, the child being pid 1 of a fresh PID namespace when possible."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pidns = self.layers["pidns"]["active"]
+        if pidns:
+            _linux.unshare(_linux.CLONE_NEWPID)
+        try:
+            return os.fork()
+        finally:
+            if pidns and os.getpid() != 1:  # the parent goes back to its own namespace
+                _linux.setns(self.pidns_fd, _linux.CLONE_NEWPID)
 
     def _oom_kills(self) -> int:
         with contextlib.suppress(OSError, ValueError), open("/proc/vmstat") as fh:
@@ -437,109 +450,105 @@ class Zygote:
                     return int(line.split()[1])
         return -1
 
-    def run(self, req: dict[str, Any]) -> dict[str, Any]:
+    def open(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Fork the session's child, wait until it is confined (or failed to be)."""
+        self.close()
         try:
-            modname, _, fname = req["probe"].partition(":")
-            module = self.import_probe_module(modname)
+            names = [str(name) for name in req["modules"]]
+            for name in names:
+                self.import_probe_module(name)
             self.check_single_thread()
-            probe = getattr(module, fname)
-            if not callable(probe):
-                raise TypeError(f"{req['probe']} is not callable")
             self.check_forbidden()
         except Exception as exc:
-            return {"ok": False, "error": f"probe {req.get('probe')!r}: "
+            return {"ok": False, "error": f"probe modules {req.get('modules')!r}: "
                     f"{type(exc).__name__}: {exc}"}
         name = str(req["scratch"])
         if "/" in name or name in ("", ".", ".."):
             return {"ok": False, "error": f"bad scratch name {name!r}"}
-        scratch = os.path.join(self.scratch_root, name)
         if self.layers["uid"]["active"]:
             problem = self._uid_problem([req["submission"]])
             if problem:
                 return {"ok": False, "error": f"submission not readable by the sandbox uid: "
                         f"{problem}"}
-        plan = self.plan(scratch, req["submission"], req.get("package"),
-                         float(req["timeout"]), req["limits"])
+        plan = self.plan(os.path.join(self.scratch_root, name), req["submission"],
+                         req.get("package"), float(req["budget"]), req["limits"], names)
         from . import child
 
-        pidns = self.layers["pidns"]["active"]
-        r, w = os.pipe()  # not inheritable (PEP 446); fork keeps it
-        sys.stdout.flush()
-        sys.stderr.flush()
-        t0 = time.monotonic()
-        if pidns:
-            _linux.unshare(_linux.CLONE_NEWPID)
+        ready_r, ready_w = os.pipe()  # not inheritable (PEP 446); fork keeps them
+        requests_r, requests_w = os.pipe()
+        done_r, done_w = os.pipe()
         try:
-            pid = os.fork()
+            pid = self._fork()
         except OSError:
-            if pidns:
-                _linux.setns(self.pidns_fd, _linux.CLONE_NEWPID)
-            os.close(r)
-            os.close(w)
+            for fd in (ready_r, ready_w, requests_r, requests_w, done_r, done_w):
+                os.close(fd)
             raise
         if pid == 0:
             try:
-                child.main(plan, w, probe)
+                child.serve(plan, ready_w, requests_r, done_w)
             finally:
                 os._exit(70)
-        if pidns:
-            _linux.setns(self.pidns_fd, _linux.CLONE_NEWPID)
-        os.close(w)
-        return self.supervise(pid, r, t0, float(req["timeout"]))
-
-    def supervise(self, pid: int, ready_r: int, t0: float, timeout: float) -> dict[str, Any]:
-        try:
-            pidfd = os.pidfd_open(pid)
-        except (OSError, AttributeError):
-            pidfd = -1
-        deadline = t0 + timeout
-        timed_out = False
-        ready = b""
-        ready_open = True
-        parent_gone = False
-        reaped = None
-        while True:
-            now = time.monotonic()
-            if not timed_out and now >= deadline:
-                self._kill(pid, pidfd)
-                timed_out = True
-            wait = None if timed_out else max(deadline - now, 0.0)
-            if pidfd < 0:  # no pidfd (old kernel, not Linux): poll
-                wait = 0.005 if wait is None else min(wait, 0.005)
-            fds = [self.ctl] + ([pidfd] if pidfd >= 0 else []) + ([ready_r] if ready_open else [])
-            readable, _, _ = select.select(fds, [], [], wait)
-            if ready_r in readable:
-                chunk = os.read(ready_r, 65536)
-                if chunk:
-                    ready += chunk
-                else:
-                    ready_open = False
-            if self.ctl in readable:
-                chunk = os.read(self.ctl, 65536)
-                if not chunk:  # the grading parent is gone: kill the child, then leave
-                    self._kill(pid, pidfd)
-                    parent_gone = True
-                    timed_out = True
-                self.inbuf += chunk
-            if pidfd >= 0 and pidfd in readable:
-                break
-            if pidfd < 0:
-                done = os.wait4(pid, os.WNOHANG)
-                if done[0] == pid:
-                    reaped = done
-                    break
-        _, status, ru = reaped if reaped is not None else os.wait4(pid, 0)
-        wall = time.monotonic() - t0
-        if pidfd >= 0:
-            os.close(pidfd)
-        if ready_open:
-            os.set_blocking(ready_r, False)
-            with contextlib.suppress(OSError):
-                while chunk := os.read(ready_r, 65536):
-                    ready += chunk
+        for fd in (ready_w, requests_r, done_w):
+            os.close(fd)
+        self.child = _Child(pid, _pidfd(pid), requests_w, done_r)
+        setup = b""
+        deadline = time.monotonic() + SETUP_TIMEOUT
+        # the report, then end of file (the child closed the pipe and waits for requests)
+        while (event := self._wait(ready_r, deadline)) == "fd" and (
+                chunk := os.read(ready_r, 65536)):
+            setup += chunk
         os.close(ready_r)
-        if parent_gone:
-            sys.exit(0)
+        try:
+            report = json.loads(setup)
+        except ValueError:
+            report = {"ok": False, "error": f"no setup report (the child: {event})"}
+        if event != "fd" or not report.get("ok"):
+            return {**self.close(), "opened": False, "setup": report}
+        os.set_blocking(requests_w, False)
+        os.set_blocking(done_r, False)
+        ended = self._stop()
+        return {**ended, "opened": False, "setup": report} if ended else {
+            "ok": True, "opened": True, "setup": report}
+
+    def call(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Run one call in the session's child: continue it, wait for its "done" byte (or
+        its death, or the deadline), stop it again. The child is dead in the reply unless
+        ``alive``."""
+        c = self.child
+        if c is None:
+            return {"ok": False, "error": "no open session"}
+        request = json.dumps({"probe": str(req["probe"]), "call": str(req["call"])}) + "\n"
+        _drain(c.done)
+        before = _cpu_seconds(c.pid)
+        started = time.monotonic()
+        try:
+            os.write(c.requests, request.encode())
+        except OSError:  # the child stopped reading its requests: it is finished
+            return self.close(started, before)
+        os.kill(c.pid, signal.SIGCONT)
+        event = self._wait(c.done, started + float(req["timeout"]))
+        if event != "fd":
+            return self.close(started, before, timed_out=event == "timeout")
+        ended = self._stop(started, before)
+        if ended:  # it died just after it said done
+            return ended
+        return {"ok": True, "alive": True, "wall": time.monotonic() - started,
+                "cpu": max(_cpu_seconds(c.pid) - before, 0.0), "maxrss_kib": _peak_kib(c.pid)}
+
+    def close(self, started: float | None = None, cpu_before: float = 0.0,
+              timed_out: bool = False) -> dict[str, Any]:
+        """Kill the session's child (if any), reap it, and say how it ended."""
+        c, self.child = self.child, None
+        if c is None:
+            return {"ok": True, "alive": False}
+        if c.ended is None:
+            self._kill(c.pid, c.pidfd)
+            _, status, usage = os.wait4(c.pid, 0)
+        else:
+            status, usage = c.ended
+        for fd in (c.pidfd, c.requests, c.done):
+            if fd >= 0:
+                os.close(fd)
         if not self.layers["pidns"]["active"] and self.layers["uid"]["active"]:
             self._sweep_uid()
         oom = False
@@ -547,15 +556,47 @@ class Zygote:
             count = self._oom_kills()
             oom = count > self.oom_seen >= 0
             self.oom_seen = count
-        try:
-            setup = json.loads(ready) if ready else None
-        except ValueError:
-            setup = {"ok": False, "error": "unreadable setup report"}
-        return {
-            "ok": True, "status": status, "wall": wall, "timed_out": timed_out, "oom": oom,
-            "utime": ru.ru_utime, "stime": ru.ru_stime, "maxrss_kib": ru.ru_maxrss,
-            "setup": setup,
-        }
+        return {"ok": True, "alive": False, "status": status, "timed_out": timed_out,
+                "oom": oom, "wall": time.monotonic() - started if started else 0.0,
+                "cpu": max(usage.ru_utime + usage.ru_stime - cpu_before, 0.0),
+                "cpu_total": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}
+
+    def _stop(self, started: float | None = None, cpu_before: float = 0.0
+              ) -> dict[str, Any] | None:
+        """SIGSTOP the child and wait until it is stopped, so that nothing of the student
+        runs while the parent reads what it wrote. None, or how it ended if it died."""
+        c = self.child
+        assert c is not None
+        os.kill(c.pid, signal.SIGSTOP)
+        _, status, usage = os.wait4(c.pid, os.WUNTRACED)
+        if os.WIFSTOPPED(status):
+            return None
+        c.ended = (status, usage)  # reaped: it died before the stop
+        return self.close(started, cpu_before)
+
+    def _wait(self, fd: int, deadline: float) -> str:
+        """Wait until ``fd`` is readable ("fd"), the child died ("dead") or ``deadline``
+        passed ("timeout"). When the grading parent is gone: kill the child and leave."""
+        c = self.child
+        assert c is not None
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"
+            fds = [self.ctl, fd] + ([c.pidfd] if c.pidfd >= 0 else [])
+            # no pidfd (old kernel, not Linux): poll for the child's death
+            readable, _, _ = select.select(fds, [], [], left if c.pidfd >= 0 else min(left,
+                                                                                       0.005))
+            if self.ctl in readable:
+                chunk = os.read(self.ctl, 65536)
+                if not chunk:
+                    self.close()
+                    sys.exit(0)
+                self.inbuf += chunk
+            if fd in readable:
+                return "fd"
+            if c.pidfd in readable or (c.pidfd < 0 and _dead(c.pid)):
+                return "dead"
 
     @staticmethod
     def _kill(pid: int, pidfd: int) -> None:
@@ -612,17 +653,74 @@ class Zygote:
             if req is None or req.get("op") == "exit":
                 return
             op = req.get("op")
-            if op == "run":
+            if op in ("open", "call", "close"):
                 try:
-                    reply = self.run(req)
+                    reply = getattr(self, op)(req) if op != "close" else self.close()
                 except Exception as exc:  # e.g. fork() refused: the grader hears of it
-                    reply = {"ok": False, "error": f"sandbox run failed: "
+                    reply = {"ok": False, "error": f"sandbox {op} failed: "
                              f"{type(exc).__name__}: {exc}"}
             elif op == "ping":
                 reply = {"ok": True, "pid": os.getpid()}
             else:
                 reply = {"ok": False, "error": f"unknown op {op!r}"}
             self.send(reply)
+
+
+@dataclass
+class _Child:
+    """The child of the open session, with the zygote's ends of its pipes."""
+
+    pid: int
+    pidfd: int  # -1 without pidfd_open (old kernel, not Linux)
+    requests: int
+    done: int
+    ended: tuple[int, Any] | None = None  # wait status and rusage, once reaped
+
+
+def _pidfd(pid: int) -> int:
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return -1
+
+
+def _dead(pid: int) -> bool:
+    """Whether the child exited (without reaping it)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _drain(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        while os.read(fd, 4096):
+            pass
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a living child, from /proc (0 where there is none)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rpartition(b")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _peak_kib(pid: int) -> int:
+    """Peak resident memory (VmHWM) of a living child, in KiB."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
 
 
 def _read(path: str) -> str:

@@ -373,12 +373,11 @@ class Baseline:
         sys.path[:] = self.path
         sys.meta_path[:] = self.meta_path
         modules = sys.modules
-        for name, module in self.modules.items():
-            if modules.get(name) is not module:
-                modules[name] = module
-        for name in [n for n, m in modules.items()
-                     if not isinstance(m, ModuleType) and n not in self.modules]:
-            del modules[name]  # None (an import blocker) or an impostor object
+        added = modules.keys() - self.modules.keys()
+        modules.update(self.modules)  # every module replaced or removed comes back
+        for name in added:
+            if not isinstance(modules[name], ModuleType):
+                del modules[name]  # None (an import blocker) or an impostor object
         sys.setrecursionlimit(self.recursion)
         warnings.filters[:] = self.filters
         warnings._filters_mutated()

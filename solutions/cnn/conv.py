@@ -108,18 +108,18 @@ def im2col(
     - col: array of shape (N*OH*OW, C*FH*FW); row n*OH*OW + i*OW + j holds the window of
       output position (n, i, j), flattened in (c, kh, kw) order
     """
-    # BEGIN SOLUTION hint: col[n, c, p, q, i, j] = padded x[n, c, i*S+p, j*S+q]; reorder
+    # BEGIN SOLUTION hint: windows[n, c, i, j, p, q] = padded x[n, c, i*S+p, j*S+q]; reorder
     N, C, H, W = input_data.shape
     out_h = (H + 2 * pad - filter_h) // stride + 1
     out_w = (W + 2 * pad - filter_w) // stride + 1
     img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
-    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
-    for p in range(filter_h):
-        p_max = p + stride * out_h
-        for q in range(filter_w):
-            q_max = q + stride * out_w
-            col[:, :, p, q, :, :] = img[:, :, p:p_max:stride, q:q_max:stride]
-    return col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+    # windows[n, c, i, j, p, q] = img[n, c, i + p, j + q]: a view of img, nothing is copied
+    windows = np.lib.stride_tricks.sliding_window_view(img, (filter_h, filter_w), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride]  # (N, C, OH, OW, FH, FW): every stride-th
+    # Rows (n, i, j), columns (c, p, q); the reshape copies the windows, once. (The textbook
+    # fills a (N, C, FH, FW, OH, OW) array, then transposes it: the same col, two copies.)
+    windows = windows.transpose(0, 2, 3, 1, 4, 5)  # (N, OH, OW, C, FH, FW)
+    return windows.reshape(N * out_h * out_w, C * filter_h * filter_w)
     # END SOLUTION
 
 
@@ -148,6 +148,8 @@ def col2im(
     N, C, H, W = input_shape
     out_h = (H + 2 * pad - filter_h) // stride + 1
     out_w = (W + 2 * pad - filter_w) // stride + 1
+    # A view (no copy): col[:, :, p, q] is column (c, p, q) of every row, as (N, C, OH, OW).
+    # It reads fast when col is stored column by column (see Convolution.backward)
     col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
     img = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
     for p in range(filter_h):
@@ -196,7 +198,8 @@ class Convolution:
         out_w = (W + 2 * self.pad - FW) // self.stride + 1
         col = im2col(x, FH, FW, self.stride, self.pad)
         col_W = self.W.reshape(FN, -1).T
-        out = col @ col_W + self.b
+        out = col @ col_W
+        out += self.b  # in place: no second (N*OH*OW, FN) array
         self.x = x
         self.col = col
         self.col_W = col_W
@@ -215,9 +218,11 @@ class Convolution:
         """
         # BEGIN SOLUTION hint: dout as (N*OH*OW, FN); db, dW, dcol by sums, products; col2im
         FN, C, FH, FW = self.W.shape
+        self.db = np.sum(dout, axis=(0, 2, 3))  # over the batch and every position
         dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
-        self.db = np.sum(dout, axis=0)
         self.dW = (self.col.T @ dout).T.reshape(FN, C, FH, FW)
-        dcol = dout @ self.col_W.T
+        # dcol = dout @ col_W.T, computed as the transpose of col_W @ dout.T: the same
+        # numbers, stored column by column, the order in which col2im reads them
+        dcol = (self.col_W @ dout.T).T
         return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
         # END SOLUTION

@@ -66,7 +66,7 @@ class Pooling:
         Keeps the input's shape (self.x_shape) and, for "max", the index of each window's
         maximum in row-major order within the window (self.arg_max, shape (N, C, OH, OW)).
         """
-        # BEGIN SOLUTION hint: pad (-inf or 0), stack window cells on a last axis, reduce it
+        # BEGIN SOLUTION hint: pad (-inf or 0); reduce over the window cells (strided views)
         H, W = x.shape[2:]
         s = self.stride
         out_h = (H + 2 * self.pad - self.pool_h) // s + 1
@@ -74,13 +74,22 @@ class Pooling:
         fill = -np.inf if self.mode == "max" else 0.0
         xp = np.pad(x, [(0, 0), (0, 0), (self.pad, self.pad), (self.pad, self.pad)],
                     constant_values=fill)
-        windows = np.stack([xp[:, :, p:p + s * out_h:s, q:q + s * out_w:s]
-                            for p in range(self.pool_h) for q in range(self.pool_w)], axis=-1)
+        # cells[k]: cell k = (p, q) of every window, numbered row by row within the window:
+        # a strided view of xp (no copy) of shape (N, C, OH, OW)
+        cells = [xp[:, :, p:p + s * out_h:s, q:q + s * out_w:s]
+                 for p in range(self.pool_h) for q in range(self.pool_w)]
         self.x_shape = x.shape
-        if self.mode == "max":
-            self.arg_max = np.argmax(windows, axis=-1)
-            return np.max(windows, axis=-1)
-        return np.mean(windows, axis=-1)
+        if self.mode == "avg":
+            return np.mean(cells, axis=0)
+        # A running maximum over the cells in order. It moves only to a strictly larger
+        # value, so when cells tie, arg_max keeps the first of them (as PyTorch does)
+        out = cells[0].copy()
+        self.arg_max = np.zeros(out.shape, dtype=int)
+        for k in range(1, len(cells)):
+            better = cells[k] > out
+            self.arg_max[better] = k
+            np.maximum(out, cells[k], out=out)
+        return out
         # END SOLUTION
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -96,13 +105,11 @@ class Pooling:
         s = self.stride
         out_h, out_w = dout.shape[2:]
         size = self.pool_h * self.pool_w
-        if self.mode == "max":
-            dwindows = (self.arg_max[..., None] == np.arange(size)) * dout[..., None]
-        else:
-            dwindows = np.repeat(dout[..., None] / size, size, axis=-1)
         dxp = np.zeros((N, C, H + 2 * self.pad, W + 2 * self.pad))
         for k in range(size):
             p, q = divmod(k, self.pool_w)
-            dxp[:, :, p:p + s * out_h:s, q:q + s * out_w:s] += dwindows[..., k]
+            # max: dout goes to the window's maximum alone; avg: an equal share to every cell
+            dcell = (self.arg_max == k) * dout if self.mode == "max" else dout / size
+            dxp[:, :, p:p + s * out_h:s, q:q + s * out_w:s] += dcell
         return dxp[:, :, self.pad:H + self.pad, self.pad:W + self.pad]
         # END SOLUTION

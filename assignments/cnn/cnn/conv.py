@@ -78,7 +78,7 @@ def im2col(
     - col: array of shape (N*OH*OW, C*FH*FW); row n*OH*OW + i*OW + j holds the window of
       output position (n, i, j), flattened in (c, kh, kw) order
     """
-    raise NotImplementedError("col[n, c, p, q, i, j] = padded x[n, c, i*S+p, j*S+q]; reorder")
+    raise NotImplementedError("windows[n, c, i, j, p, q] = padded x[n, c, i*S+p, j*S+q]; reorder")
 
 
 def col2im(

@@ -56,7 +56,7 @@ class Pooling:
         Keeps the input's shape (self.x_shape) and, for "max", the index of each window's
         maximum in row-major order within the window (self.arg_max, shape (N, C, OH, OW)).
         """
-        raise NotImplementedError("pad (-inf or 0), stack window cells on a last axis, reduce it")
+        raise NotImplementedError("pad (-inf or 0); reduce over the window cells (strided views)")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """

@@ -152,7 +152,8 @@ def print_report(report: dict, copies: int, kinds: list[str]) -> None:
                   f"batch; median s/submission: {each}; student compute "
                   f"{f['median_student_s']:.3f} s; overhead {f['median_overhead_s']:.3f} s")
         print(f"  speed-up at -j 2: {figures['speedup_j2']:.2f}x")
-    print(f"peak memory of one worker with its sandbox: {report['worker_peak_rss_mib']:.0f} MiB")
+    print(f"peak memory of the largest process (a worker, its zygote or a child): "
+          f"{report['worker_peak_rss_mib']:.0f} MiB")
     if "scale_j2_per_submission_s" in report:
         row = ", ".join(f"{n}: {s:.3f}" for n, s in report["scale_j2_per_submission_s"].items())
         print(f"scale (optim_reg references, -j 2, s/submission by batch size): {row}")

@@ -16,7 +16,6 @@ the comparison and the feedback happen here, in the parent.
 
 from __future__ import annotations
 
-import copy
 import logging
 import zlib
 from dataclasses import dataclass, field
@@ -49,13 +48,15 @@ class TimedOut(Failure):
 
 class StudentCode(Protocol):
     """Runs a probe on the student's package in the sandbox; raises :class:`Failure`
-    (with a message for the student) when the code did not return a plain value."""
+    (with a message for the student) when the code did not return a plain value. The
+    inputs cross as data: the caller's arrays are never changed."""
 
     def __call__(self, probe: str, inputs: dict, timeout: float) -> Any: ...
 
 
 class Oracle(Protocol):
-    """The expected plain value of a probe, for the reference or one of its mistakes."""
+    """The expected plain value of a probe, for the reference or one of its mistakes;
+    never changes ``inputs``."""
 
     def expect(self, probe: str, inputs: dict, part: str,
                mistake: Mistake | None = None) -> Any: ...
@@ -95,7 +96,7 @@ class Grade:
         if self.part in self._context.timed_out:
             raise Failure("not run: an earlier case of this part ran out of time")
         try:
-            return self._context.student(probe, copy.deepcopy(inputs), timeout)
+            return self._context.student(probe, inputs, timeout)
         except TimedOut:
             self._context.timed_out.add(self.part)
             raise
@@ -106,7 +107,7 @@ class Grade:
         __tracebackhide__ = True
         got = self.call(probe, timeout=timeout, **inputs)
         oracle = self._context.oracle
-        want = oracle.expect(probe, copy.deepcopy(inputs), self.part)
+        want = oracle.expect(probe, inputs, self.part)
         hidden = self._context.hidden
         reason = mismatch(got, want, tol, show_values=not hidden)
         if reason is None:
@@ -122,7 +123,7 @@ class Grade:
         """What ``mistake`` would have returned, or None where it has no answer (the
         mistaken code raised, or no answer was recorded)."""
         try:
-            return self._context.oracle.expect(probe, copy.deepcopy(inputs), self.part, mistake)
+            return self._context.oracle.expect(probe, inputs, self.part, mistake)
         except Exception:  # a mistake that crashes explains no returned value
             return None
 

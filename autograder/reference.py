@@ -96,6 +96,7 @@ class ReferenceOracle:
         return self._answers[key]
 
     def _compute(self, probe: str, inputs: dict, mistake: Mistake | None) -> Any:
+        inputs = copy.deepcopy(inputs)  # a probe may change its inputs in place
         if mistake is None:
             return plain.to_plain(getattr(self.probes, probe)(self.package, **inputs))
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # mistakes may divide by 0
@@ -117,15 +118,13 @@ class RecordingOracle(ReferenceOracle):
         self.records: dict[str, dict] = {}
 
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
-        key = digest(probe, inputs)  # before any probe changes the inputs in place
-        value = super().expect(probe, copy.deepcopy(inputs), part, mistake)
+        value = super().expect(probe, inputs, part, mistake)
         if mistake is None:
             answers = {}
             for known in self.mistakes(part):
                 with contextlib.suppress(Exception):  # a crashing mistake has no answer
-                    answers[known.name] = super().expect(probe, copy.deepcopy(inputs), part,
-                                                         known)
-            self.records[key] = {"want": value, "mistakes": answers}
+                    answers[known.name] = super().expect(probe, inputs, part, known)
+            self.records[digest(probe, inputs)] = {"want": value, "mistakes": answers}
         return value
 
     def save(self, folder: Path) -> None:

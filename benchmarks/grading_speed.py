@@ -18,6 +18,10 @@ Then, on the same optim_reg submissions, each grading path the way an instructor
 (start-up included): ``release grade`` at -j 1 and -j 2, ``nbgrader autograde`` and
 ``otter run`` (one process per submission), with the ratios and whether every total agrees
 (needs the ``nbgrader`` and ``otter`` extras; ``--no-jupyter`` skips them).
+
+Last, where one submission's time goes (:mod:`benchmarks.overhead_profile`), the reference
+kernels against torch (:mod:`benchmarks.kernels`, in a process of its own: one thread for
+both libraries from the start) and each goal of issue 7 with its figure.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +39,7 @@ from pathlib import Path
 from autograder import batch, course
 from autograder.reference import known_mistakes, module_files
 
-from . import jupyter_paths
+from . import jupyter_paths, overhead_profile
 
 BUGGY = {"cnn": "conv2d-flipped-kernel", "optim_reg": "adam-no-bias-correction"}
 KINDS = ("reference", "buggy", "stub")
@@ -135,9 +141,43 @@ def main() -> None:
         if not args.no_jupyter:
             subs = submissions(course.load("optim_reg"), args.copies, args.kinds)
             report["paths_optim_reg"] = jupyter(subs, work / "jupyter")
+        report["profile"] = {name: overhead_profile.profile(course.load(name), 4 * args.copies)
+                             for name in course.names()}
+        kernels = work / "kernels.json"
+        subprocess.run([sys.executable, "-m", "benchmarks.kernels", "--json", str(kernels)],
+                       check=True, stdout=subprocess.DEVNULL)
+        report["kernels"] = json.loads(kernels.read_text())
     print_report(report, args.copies, args.kinds)
+    print_goals(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
+
+
+def print_goals(report: dict) -> None:
+    profile, paths = report["profile"], report.get("paths_optim_reg", {})
+    conv = next(v["ratio"] for k, v in report["kernels"].items()
+                if k.startswith("SimpleConvNet") and k.endswith("convolution"))
+    rows = [
+        ("overhead per submission, optim_reg (-j 1)", profile["optim_reg"]["total"]
+         - profile["optim_reg"]["student"], "s", "<=", 0.05),
+        ("overhead per submission, cnn (-j 1)", profile["cnn"]["total"]
+         - profile["cnn"]["student"], "s", "<=", 0.05),
+        ("optim_reg per submission at -j 2", report["optim_reg"]["j2"]["per_submission_s"],
+         "s", "<=", 0.3),
+        ("cnn per submission outside its training (-j 1)",
+         profile["cnn"]["outside_training"], "s", "<=", 1.0),
+        ("SimpleConvNet conv fwd+bwd, reference / torch", conv, "x", "<=", 2.0),
+    ]
+    for peer, goal in (("nbgrader autograde", 10.0), ("otter run", 30.0)):
+        for jobs in (1, 2):
+            if peer in paths:
+                rows.append((f"{peer} / release grade -j {jobs}",
+                             paths[peer][f"ratio_to_j{jobs}"], "x", ">=", goal))
+    print("goals (issue 7):")
+    for name, value, unit, sense, goal in rows:
+        met = value <= goal if sense == "<=" else value >= goal
+        print(f"  {name:50s} {value:8.3f} {unit}  goal {sense} {goal:g}: "
+              f"{'met' if met else 'NOT met'}")
 
 
 def print_report(report: dict, copies: int, kinds: list[str]) -> None:
@@ -157,6 +197,10 @@ def print_report(report: dict, copies: int, kinds: list[str]) -> None:
     if "scale_j2_per_submission_s" in report:
         row = ", ".join(f"{n}: {s:.3f}" for n, s in report["scale_j2_per_submission_s"].items())
         print(f"scale (optim_reg references, -j 2, s/submission by batch size): {row}")
+    overhead_profile.print_profile(report["profile"])
+    for case, row in report["kernels"].items():
+        print(f"{case}: reference {row['reference_s'] * 1e3:.2f} ms, torch "
+              f"{row['torch_s'] * 1e3:.2f} ms, ratio {row['ratio']:.2f}")
     if "paths_optim_reg" in report:
         print("optim_reg, whole processes (start-up included), s/submission:")
         for path, row in report["paths_optim_reg"].items():

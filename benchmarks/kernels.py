@@ -1,6 +1,6 @@
 """The reference's convolution and pooling layers against PyTorch on the CPU, as ratios.
 
-    python benchmarks/kernels.py [--rounds 7]
+    python -m benchmarks.kernels [--rounds 7] [--json F]
 
 One thread for both libraries (set before they load). Each case runs NumPy and torch in
 alternation for several rounds; the figure is the median per-call time and the median of
@@ -16,8 +16,10 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = "1"
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -91,13 +93,19 @@ def _rounds(ours, theirs, rounds: int) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     print("float64, 1 thread; forward + backward per call")
+    figures = {}
     for name, shape in CASES.items():
         for what, case in (("convolution", conv_case), ("max-pool 2x2", pool_case)):
             ours, theirs, ratio = case(shape, args.rounds)
+            figures[f"{name}, {what}"] = {"reference_s": ours, "torch_s": theirs,
+                                          "ratio": ratio}
             print(f"{name}, {what}: reference {ours * 1e3:.2f} ms, torch {theirs * 1e3:.2f} ms,"
                   f" ratio {ratio:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

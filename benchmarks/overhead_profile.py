@@ -14,7 +14,8 @@ with what the zygote and the child measured:
   writing inputs, two control round trips, reading outputs, deleting the call folder;
 * graders and pytest: the rest of the submission (pytest's session, the hidden graders'
   own work, the comparisons), and of that the fixed cost of a pytest session with no test
-  selected.
+  selected;
+* outside training: the submission's time but its ``training`` call (cnn).
 
 Timings are medians per submission, in milliseconds; calls per submission are printed too.
 """
@@ -54,6 +55,8 @@ class Recorder:
             recorder.add(calls=1, student=outcome.probe_seconds,
                          child=outcome.wall - outcome.probe_seconds,
                          parent=parent - outcome.wall)
+            if probe.endswith(":training"):
+                recorder.add(training=parent)
             return outcome
 
         Session.run = run
@@ -98,7 +101,8 @@ def profile(assignment: course.Assignment, copies: int) -> dict[str, float]:
                 t = recorder.totals
                 rows.append({"total": total, "student": t["student"], "child": t["child"],
                              "parent": t["parent"], "calls": t["calls"],
-                             "graders": total - t["student"] - t["child"] - t["parent"]})
+                             "graders": total - t["student"] - t["child"] - t["parent"],
+                             "outside_training": total - t.get("training", 0.0)})
         finally:
             grader.close()
     figures = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
@@ -106,20 +110,24 @@ def profile(assignment: course.Assignment, copies: int) -> dict[str, float]:
     return figures
 
 
+def print_profile(figures: dict[str, dict[str, float]]) -> None:
+    print("median ms per reference submission, -j 1, after a warm-up submission")
+    print(f"{'assignment':10s} {'total':>7s} {'student':>8s} {'overhead':>9s} | "
+          f"{'child':>6s} {'parent':>7s} {'graders':>8s} {'(pytest)':>9s} {'calls':>6s} "
+          f"{'outside training':>17s}")
+    for name, f in figures.items():
+        print(f"{name:10s} {f['total'] * 1e3:7.1f} {f['student'] * 1e3:8.1f} "
+              f"{(f['total'] - f['student']) * 1e3:9.1f} | {f['child'] * 1e3:6.1f} "
+              f"{f['parent'] * 1e3:7.1f} {f['graders'] * 1e3:8.1f} "
+              f"{f['pytest_session'] * 1e3:9.1f} {f['calls']:6.0f} "
+              f"{f['outside_training'] * 1e3:17.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=20)
     args = parser.parse_args()
-    print("median ms per reference submission, -j 1, after a warm-up submission")
-    print(f"{'assignment':10s} {'total':>7s} {'student':>8s} {'overhead':>9s} | "
-          f"{'child':>6s} {'parent':>7s} {'graders':>8s} {'(pytest)':>9s} {'calls':>6s}")
-    for name in course.names():
-        f = profile(course.load(name), args.copies)
-        overhead = f["total"] - f["student"]
-        print(f"{name:10s} {f['total'] * 1e3:7.1f} {f['student'] * 1e3:8.1f} "
-              f"{overhead * 1e3:9.1f} | {f['child'] * 1e3:6.1f} {f['parent'] * 1e3:7.1f} "
-              f"{f['graders'] * 1e3:8.1f} {f['pytest_session'] * 1e3:9.1f} "
-              f"{f['calls']:6.0f}")
+    print_profile({name: profile(course.load(name), args.copies) for name in course.names()})
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ finished result is kept unless its submission changed or a regrade is asked for.
 
 Workers come from a fork server that imported the engine but never ran a torch operation
 (a fork after one can deadlock the child's first torch call), whatever the calling process
-did before; each owns one sandbox (a zygote that forks a confined child per call) and its
+did before; each owns one sandbox (a zygote that forks a confined child per submission) and its
 own reference oracle.
 """
 

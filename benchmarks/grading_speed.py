@@ -37,31 +37,9 @@ import time
 from pathlib import Path
 
 from autograder import batch, course
-from autograder.reference import known_mistakes, module_files
 
 from . import jupyter_paths, overhead_profile
-
-BUGGY = {"cnn": "conv2d-flipped-kernel", "optim_reg": "adam-no-bias-correction"}
-KINDS = ("reference", "buggy", "stub")
-
-
-def submissions(assignment: course.Assignment, copies: int,
-                kinds: list[str]) -> dict[str, dict[str, str]]:
-    """Student id (``<kind>-<copy>``) -> graded module name -> text."""
-    reference = module_files(assignment)
-    [mistake] = [m for m in known_mistakes(assignment) if m.name == BUGGY[assignment.name]]
-    sources = {"reference": reference, "buggy": mistake.apply(reference),
-               "stub": {n: (assignment.stub_dir / n).read_text() for n in assignment.graded}}
-    return {f"{kind}-{copy}": {n: sources[kind][n] for n in assignment.graded}
-            for kind in kinds for copy in range(copies)}
-
-
-def write(assignment: course.Assignment, subs: dict[str, dict[str, str]], folder: Path) -> None:
-    for student, files in subs.items():
-        package = folder / student / assignment.package
-        package.mkdir(parents=True)
-        for name, text in files.items():
-            (package / name).write_text(text, encoding="utf-8")
+from .submissions import KINDS, submissions, write
 
 
 def in_process(assignment: course.Assignment, subs: dict, jobs: int, work: Path) -> dict:
@@ -195,8 +173,12 @@ def print_report(report: dict, copies: int, kinds: list[str]) -> None:
     print(f"peak memory of the largest process (a worker, its zygote or a child): "
           f"{report['worker_peak_rss_mib']:.0f} MiB")
     if "scale_j2_per_submission_s" in report:
-        row = ", ".join(f"{n}: {s:.3f}" for n, s in report["scale_j2_per_submission_s"].items())
+        scale_row = report["scale_j2_per_submission_s"]
+        row = ", ".join(f"{n}: {s:.3f}" for n, s in scale_row.items())
         print(f"scale (optim_reg references, -j 2, s/submission by batch size): {row}")
+        (n1, s1), (n2, s2) = sorted((int(n), s) for n, s in scale_row.items())[-2:]
+        print(f"  each submission beyond {n1} adds {(n2 * s2 - n1 * s1) / (n2 - n1):.3f} s "
+              "(the batch's fixed start-up is spread over more submissions)")
     overhead_profile.print_profile(report["profile"])
     for case, row in report["kernels"].items():
         print(f"{case}: reference {row['reference_s'] * 1e3:.2f} ms, torch "

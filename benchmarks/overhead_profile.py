@@ -35,7 +35,7 @@ from autograder.grading import Context, GradingPlugin
 from autograder.runner import GRADERS, run_graders
 from autograder.sandbox import Session
 
-from .grading_speed import submissions, write
+from .submissions import submissions, write
 
 
 class Recorder:

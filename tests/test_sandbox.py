@@ -734,3 +734,75 @@ def test_a_session_runs_only_its_probe_modules(box, area):
     with box.session(sub, "stu", modules=[PROBES]) as session, \
             pytest.raises(SandboxError, match="not in this session's probe modules"):
         session.run("autograder.probes.optim_reg:optimizer", {}, 1.0)
+
+
+def test_names_planted_in_the_session_folder_do_not_block_later_calls(box, area):
+    """The child may write next to its call folder; files and folders it names like the
+    calls to come cannot stop them (each call folder gets a fresh, unpredictable name)."""
+    sub = submit(area, """
+        import os
+        def f():
+            for i in range(1, 50):
+                open(os.path.join("..", f"call-{i}"), "w").close()
+                os.makedirs(os.path.join("..", f"call-x{i}", "result"), exist_ok=True)
+            return os.path.basename(os.getcwd())
+    """)
+    with box.session(sub, "stu", modules=[PROBES]) as session:
+        names = [call_in(session, "f") for _ in range(3)]
+    assert [o.status for o in names] == ["ok"] * 3
+    assert len({o.value for o in names}) == 3
+
+
+def test_a_child_that_fills_its_scratch_gets_a_fresh_one(area):
+    """Files a call leaves behind stay for the child's next calls; when they fill the
+    scratch space, the next call cannot even receive its inputs: it fails with that reason
+    and the call after it runs in a fresh child with an empty scratch."""
+    sub = submit(area, """
+        import os
+        def f(fill, pad):
+            if fill:  # all the space but what this call's result needs
+                with open("reserve", "wb") as fh:
+                    fh.write(bytes(256 << 10))
+                try:
+                    for i in range(64):
+                        with open(os.path.join("..", f"junk{i}"), "wb") as fh:
+                            fh.write(bytes(1 << 20))
+                except OSError:
+                    pass
+                os.remove("reserve")
+            return len([n for n in os.listdir("..") if n.startswith("junk")])
+    """)
+    big = np.zeros(1 << 17)  # 1 MiB of inputs: more than the room left
+    with Sandbox(probes=[PROBES], probe_dirs=[TESTS], slot=2, python=PYTHON,
+                 scratch_size=4 << 20) as small, \
+            small.session(sub, "stu", modules=[PROBES]) as session:
+        runs = [call_in(session, "f", fill, pad, timeout=2.0)
+                for fill, pad in ((True, 0), (False, big), (False, big))]
+        assert session.children == 2, runs
+    if not active(small, "scratch"):
+        pytest.skip("no size-capped scratch here")
+    assert runs[0].status == "ok" and runs[0].value >= 3
+    assert runs[1].status == "crash" and "filled its scratch space" in runs[1].message
+    assert runs[2].status == "ok" and runs[2].value == 0
+
+
+def test_a_call_that_leaves_no_room_for_its_result_is_told_so(area):
+    sub = submit(area, """
+        import os
+        def f(fill):
+            try:
+                for i in range(64 if fill else 0):
+                    with open(f"junk{i}", "wb") as fh:
+                        fh.write(bytes(1 << 20))
+            except OSError:
+                pass
+            return 1
+    """)
+    with Sandbox(probes=[PROBES], probe_dirs=[TESTS], slot=2, python=PYTHON,
+                 scratch_size=4 << 20) as small, \
+            small.session(sub, "stu", modules=[PROBES]) as session:
+        full, after = call_in(session, "f", True), call_in(session, "f", False)
+    if not active(small, "scratch"):
+        pytest.skip("no size-capped scratch here")
+    assert full.status == "output" and "fill its scratch space" in full.message
+    assert after.status == "ok"

@@ -68,6 +68,8 @@ OUT_DIR = "out"
 RESULT_DIR = "result"
 # Exit code of the runner when even the memory-error record could not be written.
 EXIT_NO_MEMORY = 86
+# Exit code of the runner when the result record could not be written (e.g. no space left).
+EXIT_NO_RECORD = 71
 MESSAGE_CAP = 500
 FRAMES_KEPT = 5
 
@@ -436,7 +438,7 @@ def _call(plan: dict[str, Any], probe: Any, folder: str) -> int:
     except MemoryError:
         return EXIT_NO_MEMORY
     except BaseException:
-        return 71  # reported as an exit without a result
+        return EXIT_NO_RECORD
     return 0
 
 

@@ -357,7 +357,6 @@ class Session:
         self.limits = limits
         self.children = 0  # children started for this session (more than 1 after faults)
         self._folder: str | None = None  # the child's scratch folder while it lives
-        self._calls = 0
 
     def __enter__(self) -> Session:
         return self
@@ -430,17 +429,21 @@ class Session:
             self._start()
         box, folder = self.sandbox, self._folder
         assert folder is not None
-        self._calls += 1
-        name = f"call-{self._calls}"
-        work = os.path.join(folder, name)
-        os.mkdir(work, 0o755)
-        if box._layers["uid"].active:
-            os.chown(work, box.uid, box.uid)
         try:
-            try:
-                plain.dump(inputs, os.path.join(work, _child.IN_DIR))
-            except plain.PlainDataError as exc:
-                raise SandboxError(f"inputs are not plain data: {exc}") from None
+            # a fresh name the child cannot have taken in advance (it may write in ``folder``)
+            work = tempfile.mkdtemp(prefix="call-", dir=folder)
+            if box._layers["uid"].active:
+                os.chown(work, box.uid, box.uid)
+            plain.dump(inputs, os.path.join(work, _child.IN_DIR))
+        except plain.PlainDataError as exc:
+            raise SandboxError(f"inputs are not plain data: {exc}") from None
+        except OSError as exc:  # the child's earlier calls filled the scratch space
+            self.close()
+            return Outcome("crash", message="no room for this call's inputs: your code filled "
+                           f"its scratch space in an earlier call ({exc.strerror}); the next "
+                           "call starts afresh")
+        name = os.path.basename(work)
+        try:
             started = time.monotonic()
             try:
                 reply = box._request({"op": "call", "probe": probe, "call": name,
@@ -511,6 +514,9 @@ def _classify(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
     if type(record) is not dict:
         if code == _child.EXIT_NO_MEMORY:
             return Outcome("memory", message="memory limit exceeded", exit_code=code, **base)
+        if code == _child.EXIT_NO_RECORD:
+            return Outcome("output", message="the call's result could not be written (did "
+                           "your code fill its scratch space?)", exit_code=code, **base)
         if reply.get("alive"):
             return Outcome("output", message="the call ended without a result record",
                            **base)

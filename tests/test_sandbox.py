@@ -806,3 +806,12 @@ def test_a_call_that_leaves_no_room_for_its_result_is_told_so(area):
         pytest.skip("no size-capped scratch here")
     assert full.status == "output" and "fill its scratch space" in full.message
     assert after.status == "ok"
+
+
+def test_a_probe_the_session_does_not_have_is_a_sandbox_error(box, area):
+    """A kit bug (a probe name that does not exist) is the kit's error, never the student's."""
+    sub = submit(area, "def f():\n    return 1\n")
+    with box.session(sub, "stu", modules=[PROBES]) as session:
+        with pytest.raises(SandboxError, match="no function of the session"):
+            session.run(f"{PROBES}:no_such_probe", {}, 1.0)
+        assert call_in(session, "f").value == 1

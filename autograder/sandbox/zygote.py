@@ -490,7 +490,7 @@ class Zygote:
                 os._exit(70)
         for fd in (ready_w, requests_r, done_w):
             os.close(fd)
-        self.child = _Child(pid, _pidfd(pid), requests_w, done_r)
+        self.child = _Child(pid, _pidfd(pid), requests_w, done_r, names)
         setup = b""
         deadline = time.monotonic() + SETUP_TIMEOUT
         # the report, then end of file (the child closed the pipe and waits for requests)
@@ -517,6 +517,10 @@ class Zygote:
         c = self.child
         if c is None:
             return {"ok": False, "error": "no open session"}
+        module, _, function = str(req["probe"]).partition(":")
+        if module not in c.modules or not callable(getattr(sys.modules[module], function, None)):
+            return {"ok": False, "error": f"{req['probe']!r} is no function of the session's "
+                    f"probe modules {c.modules}"}
         request = json.dumps({"probe": str(req["probe"]), "call": str(req["call"])}) + "\n"
         _drain(c.done)
         before = _cpu_seconds(c.pid)
@@ -674,6 +678,7 @@ class _Child:
     pidfd: int  # -1 without pidfd_open (old kernel, not Linux)
     requests: int
     done: int
+    modules: list[str]  # the probe modules its calls may use
     ended: tuple[int, Any] | None = None  # wait status and rusage, once reaped
 
 

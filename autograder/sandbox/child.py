@@ -462,10 +462,14 @@ def _dump_output(plan: dict[str, Any], value: Any, folder: str) -> dict[str, Any
             f"the output could not be converted ({type(exc).__name__})")}
 
 
-def _finish(code: int) -> None:
+def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BaseException):
             stream.flush()
+
+
+def _finish(code: int) -> None:
+    _flush()
     os._exit(code)
 
 
@@ -497,9 +501,7 @@ def serve(plan: dict[str, Any], ready_fd: int, requests_fd: int, done_fd: int) -
             code = _call(plan, getattr(modules[module], function), folder)
             if code:
                 break
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(BaseException):
-                    stream.flush()
+            _flush()
             with contextlib.suppress(OSError):
                 os.write(done_fd, b"\n")
         else:

@@ -815,3 +815,20 @@ def test_a_probe_the_session_does_not_have_is_a_sandbox_error(box, area):
         with pytest.raises(SandboxError, match="no function of the session"):
             session.run(f"{PROBES}:no_such_probe", {}, 1.0)
         assert call_in(session, "f").value == 1
+
+
+def test_a_call_folder_replaced_by_a_link_is_not_read(tmp_path):
+    """Defence in depth behind Landlock (which stops the child making links): the parent
+    opens a call folder without following links, and reads nothing when it cannot."""
+    from autograder import plain
+    from autograder.sandbox.parent import _read_call
+
+    real = tmp_path / "elsewhere"
+    for folder in (real, real / "missing"):  # any folder below the link, too
+        plain.dump({"status": "ok", "seconds": 0.0}, folder / "result")
+        plain.dump("planted", folder / "out")
+    (tmp_path / "call-x").symlink_to(real)
+    reply = {"ok": True, "alive": True, "wall": 0.01}
+    linked = _read_call(reply, str(tmp_path / "call-x"), 1.0, Limits(), 10.0)
+    assert linked.status == "output" and linked.value is None
+    assert _read_call(reply, str(real), 1.0, Limits(), 10.0).value == "planted"

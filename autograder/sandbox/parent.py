@@ -470,21 +470,22 @@ def _read_call(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
     (written by the child, which is now stopped or dead: opened without following links)."""
     try:
         fd = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        fd = -1
-    here = f"/proc/self/fd/{fd}" if fd >= 0 else os.path.join(work, "missing")
+    except OSError:  # gone, or replaced by a link: nothing in it is read
+        return _classify(reply, None, timeout, limits, budget)
+    here = f"/proc/self/fd/{fd}"
     try:
         outcome = _classify(reply, here, timeout, limits, budget)
         outcome.stdout = _excerpt(os.path.join(here, _child.STDOUT), limits.excerpt)
         outcome.stderr = _excerpt(os.path.join(here, _child.STDERR), limits.excerpt)
         return outcome
     finally:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
 
 
-def _classify(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
+def _classify(reply: dict[str, Any], work: str | None, timeout: float, limits: Limits,
               budget: float) -> Outcome:
+    """What the call came to, from the reply and the call folder ``work`` (None when it
+    could not be opened safely: then no record or output is read)."""
     base = {"wall": float(reply.get("wall", 0.0)), "cpu": float(reply.get("cpu", 0.0)),
             "max_rss": int(reply.get("maxrss_kib", 0)) * 1024}
     if reply.get("timed_out"):
@@ -506,7 +507,7 @@ def _classify(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
             return Outcome("crash", message=f"crashed with signal {name}", signal=name, **base)
         code = os.waitstatus_to_exitcode(status)
     record = None
-    if code == 0:
+    if code == 0 and work is not None:
         with contextlib.suppress(plain.PlainDataError):
             record = plain.load(os.path.join(work, _child.RESULT_DIR), max_bytes=0,
                                 max_arrays=0, max_json_bytes=64 << 10, max_depth=4,

@@ -83,10 +83,11 @@ def dump(obj: Any, folder: str | os.PathLike[str]) -> None:
         with os.fdopen(os.open(os.path.join(folder, ARRAYS_FILE), _CREATE, 0o644), "wb") as fh:
             position = 0
             for arr in arrays:
-                fh.write(bytes(-position % ALIGN))
+                pad = -position % ALIGN
                 data = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+                fh.write(bytes(pad))
                 fh.write(data)
-                position += -position % ALIGN + data.nbytes
+                position += pad + data.nbytes
     text = json.dumps({"format": FORMAT, "version": VERSION, "root": root},
                       ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     with os.fdopen(os.open(os.path.join(folder, DATA_FILE), _CREATE, 0o644), "w",
@@ -249,7 +250,8 @@ class _DecodeState:
         if (type(shape) is not list or len(shape) > MAX_NDIM
                 or any(type(d) is not int or not 0 <= d <= 1 << 62 for d in shape)):
             raise PlainDataError("bad array shape")
-        nbytes = math.prod(shape) * dtype.itemsize
+        count = math.prod(shape)
+        nbytes = count * dtype.itemsize
         if nbytes > self.bytes_left:
             raise PlainDataError(f"arrays too large (limit {self.bytes_left} bytes left)")
         self.bytes_left -= nbytes
@@ -257,7 +259,7 @@ class _DecodeState:
         if start + nbytes > len(self.blob):
             raise PlainDataError(f"{ARRAYS_FILE} is shorter than its arrays")
         self.position = start + nbytes
-        arr = np.frombuffer(self.blob, dtype, math.prod(shape), start).reshape(shape)
+        arr = np.frombuffer(self.blob, dtype, count, start).reshape(shape)
         return arr if dtype.isnative else arr.astype(dtype.newbyteorder("="))
 
 

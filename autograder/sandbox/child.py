@@ -451,7 +451,7 @@ def _dump_output(plan: dict[str, Any], value: Any, folder: str) -> dict[str, Any
     except (TypeError, plain.PlainDataError) as exc:
         return {"status": "output", "message": str(exc)[:MESSAGE_CAP]}
     except OSError as exc:
-        # numpy's tofile() reports a short write without an errno
+        # EFBIG: past RLIMIT_FSIZE (a short write without an errno counts as the same)
         fsize = plan["limits"]["fsize"]
         too_big = exc.errno in (errno.EFBIG, None)
         return {"status": "output", "message": (

@@ -419,7 +419,8 @@ class Zygote:
     # ------------------------------------------------------------------ calls
 
     def plan(self, scratch: str, submission: str, package: str | None, budget: float,
-             limits: dict[str, Any], modules: list[str] = ()) -> dict[str, Any]:
+             limits: dict[str, Any], modules: tuple[str, ...] | list[str] = ()
+             ) -> dict[str, Any]:
         ro = [*self.interpreter_paths(), *SYSTEM_READ_ONLY, submission]
         rw = [scratch, *SYSTEM_READ_WRITE]
         return {
@@ -452,7 +453,7 @@ class Zygote:
 
     def open(self, req: dict[str, Any]) -> dict[str, Any]:
         """Fork the session's child, wait until it is confined (or failed to be)."""
-        self.close()
+        self._end()
         try:
             names = [str(name) for name in req["modules"]]
             for name in names:
@@ -503,7 +504,7 @@ class Zygote:
         except ValueError:
             report = {"ok": False, "error": f"no setup report (the child: {event})"}
         if event != "fd" or not report.get("ok"):
-            return {**self.close(), "opened": False, "setup": report}
+            return {**self._end(), "opened": False, "setup": report}
         os.set_blocking(requests_w, False)
         os.set_blocking(done_r, False)
         ended = self._stop()
@@ -528,19 +529,23 @@ class Zygote:
         try:
             os.write(c.requests, request.encode())
         except OSError:  # the child stopped reading its requests: it is finished
-            return self.close(started, before)
+            return self._end(started, before)
         os.kill(c.pid, signal.SIGCONT)
         event = self._wait(c.done, started + float(req["timeout"]))
         if event != "fd":
-            return self.close(started, before, timed_out=event == "timeout")
+            return self._end(started, before, timed_out=event == "timeout")
         ended = self._stop(started, before)
         if ended:  # it died just after it said done
             return ended
         return {"ok": True, "alive": True, "wall": time.monotonic() - started,
                 "cpu": max(_cpu_seconds(c.pid) - before, 0.0), "maxrss_kib": _peak_kib(c.pid)}
 
-    def close(self, started: float | None = None, cpu_before: float = 0.0,
-              timed_out: bool = False) -> dict[str, Any]:
+    def close(self, req: dict[str, Any] | None = None) -> dict[str, Any]:
+        """End the session: its child (if any) is killed and reaped."""
+        return self._end()
+
+    def _end(self, started: float | None = None, cpu_before: float = 0.0,
+             timed_out: bool = False) -> dict[str, Any]:
         """Kill the session's child (if any), reap it, and say how it ended."""
         c, self.child = self.child, None
         if c is None:
@@ -576,7 +581,7 @@ class Zygote:
         if os.WIFSTOPPED(status):
             return None
         c.ended = (status, usage)  # reaped: it died before the stop
-        return self.close(started, cpu_before)
+        return self._end(started, cpu_before)
 
     def _wait(self, fd: int, deadline: float) -> str:
         """Wait until ``fd`` is readable ("fd"), the child died ("dead") or ``deadline``
@@ -589,12 +594,11 @@ class Zygote:
                 return "timeout"
             fds = [self.ctl, fd] + ([c.pidfd] if c.pidfd >= 0 else [])
             # no pidfd (old kernel, not Linux): poll for the child's death
-            readable, _, _ = select.select(fds, [], [], left if c.pidfd >= 0 else min(left,
-                                                                                       0.005))
+            readable, _, _ = select.select(fds, [], [], left if c.pidfd >= 0 else min(left, 0.005))
             if self.ctl in readable:
                 chunk = os.read(self.ctl, 65536)
                 if not chunk:
-                    self.close()
+                    self._end()
                     sys.exit(0)
                 self.inbuf += chunk
             if fd in readable:
@@ -659,7 +663,7 @@ class Zygote:
             op = req.get("op")
             if op in ("open", "call", "close"):
                 try:
-                    reply = getattr(self, op)(req) if op != "close" else self.close()
+                    reply = getattr(self, op)(req)
                 except Exception as exc:  # e.g. fork() refused: the grader hears of it
                     reply = {"ok": False, "error": f"sandbox {op} failed: "
                              f"{type(exc).__name__}: {exc}"}

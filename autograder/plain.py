@@ -58,8 +58,21 @@ MAX_JSON_BYTES = 4 << 20
 MAX_DEPTH = 32
 MAX_NODES = 200_000
 MAX_NDIM = 32
-_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _flag(name: str) -> int:
+    """``os.<name>``, or 0 where the platform has no such flag (Windows: O_NOFOLLOW...)."""
+    return getattr(os, name, 0)
+
+
+# O_BINARY (Windows only): no newline translation of the bytes written and read.
+_OPEN = (os.O_RDONLY | _flag("O_NOFOLLOW") | _flag("O_NONBLOCK") | _flag("O_CLOEXEC")
+         | _flag("O_NOCTTY") | _flag("O_BINARY"))
+_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _flag("O_NOFOLLOW") | _flag("O_CLOEXEC")
+           | _flag("O_BINARY"))
+# Where files cannot be opened relative to a directory descriptor (Windows), load() opens
+# them by path in the folder.
+_DIR_FD = os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
 
 
 class PlainDataError(ValueError):
@@ -156,14 +169,13 @@ def load(
     Raises :class:`PlainDataError` (never another exception type for bad data).
     """
     try:
-        dir_fd = os.open(os.fspath(folder),
-                         os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        where = _open_folder(os.fspath(folder))
     except FileNotFoundError:
         raise PlainDataError("no output was written") from None
     except OSError as exc:
         raise PlainDataError(f"output folder unusable ({exc.strerror})") from None
     try:
-        raw = _read_regular(dir_fd, DATA_FILE, max_json_bytes)
+        raw = _read_regular(where, DATA_FILE, max_json_bytes)
         try:
             doc = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         except (ValueError, RecursionError) as exc:
@@ -171,24 +183,34 @@ def load(
         if (type(doc) is not dict or doc.get("format") != FORMAT or doc.get("version") != VERSION
                 or "root" not in doc):
             raise PlainDataError(f"{DATA_FILE} is not a plain-data document")
-        blob = _read_blob(dir_fd, max_bytes + ALIGN * max(max_arrays, 0))
+        blob = _read_blob(where, max_bytes + ALIGN * max(max_arrays, 0))
         state = _DecodeState(blob, max_bytes, max_arrays, max_depth, max_nodes)
         value = state.decode(doc["root"], 0)
         if state.position != len(blob):
             raise PlainDataError(f"{ARRAYS_FILE} does not match the arrays of {DATA_FILE}")
         return value
     finally:
-        os.close(dir_fd)
+        if isinstance(where, int):
+            os.close(where)
+
+
+def _open_folder(path: str) -> int | str:
+    """A descriptor of the folder (not followed if a link), or its path without dir_fd."""
+    if _DIR_FD:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(path)
+    return path
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"bare {name}")
 
 
-def _read_blob(dir_fd: int, cap: int) -> bytearray:
+def _read_blob(where: int | str, cap: int) -> bytearray:
     """The bytes of ``arrays.bin`` (empty when there is none), writable for the arrays."""
     try:
-        fd, size = _open_regular(dir_fd, ARRAYS_FILE, cap)
+        fd, size = _open_regular(where, ARRAYS_FILE, cap)
     except _Missing:
         return bytearray()
     with os.fdopen(fd, "rb") as fh:
@@ -267,10 +289,14 @@ class _Missing(PlainDataError):
     pass
 
 
-def _open_regular(dir_fd: int, name: str, max_bytes: int) -> tuple[int, int]:
-    """Open ``name`` without following links or blocking on FIFOs; (fd, size) of a regular file."""
+def _open_regular(where: int | str, name: str, max_bytes: int) -> tuple[int, int]:
+    """Open ``name`` in the folder ``where`` (see :func:`_open_folder`) without following
+    links or blocking on FIFOs; (fd, size) of a regular file."""
     try:
-        fd = os.open(name, _OPEN, dir_fd=dir_fd)
+        if isinstance(where, int):
+            fd = os.open(name, _OPEN, dir_fd=where)
+        else:
+            fd = os.open(os.path.join(where, name), _OPEN)
     except FileNotFoundError:
         raise _Missing(f"{name} is missing") from None
     except OSError as exc:
@@ -290,8 +316,8 @@ def _open_regular(dir_fd: int, name: str, max_bytes: int) -> tuple[int, int]:
     return fd, st.st_size
 
 
-def _read_regular(dir_fd: int, name: str, max_bytes: int) -> bytes:
-    fd, size = _open_regular(dir_fd, name, max_bytes)
+def _read_regular(where: int | str, name: str, max_bytes: int) -> bytes:
+    fd, size = _open_regular(where, name, max_bytes)
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(size + 1)  # never pre-allocate the cap itself
     if len(data) != size:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from .course import Assignment
 from .grading import Context, Failure, GradingPlugin, Oracle, TimedOut
 from .intake import Submission
 from .results import Result
-from .sandbox import Outcome, Sandbox
+from .sandbox import Outcome, Runner
 
 GRADERS = Path(__file__).parent / "graders"
 SUBMISSION_BUDGET = 120.0  # seconds of sandboxed calls one submission may use in all
@@ -37,7 +36,7 @@ QUIET_PLUGINS = ("cacheprovider", "unraisableexception", "threadexception", "fau
 class SandboxedStudent:
     """The student's code, reached only through sandboxed probe calls (a ``StudentCode``)."""
 
-    def __init__(self, sandbox: Sandbox, folder: Path, assignment: Assignment,
+    def __init__(self, sandbox: Runner, folder: Path, assignment: Assignment,
                  budget: float = SUBMISSION_BUDGET):
         self.module = f"autograder.probes.{assignment.name}"
         self.package = assignment.package
@@ -109,7 +108,7 @@ def _no_plugin_autoload() -> Iterator[None]:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
 
 
-def grade_submission(submission: Submission, assignment: Assignment, sandbox: Sandbox,
+def grade_submission(submission: Submission, assignment: Assignment, sandbox: Runner,
                      oracle: Oracle, seed: int) -> Result:
     """Grade one submission with the hidden graders of its assignment."""
     started = time.perf_counter()
@@ -117,15 +116,16 @@ def grade_submission(submission: Submission, assignment: Assignment, sandbox: Sa
                     status=submission.status, notes=list(submission.notes),
                     submission_sha256=submission.sha256 or "")
     if submission.ok:
-        with tempfile.TemporaryDirectory(prefix="submission-") as folder:
-            intake.materialize(submission, assignment, Path(folder))
-            student = SandboxedStudent(sandbox, Path(folder), assignment)
+        with sandbox.workspace() as folder:
+            intake.materialize(submission, assignment, folder)
+            student = SandboxedStudent(sandbox, folder, assignment)
             context = Context(student, oracle, hidden=True, seed=seed)
             try:
                 run_graders(GRADERS / assignment.name, GradingPlugin(context, assignment.points))
             finally:
                 student.close()
             result.tests = context.results
+            result.metrics = context.metrics
             result.student_seconds = student.spent
     result.execution_time = time.perf_counter() - started
     return result

@@ -1,8 +1,10 @@
 """The student's self-check: the public tests, run like the hidden graders.
 
-The student's package runs in the same sandbox, and the same comparison and feedback
-judge it, against answers recorded from the reference on the public cases (the reference
-itself is not shipped). From the unpacked assignment folder::
+The student's package runs in the same sandbox (where the platform has none of its
+confinement, in the portable runner: a separate process with the same time limits, and the
+output says so), and the same comparison and feedback judge it, against answers recorded
+from the reference on the public cases (the reference itself is not shipped). From the
+unpacked assignment folder::
 
     python selfcheck.py                  # every part: a table of points and first failures
     python selfcheck.py conv2d pool2d    # some parts
@@ -13,7 +15,11 @@ itself is not shipped). From the unpacked assignment folder::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import platform
 import re
+import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -25,13 +31,18 @@ from .grading import Context, GradingPlugin, Oracle
 from .oracles import RecordedOracle
 from .results import TestResult
 from .runner import SandboxedStudent, run_graders
-from .sandbox import Sandbox
+from .sandbox import Runner, Sandbox, SandboxError
+from .sandbox.parent import CONFINING
+from .sandbox.portable import PortableSandbox
 
 PUBLIC_SEED = 2025
 EXPECTED = "expected"  # the folder of recorded answers, inside tests/
+RUNNER = "KIT_SELFCHECK_RUNNER"  # "confined" or "portable": forces the runner (CI tests both)
+UNCONFINED = ("your code ran in a separate process without the grader's confinement "
+              "(this platform has none): ")
 
 
-def plugin(assignment: Assignment, student: Path, sandbox: Sandbox,
+def plugin(assignment: Assignment, student: Path, sandbox: Runner,
            oracle: Oracle | None = None) -> GradingPlugin:
     """The grading plugin for the public tests: the package in folder ``student`` against
     the answers recorded in the assignment's ``tests/expected`` (or ``oracle``)."""
@@ -41,35 +52,102 @@ def plugin(assignment: Assignment, student: Path, sandbox: Sandbox,
     return GradingPlugin(context, assignment.points)
 
 
-def open_sandbox(assignment: Assignment) -> Sandbox:
-    """A sandbox for the student's own code on the student's own machine: confined where the
-    platform allows it, and allowed to run unconfined where it does not."""
-    sandbox = Sandbox(preload=("torch",) if assignment.needs_torch else (),
-                      probes=(f"autograder.probes.{assignment.name}",), allow_unconfined=True)
-    sandbox.start()
-    return sandbox
+def open_sandbox(assignment: Assignment) -> Runner:
+    """A runner for the student's own code on the student's own machine: the confined
+    :class:`Sandbox` where it starts with a confinement layer (Linux with fork), else the
+    :class:`PortableSandbox` (a separate process with the same time limits, unconfined;
+    its ``reason`` says why). ``KIT_SELFCHECK_RUNNER=confined`` or ``portable`` forces
+    the choice (``confined``: as before, unconfined layers allowed)."""
+    forced = os.environ.get(RUNNER, "")
+    if forced not in ("", "confined", "portable"):
+        raise ValueError(f"{RUNNER} must be 'confined' or 'portable', not {forced!r}")
+    preload = ("torch",) if assignment.needs_torch else ()
+    probes = (f"autograder.probes.{assignment.name}",)
+    if forced == "portable":
+        reason = f"{RUNNER}=portable is set"
+    elif not forced and sys.platform != "linux":
+        system = platform.system() or sys.platform
+        reason = f"it needs Linux, this is {'macOS' if system == 'Darwin' else system}"
+    elif not forced and not hasattr(os, "fork"):
+        reason = "this Python has no os.fork()"
+    else:
+        sandbox = Sandbox(preload=preload, probes=probes, allow_unconfined=True)
+        try:
+            sandbox.start()
+        except SandboxError as exc:
+            if forced:
+                raise
+            reason = f"the confined sandbox did not start ({str(exc)[:300]})"
+        else:
+            layers = sandbox.report()
+            if forced or any(layers[name].active for name in CONFINING):
+                return sandbox
+            sandbox.close()
+            reason = "no confinement layer works here (" + "; ".join(
+                f"{name}: {layers[name].detail}" for name in CONFINING) + ")"
+    portable = PortableSandbox(preload=preload, probes=probes, reason=reason)
+    portable.start()
+    return portable
+
+
+def unconfined_note(sandbox: Runner) -> str | None:
+    """The line telling the student that their code ran unconfined (None if it did not)."""
+    return UNCONFINED + sandbox.reason if isinstance(sandbox, PortableSandbox) else None
+
+
+class _Note:
+    """Pytest plugin: the unconfined note in the header of a plain ``pytest`` run."""
+
+    def __init__(self, note: str) -> None:
+        self.note = note
+
+    def pytest_report_header(self) -> str:
+        return f"note: {self.note}"
+
+
+def copy_in(sandbox: Runner, assignment: Assignment, student: Path,
+            stack: contextlib.ExitStack) -> Path:
+    """A copy of the package in folder ``student`` (its modules, as the grader takes them),
+    in a workspace of ``sandbox`` that its children can read whoever runs the check (root's
+    folders are not theirs); it lives as long as ``stack``. Portable: plain file copies."""
+    folder = stack.enter_context(sandbox.workspace())
+    package = folder / assignment.package
+    package.mkdir()
+    os.chmod(package, 0o755)
+    for name in (*assignment.given, *assignment.graded):
+        source = student / assignment.package / name
+        if source.is_file():
+            shutil.copyfile(source, package / name)
+            os.chmod(package / name, 0o644)
+    return folder
 
 
 def install(config: pytest.Config, folder: Path) -> None:
     """Register the self-check's plugin in a plain ``pytest`` run (called by conftest.py)."""
     assignment = from_manifest(folder / "assignment.toml")
-    sandbox = open_sandbox(assignment)
-    config.add_cleanup(sandbox.close)
-    config.pluginmanager.register(plugin(assignment, folder, sandbox), "kit-selfcheck")
+    stack = contextlib.ExitStack()
+    config.add_cleanup(stack.close)
+    sandbox = stack.enter_context(open_sandbox(assignment))
+    student = copy_in(sandbox, assignment, folder, stack)
+    config.pluginmanager.register(plugin(assignment, student, sandbox), "kit-selfcheck")
+    if note := unconfined_note(sandbox):
+        config.pluginmanager.register(_Note(note), "kit-selfcheck-note")
 
 
 def check(assignment: Assignment, student: Path, parts: list[str] | None = None,
-          oracle: Oracle | None = None) -> list[TestResult]:
+          oracle: Oracle | None = None,
+          sandbox: Runner | None = None) -> list[TestResult]:
     """Run the public tests of ``parts`` (all by default) on the package in folder
-    ``student``; the results of every case."""
-    sandbox = open_sandbox(assignment)
-    try:
-        grading = plugin(assignment, student, sandbox, oracle)
+    ``student``; the results of every case. ``sandbox`` (from :func:`open_sandbox`) is
+    used and left open; without it, one is opened for this check."""
+    with contextlib.ExitStack() as stack:
+        if sandbox is None:
+            sandbox = stack.enter_context(open_sandbox(assignment))
+        grading = plugin(assignment, copy_in(sandbox, assignment, student, stack), sandbox,
+                         oracle)
         run_graders(assignment.folder / "tests", grading, " or ".join(parts) if parts else None,
                     extra=["--noconftest"])
         return grading.context.results
-    finally:
-        sandbox.close()
 
 
 def pack(folder: Path, student: str) -> tuple[Path, list[str]]:
@@ -94,6 +172,7 @@ def pack(folder: Path, student: str) -> tuple[Path, list[str]]:
 
 def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     folder = folder or Path.cwd()
@@ -111,7 +190,11 @@ def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
         console.print(f"wrote {target}")
         return 0
     with console.status("checking your code on the public cases"):
-        results = check(assignment, folder, args.parts)
+        sandbox = open_sandbox(assignment)
+        try:
+            results = check(assignment, folder, args.parts, sandbox=sandbox)
+        finally:
+            sandbox.close()
     table = Table(title=f"{assignment.name}: public self-check")
     for column in ("part", "points", "first failure"):
         table.add_column(column)
@@ -121,6 +204,8 @@ def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
         earned = sum(r.score for r in cases)
         first = f"{failed[0].name}: {failed[0].output.splitlines()[0]}" if failed else "-"
         table.add_row(part, f"{earned:.1f} / {assignment.points[part]}", first)
+    if note := unconfined_note(sandbox):
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
     console.print(table)
     console.print("These are the public cases only: the grader uses other, hidden cases.")
     return 0 if all(r.passed for r in results) else 1

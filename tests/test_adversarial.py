@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,8 +188,18 @@ def snapshot(target: adv.Target) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> Graded:
-    root = tmp_path_factory.mktemp("adversarial")
+def graded() -> Iterator[Graded]:
+    # Not under pytest's folder (mode 0700): the sandbox's folder lives in TMPDIR below
+    # root, and its uid (where the interpreter allows the drop) must reach it.
+    root = Path(tempfile.mkdtemp(prefix="kit-adversarial-"))
+    os.chmod(root, 0o755)
+    try:
+        yield _grade_the_crowd(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _grade_the_crowd(root: Path) -> Graded:
     subs, out, cwd, tmp = root / "submissions", root / "out", root / "cwd", root / "tmp"
     for folder in (subs, cwd, tmp):
         folder.mkdir()

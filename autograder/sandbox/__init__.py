@@ -20,7 +20,12 @@ package (once), so the import is timed and confined too. Only plain data comes b
 (:mod:`autograder.plain`); the parent reads it while the child is stopped or dead.
 :func:`layers` (or :meth:`Sandbox.report`) says which layers work on this machine and why
 the others do not; a Sandbox refuses to start with none of Landlock, seccomp and the
-network namespace unless ``allow_unconfined=True``.
+network namespace unless ``allow_unconfined=True``. :meth:`Runner.workspace` gives a fresh
+folder for a submission's files that the children can read (they may run as another uid).
+
+Where none of that exists (Windows, macOS), the self-check uses
+:class:`~autograder.sandbox.portable.PortableSandbox` instead: the same sessions and
+outcomes, in a spawned process with time limits only (no confinement).
 
 Rules for probe modules (``autograder.probes.<assignment>``, or modules in ``probe_dirs``):
 
@@ -46,11 +51,12 @@ from .parent import (
     Layer,
     Limits,
     Outcome,
+    Runner,
     Sandbox,
     SandboxError,
     Session,
     layers,
 )
 
-__all__ = ["STATUSES", "Call", "Layer", "Limits", "Outcome", "Sandbox", "SandboxError",
-           "Session", "layers"]
+__all__ = ["STATUSES", "Call", "Layer", "Limits", "Outcome", "Runner", "Sandbox",
+           "SandboxError", "Session", "layers"]

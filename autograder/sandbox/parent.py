@@ -22,9 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import autograder
 from autograder import plain
@@ -111,7 +112,49 @@ class _ZygoteLost(Exception):
     pass
 
 
-class Sandbox:
+class Runner:
+    """What runs a submission's calls: :class:`Sandbox`, or the self-check's portable runner.
+
+    Subclasses make ``_base`` (their own folder) in ``start`` and remove it in ``close``,
+    and hand out sessions (``session(...)`` with ``run(probe, inputs, timeout)``).
+    """
+
+    _base: str | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:  # noqa: SIM105 (at interpreter exit, module globals such as contextlib may be None)
+            self.close()
+        except Exception:
+            pass
+
+    @contextlib.contextmanager
+    def workspace(self, prefix: str = "submission-") -> Iterator[Path]:
+        """A fresh folder for one submission's files, removed afterwards.
+
+        It lies in the sandbox's own folder, which nobody else can list (mode 0711 when
+        children drop to the sandbox uid), and is itself readable by that uid (0755): the
+        children can import what is written there, and no other submission can find it.
+        """
+        self.start()
+        assert self._base is not None
+        with fresh_folder(self._base, prefix) as folder:
+            yield folder
+
+
+class Sandbox(Runner):
     """Runs untrusted calls in confined children forked from one warm zygote.
 
     One per grading worker (not thread-safe). ``preload`` lists modules the zygote imports
@@ -153,19 +196,6 @@ class Sandbox:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> Sandbox:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:  # noqa: SIM105 (at interpreter exit, module globals such as contextlib may be None)
-            self.close()
-        except Exception:
-            pass
-
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -183,6 +213,8 @@ class Sandbox:
         if self._base is None:
             self._base = tempfile.mkdtemp(prefix=f"autograder-sandbox-{self.slot}-",
                                           dir=self.workdir)
+            # reachable (not listable) by the children's uid, should they drop to it
+            os.chmod(self._base, 0o711)
             os.mkdir(os.path.join(self._base, "scratch"), 0o711)
         config = {"base": self._base, "repo": _REPO, "probe_dirs": list(self.probe_dirs),
                   "uid": self.uid, "preload": list(self.preload), "probes": list(self.probes),
@@ -190,7 +222,7 @@ class Sandbox:
         ours, theirs = socket.socketpair()
         env = {**_child.ENV_WHITELIST, "HOME": self._base}
         log_path = os.path.join(self._base, "zygote.log")
-        with open(log_path, "ab") as log:
+        with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
             try:
                 self._proc = subprocess.Popen(
                     [self.python, "-I", "-B", "-c", _BOOT, _REPO, json.dumps(config),
@@ -219,8 +251,6 @@ class Sandbox:
         self._layers = {name: Layer(name, bool(v["active"]), str(v["detail"]))
                         for name, v in hello["layers"].items()}
         self.info = {k: hello.get(k) for k in ("pid", "vmsize", "python")}
-        if self._layers["uid"].active:
-            os.chmod(self._base, 0o711)
         if not self.allow_unconfined and not any(self._layers[n].active for n in CONFINING):
             reasons = "; ".join(f"{n}: {self._layers[n].detail}" for n in CONFINING)
             self.close()
@@ -610,6 +640,17 @@ def _tail(path: str, limit: int = 2000) -> str:
         return ""
 
 
+@contextlib.contextmanager
+def fresh_folder(base: str, prefix: str) -> Iterator[Path]:
+    """A new folder in ``base`` (mode 0755), deleted with what it holds afterwards."""
+    folder = tempfile.mkdtemp(prefix=prefix, dir=base)
+    try:
+        os.chmod(folder, 0o755)
+        yield Path(folder)
+    finally:
+        _rmtree(folder)
+
+
 def _rmtree(path: str) -> None:
     """Delete a tree the student may have made hostile (deep nesting, odd modes)."""
     try:
@@ -633,5 +674,5 @@ def layers(**kwargs: Any) -> dict[str, Layer]:
         return box.report()
 
 
-__all__ = ["STATUSES", "Call", "Layer", "Limits", "Outcome", "Sandbox", "SandboxError",
-           "Session", "layers"]
+__all__ = ["STATUSES", "Call", "Layer", "Limits", "Outcome", "Runner", "Sandbox",
+           "SandboxError", "Session", "layers"]

@@ -153,8 +153,9 @@ class Zygote:
             self._set("scratch", False, f"scratch on disk without a size cap (tmpfs mount "
                       f"failed: {exc.strerror or exc})")
 
-    def _uid_problem(self, paths: list[str]) -> str | None:
-        """Why ``self.uid`` could not read ``paths`` (None when it can)."""
+    def _uid_problem(self, paths: list[str], read_last: bool = True) -> str | None:
+        """Why ``self.uid`` could not read ``paths`` (None when it can); with ``read_last``
+        false, reaching them (search permission on every folder) is enough."""
         for path in paths:
             parts = os.path.realpath(path).split(os.sep)
             for i in range(1, len(parts) + 1):
@@ -167,7 +168,8 @@ class Zygote:
                 if st.st_uid == self.uid:
                     continue
                 is_dir = os.path.isdir(sub)
-                need = 0o005 if is_dir and i == len(parts) else (0o001 if is_dir else 0o004)
+                last = read_last and i == len(parts)
+                need = 0o005 if is_dir and last else (0o001 if is_dir else 0o004)
                 if mode & need != need:
                     return (f"{sub} (mode {mode & 0o7777:04o}) is not accessible to uid "
                             f"{self.uid}")
@@ -195,7 +197,9 @@ class Zygote:
             self._set("uid", False, "not running as root: children keep the grader's uid")
             self._set("caps", root, caps if root else "not root: no capabilities to drop")
         else:
-            problem = self._uid_problem(self.interpreter_paths())
+            # the children read the interpreter, and the submissions in the sandbox's folder
+            problem = (self._uid_problem(self.interpreter_paths())
+                       or self._uid_problem([self.base], read_last=False))
             if problem:
                 self._set("uid", False, problem)
                 self._set("caps", True, caps)

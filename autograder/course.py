@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +17,36 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ROOT / "assignments"
 SOLUTIONS = ROOT / "solutions"
+
+
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
+
+
+@dataclass(frozen=True)
+class Gradescope:
+    """How the assignment appears on Gradescope (the manifest's ``[gradescope]`` table).
+
+    ``visibility``: when students see each test (Gradescope's values); ``tests``: one
+    Gradescope test per ``part`` (its cases listed in its output) or per ``case``;
+    ``leaderboard``: metrics the graders record (``grade.record``) and their order
+    (``"desc"``: higher is better); ``allow_unconfined``: grade even where the image offers
+    no confinement layer (never by default).
+    """
+
+    visibility: str = "visible"
+    tests: str = "part"
+    leaderboard: dict[str, str] = field(default_factory=dict)
+    allow_unconfined: bool = False
+
+    def __post_init__(self) -> None:
+        if self.visibility not in VISIBILITIES:
+            raise ValueError(f"gradescope.visibility must be one of {VISIBILITIES}, "
+                             f"not {self.visibility!r}")
+        if self.tests not in ("part", "case"):
+            raise ValueError(f"gradescope.tests must be 'part' or 'case', not {self.tests!r}")
+        for metric, order in self.leaderboard.items():
+            if order not in ("asc", "desc"):
+                raise ValueError(f"gradescope.leaderboard.{metric} must be 'asc' or 'desc'")
 
 
 @dataclass(frozen=True)
@@ -31,6 +61,7 @@ class Assignment:
     points: dict[str, int]
     needs_torch: bool
     folder: Path  # the student-facing folder, which holds the manifest
+    gradescope: Gradescope = Gradescope()
 
     @property
     def parts(self) -> list[str]:
@@ -78,6 +109,7 @@ def from_manifest(manifest: Path) -> Assignment:
         points=dict(data["points"]),
         needs_torch=bool(data.get("needs_torch", False)),
         folder=manifest.parent,
+        gradescope=Gradescope(**data.get("gradescope", {})),
     )
 
 

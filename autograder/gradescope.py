@@ -5,23 +5,45 @@ Grades ``<root>/submission`` (one student, as uploaded) with the hidden graders 
 the sandbox (an unprivileged uid where the image allows it); this parent alone writes the
 results, after every process the submission started is dead, and replaces the file
 atomically, so nothing the submission prints or writes can stand in for it.
+
+stdout is the instructor's (Gradescope shows it to staff only): the sandbox's layer report
+and the score. Where the sandbox cannot start, or no confinement layer works and the
+manifest does not allow it (``[gradescope] allow_unconfined``), the results say that the
+autograder failed, never a grade, and the command exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from . import course, intake
 from .batch import Grader
-from .results import Result, write_atomic
+from .results import Result, TestResult, markdown_text, write_atomic
+from .sandbox import Layer, SandboxError
+
+FAILED = ("The autograder could not run on this submission, so it has no grade yet; "
+          "your instructor has been told. This is not your score.")
 
 
-def grade(assignment: course.Assignment, root: Path, allow_unconfined: bool) -> Result:
+def student_of(root: Path) -> str | None:
+    """The student's id from Gradescope's ``submission_metadata.json`` (their roster id,
+    else their e-mail, else their name; several for a group), or None."""
+    try:
+        users = json.loads((root / "submission_metadata.json").read_text("utf-8"))["users"]
+        ids = [str(u.get("sid") or u.get("email") or u.get("name")) for u in users]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return "+".join(i for i in ids if i and i != "None") or None
+
+
+def grade(grader: Grader, root: Path) -> Result:
     """Grade Gradescope's ``<root>/submission`` folder as the submission of one student."""
     uploaded = root / "submission"
     files = [p for p in uploaded.iterdir() if not p.name.startswith(".")]
@@ -30,24 +52,89 @@ def grade(assignment: course.Assignment, root: Path, allow_unconfined: bool) -> 
             shutil.copyfile(files[0], Path(tmp) / "submission.zip")  # an archive left zipped
         else:
             shutil.copytree(uploaded, Path(tmp) / "submission", symlinks=True)
-        [submission] = intake.collect(Path(tmp), assignment)
-        grader = Grader(assignment, allow_unconfined=allow_unconfined)
-        try:
-            return grader.grade(submission)
-        finally:
-            grader.close()
+        [submission] = intake.collect(Path(tmp), grader.assignment)
+        student = student_of(root)
+        if student:
+            submission = dataclasses.replace(submission, student=student)
+        return grader.grade(submission)
+
+
+def _part_test(result: Result, part: str, number: int, visibility: str) -> dict[str, Any]:
+    """One Gradescope test for ``part``: its score, and each case in its output."""
+    cases = [t for t in result.tests if t.part == part]
+    lines = []
+    for case in cases:
+        mark = "passed" if case.passed else f"{case.score:.2f} / {case.max_score:.2f}"
+        lines.append(f"{case.name.removeprefix(part + ': ')}: {mark}")
+        if not case.passed:
+            lines += [f"    {line}" for line in case.output.splitlines()]
+    return {"name": part, "number": str(number), "score": result.part_scores()[part],
+            "max_score": result.points[part], "output": "\n".join(lines) or "not run",
+            "visibility": visibility, "tags": [part],
+            "status": "passed" if cases and all(c.passed for c in cases) else "failed"}
+
+
+def _case_test(case: TestResult, visibility: str) -> dict[str, Any]:
+    return {"name": case.name, "score": round(case.score, 4),
+            "max_score": round(case.max_score, 4), "output": case.output,
+            "visibility": visibility, "tags": [case.part],
+            "status": "passed" if case.passed else "failed"}
+
+
+def results_json(result: Result, settings: course.Gradescope,
+                 layers: dict[str, Layer]) -> dict[str, Any]:
+    """Gradescope's ``results.json`` for ``result``, as the manifest's settings ask."""
+    data = result.to_json()
+    if settings.tests == "part":
+        tests = [_part_test(result, part, number, settings.visibility)
+                 for number, part in enumerate(result.points, 1)]
+    else:
+        tests = [_case_test(case, settings.visibility) for case in result.tests]
+    data.update(output=result.summary_markdown(), output_format="md",
+                test_output_format="text", tests=tests)
+    data["extra_data"]["sandbox_layers"] = {name: layer.active for name, layer in layers.items()}
+    leaderboard = [{"name": metric, "value": result.metrics[metric], "order": order}
+                   for metric, order in settings.leaderboard.items()
+                   if metric in result.metrics]
+    if leaderboard:
+        data["leaderboard"] = leaderboard
+    return data
+
+
+def failure_json(assignment: course.Assignment, reason: str) -> dict[str, Any]:
+    """``results.json`` when the autograder itself failed: no grade, a loud message."""
+    return {"score": 0.0, "output": f"{FAILED}\n\n{markdown_text(reason)}", "output_format": "md",
+            "tests": [], "extra_data": {"assignment": assignment.name,
+                                        "status": f"grader error: {reason}"}}
+
+
+def layer_report(layers: dict[str, Layer]) -> str:
+    """The sandbox's layers as plain text, one line each."""
+    return "\n".join(f"  {'yes' if layer.active else 'no ':3} {name:9} {layer.detail}"
+                     for name, layer in layers.items())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.gradescope")
     parser.add_argument("assignment", choices=course.names())
     parser.add_argument("--root", type=Path, default=Path("/autograder"))
-    parser.add_argument("--allow-unconfined", action="store_true",
-                        help="grade even where the image offers no confinement layer")
     args = parser.parse_args(argv)
-    result = grade(course.load(args.assignment), args.root, args.allow_unconfined)
-    write_atomic(args.root / "results" / "results.json",
-                 json.dumps(result.to_json(), indent=1, ensure_ascii=False))
+    assignment = course.load(args.assignment)
+    target = args.root / "results" / "results.json"
+    try:
+        grader = Grader(assignment, allow_unconfined=assignment.gradescope.allow_unconfined)
+    except SandboxError as error:
+        write_atomic(target, json.dumps(failure_json(assignment, str(error)), indent=1))
+        print(f"autograder failed: {error}")
+        return 1
+    try:
+        layers = grader.sandbox.report()
+        print(f"sandbox layers:\n{layer_report(layers)}")
+        result = grade(grader, args.root)
+    finally:
+        grader.close()
+    data = results_json(result, assignment.gradescope, layers)
+    write_atomic(target, json.dumps(data, indent=1, ensure_ascii=False))
     print(f"{result.student}: {result.score:g} / {result.max_score} ({result.status})")
     return 0
 

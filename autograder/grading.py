@@ -74,6 +74,7 @@ class Context:
     seed: int
     results: list[TestResult] = field(default_factory=list)
     timed_out: set[str] = field(default_factory=set)  # parts whose code ran out of time
+    metrics: dict[str, float] = field(default_factory=dict)  # name -> value (leaderboards)
 
 
 class Grade:
@@ -126,6 +127,10 @@ class Grade:
             return self._context.oracle.expect(probe, inputs, self.part, mistake)
         except Exception:  # a mistake that crashes explains no returned value
             return None
+
+    def record(self, metric: str, value: float) -> None:
+        """Keep a figure of this submission (``"test accuracy"``) for leaderboards."""
+        self._context.metrics[metric] = float(value)
 
     def expect(self, condition: bool, message: str) -> None:
         """Fail with ``message`` unless ``condition`` holds (for property checks)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ class Result:
     execution_time: float = 0.0
     student_seconds: float = 0.0  # of execution_time, spent in the student's sandboxed calls
     submission_sha256: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)  # figures graders recorded
 
     @property
     def max_score(self) -> int:
@@ -81,6 +83,7 @@ class Result:
                 "submission_sha256": self.submission_sha256,
                 "student_seconds": round(self.student_seconds, 3),
                 "parts": self.part_scores(),
+                "metrics": self.metrics,
             },
         }
 
@@ -92,7 +95,7 @@ class Result:
                             t["visibility"]) for t in data["tests"]]
         return cls(extra["student"], extra["assignment"], extra["points"], extra["status"],
                    tests, extra["notes"], data["execution_time"], extra["student_seconds"],
-                   extra["submission_sha256"])
+                   extra["submission_sha256"], extra.get("metrics", {}))
 
     def _summary(self) -> str:
         lines = [f"{self.assignment}: {self.score:g} / {self.max_score}"]
@@ -101,17 +104,22 @@ class Result:
         lines += self.notes
         return "\n".join(lines)
 
-    def feedback_markdown(self) -> str:
-        """The page the student reads: a table of parts, then what went wrong in each."""
+    def summary_markdown(self) -> str:
+        """The score, the status, the notes and the table of parts, as Markdown."""
         parts = self.part_scores()
         out = [f"# {self.assignment}: {self.score:g} / {self.max_score}", ""]
         if self.status != OK:
-            out += [f"**Status:** {self.status}", ""]
-        out += [f"- {note}" for note in self.notes]
+            out += [f"**Status:** {markdown_text(self.status)}", ""]
+        out += [f"- {markdown_text(note)}" for note in self.notes]
         if self.notes:
             out.append("")
         out += ["| part | score | max |", "|---|---:|---:|"]
         out += [f"| {part} | {parts[part]:g} | {points} |" for part, points in self.points.items()]
+        return "\n".join(out) + "\n"
+
+    def feedback_markdown(self) -> str:
+        """The page the student reads: the summary, then what went wrong in each part."""
+        out = [self.summary_markdown().rstrip("\n")]
         for part in self.points:
             failed = [t for t in self.tests if t.part == part and not t.passed]
             if not failed:
@@ -126,6 +134,12 @@ class Result:
         parts = self.part_scores()
         return [self.student, f"{self.score:g}", self.max_score,
                 *(f"{parts[p]:g}" for p in self.points), self.status]
+
+
+def markdown_text(text: str) -> str:
+    """``text`` shown as itself in Markdown and HTML: every character that could start
+    markup (emphasis, links, headings, tables, tags, entities) is backslash-escaped."""
+    return re.sub(r"([\\`*_\[\]<>#|~&])", r"\\\1", text)
 
 
 def gradebook_header(parts: list[str]) -> list[str]:

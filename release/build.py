@@ -1,22 +1,27 @@
 """``python -m release build``: the student archive and the Gradescope autograder.
 
 - ``<a>-student.zip`` unpacks to ``<a>/``: the stubs and given modules, the notebook, the
-  Korean README, the public tests with their recorded answers, ``selfcheck.py`` and the
-  kit's public runtime (sandbox, comparison, feedback, probes). No solution, no hidden
-  grader, no known-mistake list.
-- ``<a>-autograder.zip`` is Gradescope's format: ``setup.sh`` (builds the image once),
-  ``run_autograder`` (grades ``/autograder/submission`` into
-  ``/autograder/results/results.json``), pinned requirements, and ``source/`` with the
-  engine, the hidden graders and the reference.
+  Korean README, the public tests with their recorded answers, ``selfcheck.py``, the kit's
+  public runtime (sandbox, comparison, feedback, probes) and ``requirements.txt`` (the
+  kit's floors, never an upper bound or a local label: pip keeps an installed torch). No
+  solution, no hidden grader, no known-mistake list.
+- ``<a>-autograder.zip`` is Gradescope's format, as its specification lays it out: at the
+  zip's root ``setup.sh`` (run once when the image is built), ``run_autograder`` (copied to
+  ``/autograder/run_autograder``, run for each submission), ``requirements.txt`` (the
+  instructor's exact versions), and beside them the engine, the hidden graders, the
+  reference and the manifest, extracted by Gradescope into ``/autograder/source``.
 """
 
 from __future__ import annotations
 
 import stat
+import tomllib
 import zipfile
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 from autograder import course
 from autograder.course import Assignment
@@ -25,8 +30,8 @@ AUTOGRADER = course.ROOT / "autograder"
 PUBLIC_RUNTIME = ["__init__.py", "compare.py", "course.py", "grading.py", "intake.py",
                   "mistakes.py", "oracles.py", "plain.py", "results.py", "runner.py",
                   "selfcheck.py", "sandbox", "probes/__init__.py"]
-REQUIREMENTS = ["numpy", "pytest", "rich", "scikit-learn"]
-NOTEBOOK_REQUIREMENTS = ["matplotlib", "ipykernel"]
+REQUIREMENTS = ["numpy", "pytest", "rich", "scikit-learn"]  # the grader's and the student's
+NOTEBOOK_REQUIREMENTS = ["matplotlib", "ipykernel"]  # the student's notebook
 SKIP = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 
 
@@ -53,12 +58,37 @@ def _tree(archive: zipfile.ZipFile, root: Path, relative: Iterable[str], prefix:
             _add(archive, file, f"{prefix}{file.relative_to(root).as_posix()}")
 
 
-def requirements(assignment: Assignment, pinned: bool, notebook: bool) -> str:
-    """requirements.txt text: ``name>=installed`` for students, ``==`` for Gradescope."""
-    names = REQUIREMENTS + (["torch"] if assignment.needs_torch else [])
-    names += NOTEBOOK_REQUIREMENTS if notebook else []
-    pins = [f"{name}{'==' if pinned else '>='}{metadata.version(name)}" for name in names]
-    return "\n".join(sorted(pins)) + "\n"
+def _project_requirements() -> dict[str, Requirement]:
+    """Name -> requirement, from ``pyproject.toml``'s dependencies and extras."""
+    project = tomllib.loads((course.ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    lines = [*project["dependencies"], *(line for extra in
+                                          project["optional-dependencies"].values()
+                                          for line in extra)]
+    return {(req := Requirement(line)).name: req for line in lines}
+
+
+def student_requirements(assignment: Assignment) -> str:
+    """The student's requirements.txt: the kit's floor of each package, nothing more.
+
+    No upper bound and no local label (``+cpu``), so that pip keeps whatever torch and
+    numpy a student already has (Colab's, or the CPU torch the README installs first).
+    """
+    known = _project_requirements()
+    names = [*REQUIREMENTS, *NOTEBOOK_REQUIREMENTS]
+    lines = []
+    if assignment.needs_torch:
+        names.append("torch")
+        lines.append("# Install PyTorch first (README.md says how); pip keeps an installed torch.")
+    for name in sorted(names):
+        floors = [str(spec) for spec in known[name].specifier if spec.operator == ">="]
+        lines.append(name + ",".join(floors))
+    return "\n".join(lines) + "\n"
+
+
+def grader_requirements() -> str:
+    """Gradescope's requirements.txt: the instructor's exact versions (torch is installed
+    on its own, from the CPU wheel index, by ``setup.sh``)."""
+    return "".join(f"{name}=={metadata.version(name)}\n" for name in sorted(REQUIREMENTS))
 
 
 def student_archive(assignment: Assignment, out: Path) -> Path:
@@ -71,31 +101,51 @@ def student_archive(assignment: Assignment, out: Path) -> Path:
               top)
         _tree(archive, AUTOGRADER, [*PUBLIC_RUNTIME, f"probes/{assignment.name}.py"],
               f"{top}autograder/")
-        _add(archive, requirements(assignment, pinned=False, notebook=True).encode(),
-             f"{top}requirements.txt")
+        _add(archive, student_requirements(assignment).encode(), f"{top}requirements.txt")
     return target
 
 
 SETUP = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder's image.
-# It needs Python 3.11 or newer (Ubuntu 22.04 images: the python3.11 package).
+# Gradescope runs this once, as root, when it builds the autograder's image; it lies in
+# /autograder/source with the rest of this zip. The environment it makes, /autograder/venv,
+# uses the image's own Python 3.11 or newer (on Ubuntu 22.04: the python3.11 package).
 set -euo pipefail
-apt-get update -qq
-apt-get install -y -qq python3.11 python3.11-venv
-python3.11 -m venv /autograder/venv
-# CPU-only PyTorch (a plain 'pip install torch' pulls a CUDA build of several GB)
-{torch}/autograder/venv/bin/pip install -q -r /autograder/source/requirements.txt
-# The graders and the reference: readable by root only (student code runs as another uid).
-chmod -R go-rwx /autograder/source
+SOURCE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+ROOT="$(dirname "$SOURCE")"
+TORCH_INDEX_URL="${{TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}}"
+
+newest() {{  # the first Python 3.11 or newer on the image
+    for candidate in python3 python3.13 python3.12 python3.11; do
+        if command -v "$candidate" >/dev/null &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"; return
+        fi
+    done
+}}
+PYTHON="$(newest)"
+if [ -z "$PYTHON" ]; then  # Ubuntu 22.04: python3 is 3.10
+    apt-get update -qq && apt-get install -y -qq python3.11 python3.11-venv
+    PYTHON=python3.11
+elif ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then  # Debian/Ubuntu split venv off
+    apt-get update -qq && apt-get install -y -qq "$PYTHON-venv"
+fi
+echo "setup.sh: $("$PYTHON" --version) from $(command -v "$PYTHON")"
+"$PYTHON" -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install -q --upgrade pip
+{torch}"$ROOT/venv/bin/python" -m pip install -q -r "$SOURCE/requirements.txt"
+# The graders and the reference: root's only (student code runs as another uid).
+chmod -R go-rwx "$SOURCE"
 """
-TORCH = ("/autograder/venv/bin/pip install -q torch=={version} "
-         "--index-url https://download.pytorch.org/whl/cpu\n")
+# CPU-only PyTorch: a plain 'pip install torch' pulls a CUDA build of several GB.
+TORCH = ('"$ROOT/venv/bin/python" -m pip install -q "torch=={version}" '
+         '${{TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}}\n')
 RUN = """#!/usr/bin/env bash
-# Gradescope runs this for every submission; the grade is /autograder/results/results.json.
-ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
-PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
-cd "$ROOT/source" && PYTHONPATH="$ROOT/source" exec "$PYTHON" -m autograder.gradescope \\
-    {assignment} --root "$ROOT" --allow-unconfined
+# Gradescope copies this to /autograder/run_autograder and runs it for every submission;
+# the grade is /autograder/results/results.json, the rest of stdout is the instructor's.
+HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+if [ -d "$HERE/source" ]; then ROOT="$HERE"; else ROOT="$(dirname "$HERE")"; fi
+cd "$ROOT/source" && exec "$ROOT/venv/bin/python" -B -m autograder.gradescope {assignment} \\
+    --root "$ROOT"
 """
 
 
@@ -107,18 +157,17 @@ def autograder_archive(assignment: Assignment, out: Path) -> Path:
         _add(archive, SETUP.format(torch=torch).encode(), "setup.sh", executable=True)
         _add(archive, RUN.format(assignment=assignment.name).encode(), "run_autograder",
              executable=True)
-        _add(archive, requirements(assignment, pinned=True, notebook=False).encode(),
-             "source/requirements.txt")
+        _add(archive, grader_requirements().encode(), "requirements.txt")
         _tree(archive, AUTOGRADER, [p.name for p in AUTOGRADER.iterdir()
                                     if p.name not in SKIP and p.name != "graders"],
-              "source/autograder/")
+              "autograder/")
         graders = AUTOGRADER / "graders"
-        _tree(archive, graders, ["__init__.py", assignment.name], "source/autograder/graders/")
+        _tree(archive, graders, ["__init__.py", assignment.name], "autograder/graders/")
         _tree(archive, assignment.solution_dir, [p.name for p in
                                                  assignment.solution_dir.iterdir()],
-              f"source/solutions/{assignment.name}/")
+              f"solutions/{assignment.name}/")
         _tree(archive, assignment.folder, ["assignment.toml", assignment.package],
-              f"source/assignments/{assignment.name}/")
+              f"assignments/{assignment.name}/")
     return target
 
 

@@ -1,10 +1,9 @@
 """Gradescope's entry point under attack: a submission cannot forge ``results.json``.
 
-The autograder zip is built with ``release.build.autograder_archive`` and laid out as
-Gradescope does (``<root>/source``, ``<root>/submission``, ``<root>/results``); then
-``bash <root>/run_autograder`` grades the submission with ``AUTOGRADER_ROOT=<root>``.
-(tests/test_release.py already checks that the reference scores 100 there and the stubs 0;
-this file adds the forging attacks of the UPenn 2019 and Gradescope 2020 reports.)
+Run in the faithful copy of Gradescope's image (tests/gradescope_image.py: the system's
+interpreter, the sandbox's uid layer on). tests/test_gradescope.py checks the honest
+uploads there; this file adds the forging attacks of the UPenn 2019 and Gradescope 2020
+reports.
 
 The forger starts from the stubs, so its real score is 0, and tries every way to write a
 better one: writing ``results.json`` directly during the call, a forked daemon and a
@@ -20,16 +19,14 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
-import zipfile
 from pathlib import Path
 from textwrap import dedent
 
 import adversaries as adv
 import hostile_archives as hostile
-
-from release.build import autograder_archive
+import pytest
+from gradescope_image import GradescopeImage
 
 OPTIM = adv.OPTIM
 FAKE = '{"score": 100, "output": "FORGED-RESULTS-MARKER", "tests": []}'
@@ -54,22 +51,14 @@ def _alive(marker: str) -> list[str]:
     return found
 
 
-def _gradescope(tmp_path: Path, upload) -> tuple[Path, subprocess.CompletedProcess, dict]:
-    """Lay out Gradescope's folders, let ``upload(folder)`` fill the submission, run
-    run_autograder; the root, the run and the digest of ``source`` before it."""
-    root = tmp_path / "autograder"
-    with zipfile.ZipFile(autograder_archive(OPTIM, tmp_path)) as archive:
-        archive.extractall(root)
-    for folder in ("results", "submission", "tmp"):
-        (root / folder).mkdir()
-    upload(root / "submission")
+def _gradescope(image: GradescopeImage, upload) -> tuple[Path, subprocess.CompletedProcess,
+                                                          dict]:
+    """Run ``upload`` (it fills the submission folder) on the image; the root, the run and
+    the digest of ``source`` (with run_autograder) before it."""
+    root = image.root
     before = {**_digest(root / "source"),
               "run_autograder": hashlib.sha256((root / "run_autograder").read_bytes()).hexdigest()}
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable,
-           "TMPDIR": str(root / "tmp")}
-    env.pop("PYTHONPATH", None)
-    run = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True,
-                         text=True, timeout=300, cwd=tmp_path)
+    run = image.run(upload).process
     assert run.returncode == 0, run.stderr[-3000:]
     return root, run, before
 
@@ -136,12 +125,13 @@ def _forger(root: Path) -> dict[str, str]:
     return {name: text for name, text in forger.modules.items()}
 
 
-def test_a_submission_cannot_forge_results_json(tmp_path):
+@pytest.mark.slow
+def test_a_submission_cannot_forge_results_json(gradescope):
     def upload(folder: Path) -> None:
         for name, text in _forger(folder.parent).items():
             (folder / name).write_text(text, encoding="utf-8")
 
-    root, run, before = _gradescope(tmp_path, upload)
+    root, run, before = _gradescope(gradescope(OPTIM.name), upload)
     path = root / "results" / "results.json"
     written = path.read_bytes()
     results = json.loads(written)
@@ -165,13 +155,14 @@ def test_a_submission_cannot_forge_results_json(tmp_path):
         (root / "run_autograder").read_bytes()).hexdigest()} == before
 
 
-def test_an_uploaded_zip_cannot_slip_into_the_results_folder(tmp_path):
+@pytest.mark.slow
+def test_an_uploaded_zip_cannot_slip_into_the_results_folder(gradescope):
     def upload(folder: Path) -> None:
         members = {f"{adv.PACKAGE}/{name}": text for name, text in adv.REFERENCE.items()}
         members["../results/results.json"] = FAKE
         (folder / "20251234.zip").write_bytes(hostile.zip_of(members))
 
-    root, _, _ = _gradescope(tmp_path, upload)
+    root, _, _ = _gradescope(gradescope(OPTIM.name), upload)
     results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     assert results["score"] == 0
     assert results["extra_data"]["status"] == (

@@ -1,6 +1,7 @@
 """SimpleConvNet (loss, gradient, accuracy), its training on digits, and the residual block."""
 
 import functools
+import time
 
 import numpy as np
 import pytest
@@ -87,12 +88,15 @@ def test_training_on_digits(grade):
               "hidden_size": trainer.DIGITS_HIDDEN_SIZE, "output_size": 10,
               "weight_init_std": trainer.DIGITS_WEIGHT_INIT_STD, "seed": seed}
     train_args = {"epochs": trainer.DIGITS_EPOCHS, "seed": seed, "record_loss": False}
+    started = time.perf_counter()
     result = grade.call("training", config=config, x_train=x_train, t_train=t_train,
                         x_test=x_test, train_args=train_args, timeout=trainer.TIME_BUDGET_S)
+    grade.record("training seconds", round(time.perf_counter() - started, 2))
     scores = result.get("scores") if isinstance(result, dict) else None
     grade.expect(isinstance(scores, np.ndarray) and scores.shape == (len(t_test), 10),
                  f"predict must return scores of shape ({len(t_test)}, 10)")
     accuracy = float(np.mean(scores.argmax(axis=1) == t_test))
+    grade.record("test accuracy", round(accuracy, 4))
     grade.expect(accuracy >= trainer.ACCURACY_THRESHOLD,
                  f"test accuracy {accuracy:.3f} after {trainer.DIGITS_EPOCHS} epochs; at least "
                  f"{trainer.ACCURACY_THRESHOLD} is expected (the simple_convnet part's "

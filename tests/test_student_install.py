@@ -1,0 +1,102 @@
+"""A student's first install, as the student README says it: a fresh environment of the
+system's interpreter, the newest pip, CPU PyTorch first, then only the archive's own
+``requirements.txt``; then the self-check of the unpacked archive."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from roads import TORCH, fresh_venv, pip, system_environment
+
+from autograder import course
+from release.build import student_archive
+
+OPTIM = course.load("optim_reg")
+CNN = course.load("cnn")
+
+
+@pytest.fixture(scope="module")
+def student() -> Iterator[tuple[Path, Path]]:
+    """(a folder, the python of a fresh environment that has only the CPU torch)."""
+    root = Path(tempfile.mkdtemp(prefix="kit-student-"))
+    try:
+        yield root, fresh_venv(root / "venv", TORCH)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _torch(python: Path) -> str:
+    return pip(python, "show", "torch").stdout.split("Version: ")[1].split()[0]
+
+
+def _unpack(assignment: course.Assignment, root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(student_archive(assignment, root)) as archive:
+        archive.extractall(root / "unpacked")
+    return root / "unpacked" / assignment.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", course.names())
+def test_requirements_resolve_over_an_installed_cpu_torch(name, student):
+    root, python = student
+    folder = _unpack(course.load(name), root / name)
+    text = (folder / "requirements.txt").read_text("utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines and all(">=" in line and "<" not in line and "+" not in line
+                         and "==" not in line for line in lines), text
+    newest = pip(python, "--version").stdout
+    report = json.loads(pip(python, "install", "--dry-run", "--quiet", "--report", "-",
+                            "-r", "requirements.txt", cwd=folder).stdout)
+    installs = {item["metadata"]["name"].lower() for item in report["install"]}
+    assert "numpy" in installs and "pytest" in installs, (newest, installs)
+    assert "torch" not in installs  # the CPU torch already there is kept
+    assert not [n for n in installs if n.startswith(("nvidia", "triton"))], installs
+
+
+@pytest.mark.slow
+def test_unpacked_archives_self_check_after_the_student_install(student):
+    """The stubs fail every part with clear messages, the reference copied in passes every
+    part (optim_reg), and the torch the student installed first is still the one there."""
+    root, python = student
+    before = _torch(python)
+    cnn = _unpack(CNN, root / "flow")
+    pip(python, "install", "-q", "-r", "requirements.txt", cwd=cnn)  # a superset of optim_reg's
+    assert _torch(python) == before and before.endswith("+cpu")
+    folder = _unpack(OPTIM, root / "flow")
+    env = system_environment(COLUMNS="200")
+    where = subprocess.run([str(python), "-c", "import autograder; print(autograder.__file__)"],
+                           cwd=folder, env=env, capture_output=True, text=True, check=True)
+    assert where.stdout.startswith(str(folder))
+
+    def selfcheck(at: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), "selfcheck.py", *args], cwd=at, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    stubs = selfcheck(folder)
+    assert stubs.returncode == 1
+    for part in OPTIM.parts:
+        assert f"0.0 / {OPTIM.points[part]}" in stubs.stdout
+    assert "not implemented yet" in stubs.stdout
+    for name in OPTIM.graded:
+        (folder / "optim_reg" / name).write_bytes((OPTIM.solution_dir / name).read_bytes())
+    reference = selfcheck(folder)
+    assert reference.returncode == 0, reference.stdout
+    for part in OPTIM.parts:
+        assert f"{OPTIM.points[part]:.1f} / {OPTIM.points[part]}" in reference.stdout
+    packed = selfcheck(folder, "--pack", "20251234")
+    assert packed.returncode == 0 and "warning" not in packed.stdout
+    with zipfile.ZipFile(folder / "20251234.zip") as archive:
+        assert sorted(archive.namelist()) == sorted(f"optim_reg/{n}" for n in OPTIM.graded)
+
+    cnn_stubs = selfcheck(cnn, "conv2d", "residual")  # torch's part, in the same install
+    assert cnn_stubs.returncode == 1 and "not implemented yet" in cnn_stubs.stdout
+    assert os.path.isdir(cnn / "autograder")

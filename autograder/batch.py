@@ -28,6 +28,7 @@ from .intake import Submission
 from .results import Result, gradebook_csv, write_atomic
 
 log = logging.getLogger(__name__)
+GRADING_ERROR = "grading error"  # how a status that is the engine's failure begins
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Grader:
         except Exception as error:
             log.error("grading %s failed:\n%s", submission.student, traceback.format_exc())
             return Result(submission.student, self.assignment.name, self.assignment.points,
-                          status=f"grading error ({type(error).__name__}); "
+                          status=f"{GRADING_ERROR} ({type(error).__name__}); "
                                  "the instructor was told",
                           notes=list(submission.notes),
                           submission_sha256=submission.sha256 or "")
@@ -163,7 +164,7 @@ def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: 
             save(paths, result, submission)
         except (OSError, ValueError) as error:  # e.g. text the file system refuses
             log.error("saving %s failed: %s", submission.safe_id, error)
-            result.status = f"grading error ({type(error).__name__} writing the results)"
+            result.status = f"{GRADING_ERROR} ({type(error).__name__} writing the results)"
         results[submission.safe_id] = result
         if progress:
             progress(submission, result)

@@ -20,11 +20,12 @@ import json
 import shutil
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any
 
 from . import course, intake
-from .batch import Grader
+from .batch import GRADING_ERROR, Grader
 from .results import Result, TestResult, markdown_text, write_atomic
 from .sandbox import Layer, SandboxError
 
@@ -121,18 +122,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     assignment = course.load(args.assignment)
     target = args.root / "results" / "results.json"
+
+    def failed(reason: str) -> int:
+        write_atomic(target, json.dumps(failure_json(assignment, reason), indent=1))
+        print(f"autograder failed: {reason}")
+        return 1
+
     try:
         grader = Grader(assignment, allow_unconfined=assignment.gradescope.allow_unconfined)
     except SandboxError as error:
-        write_atomic(target, json.dumps(failure_json(assignment, str(error)), indent=1))
-        print(f"autograder failed: {error}")
-        return 1
+        return failed(str(error))
     try:
         layers = grader.sandbox.report()
         print(f"sandbox layers:\n{layer_report(layers)}")
         result = grade(grader, args.root)
+    except Exception as error:  # the kit's own failure: never a grade
+        traceback.print_exc(file=sys.stdout)
+        return failed(f"{type(error).__name__}: {error}")
     finally:
         grader.close()
+    if result.status.startswith(GRADING_ERROR):  # the engine failed on this submission
+        return failed(result.status)
     data = results_json(result, assignment.gradescope, layers)
     write_atomic(target, json.dumps(data, indent=1, ensure_ascii=False))
     print(f"{result.student}: {result.score:g} / {result.max_score} ({result.status})")

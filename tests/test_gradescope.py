@@ -204,3 +204,21 @@ def test_bad_settings_are_refused():
                      {"leaderboard": {"x": "up"}}):
         with pytest.raises(ValueError):
             Gradescope(**settings)
+
+
+@pytest.mark.slow
+def test_a_grader_failure_is_no_grade(gradescope):
+    """The kit failing on a submission (here: a given module missing from the image) says
+    so in the results, with no score to stand as the student's; run_autograder exits 1."""
+    image = gradescope("optim_reg")
+    given = image.root / "source" / "assignments" / "optim_reg" / "optim_reg" / "base_layers.py"
+    kept = given.read_bytes()
+    given.unlink()
+    try:
+        run = image.run(files(modules(OPTIM, "reference")))
+    finally:
+        given.write_bytes(kept)
+    assert run.process.returncode == 1
+    jsonschema.validate(run.results, SCHEMA)
+    assert run.results["tests"] == [] and "This is not your score" in run.results["output"]
+    assert run.results["extra_data"]["status"].startswith("grader error: grading error")

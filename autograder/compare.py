@@ -101,12 +101,13 @@ def _array_mismatch(got, want: np.ndarray, tol: Tolerance, show_values: bool,
     with np.errstate(invalid="ignore", over="ignore"):
         error = np.where(nan_want, 0.0, np.abs(got - want))
         bad = (error > tol.atol + tol.rtol * np.abs(want)) | (nan_want & ~nan_got)
-        bad |= np.isinf(got) & (got != want)
+        bad |= (np.isinf(got) | np.isinf(want)) & (got != want)  # inf only for inf, signed
     if not bad.any():
         return None
     error = np.where(np.isfinite(error), error, np.inf)
     index = _index(np.unravel_index(np.argmax(np.where(bad, error, -1.0)), want.shape))
-    relative = error[index] / max(abs(float(want[index])), 1e-300)
+    expected = abs(float(want[index]))
+    relative = error[index] / max(expected, 1e-300) if np.isfinite(expected) else np.inf
     values = f" (expected {want[index]:.6g}, got {got[index]:.6g})" if show_values else ""
     return (f"{where}: {int(bad.sum())} of {want.size} values outside tolerance; largest error "
             f"{error[index]:.3g} (relative {relative:.2g}) at {index}{values}")

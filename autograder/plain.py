@@ -281,7 +281,10 @@ class _DecodeState:
         if start + nbytes > len(self.blob):
             raise PlainDataError(f"{ARRAYS_FILE} is shorter than its arrays")
         self.position = start + nbytes
-        arr = np.frombuffer(self.blob, dtype, count, start).reshape(shape)
+        try:  # numpy refuses shapes whose nonzero dimensions overflow, even of size 0
+            arr = np.frombuffer(self.blob, dtype, count, start).reshape(shape)
+        except ValueError:
+            raise PlainDataError(f"bad array shape {shape[:MAX_NDIM]}") from None
         return arr if dtype.isnative else arr.astype(dtype.newbyteorder("="))
 
 

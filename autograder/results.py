@@ -126,8 +126,9 @@ class Result:
                 continue
             out += ["", f"## {part}", ""]
             for test in failed:
-                out.append(f"- **{test.name}** ({test.score:.2f} / {test.max_score:.2f})")
-                out += [f"  {line}" for line in test.output.splitlines()]
+                out.append(f"- **{markdown_text(test.name)}** "
+                           f"({test.score:.2f} / {test.max_score:.2f})")
+                out += [f"  {line}" for line in markdown_code(test.output).splitlines()]
         return "\n".join(out) + "\n"
 
     def gradebook_row(self) -> list:
@@ -140,6 +141,12 @@ def markdown_text(text: str) -> str:
     """``text`` shown as itself in Markdown and HTML: every character that could start
     markup (emphasis, links, headings, tables, tags, entities) is backslash-escaped."""
     return re.sub(r"([\\`*_\[\]<>#|~&])", r"\\\1", text)
+
+
+def markdown_code(text: str) -> str:
+    """``text`` as a fenced code block: shown verbatim, no Markdown or HTML of its own."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def gradebook_header(parts: list[str]) -> list[str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 
 from . import intake
-from .course import Assignment
+from .course import ROOT, Assignment
 from .grading import Context, Failure, GradingPlugin, Oracle, TimedOut
 from .intake import Submission
 from .results import Result
@@ -44,6 +46,10 @@ class SandboxedStudent:
                                        budget=budget)
         self.left = budget
         self.spent = 0.0  # seconds the student's code ran (in the probes, as children measured)
+        self.redact = Redactor({str(folder): "<submission>", sandbox.folder or "": "<sandbox>",
+                                str(ROOT): "<kit>", sys.prefix: "<python>",
+                                sys.base_prefix: "<python>", tempfile.gettempdir(): "<tmp>",
+                                os.path.expanduser("~"): "~"})
 
     def __call__(self, probe: str, inputs: dict, timeout: float) -> Any:
         __tracebackhide__ = True
@@ -55,11 +61,34 @@ class SandboxedStudent:
         self.left -= outcome.wall
         self.spent += outcome.probe_seconds
         if outcome.ok:
-            return outcome.value
-        raise (TimedOut if outcome.status == "timeout" else Failure)(explain(outcome))
+            return self.redact.value(outcome.value)
+        raise (TimedOut if outcome.status == "timeout" else Failure)(
+            self.redact.value(explain(outcome)))
 
     def close(self) -> None:
         self.session.close()
+
+
+class Redactor:
+    """Puts neutral names (``<kit>``, ``<sandbox>``) for the grading machine's own folders in
+    what the student's code returned or printed: feedback names no path of the machine."""
+
+    def __init__(self, names: dict[str, str]):
+        pairs = {spelling: name for path, name in names.items() if len(path) > 1
+                 for spelling in (path, os.path.realpath(path))}
+        self.pairs = sorted(pairs.items(), key=lambda pair: -len(pair[0]))  # longest first
+
+    def value(self, value: Any) -> Any:
+        """``value`` (plain data) with every string redacted."""
+        if isinstance(value, str):
+            for path, name in self.pairs:
+                value = value.replace(path, name)
+            return value
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.value(item) for key, item in value.items()}
+        return value
 
 
 def explain(outcome: Outcome) -> str:

@@ -61,3 +61,13 @@ def test_strings_and_none():
     assert mismatch("ValueError", "ValueError") is None
     assert "expected 'ValueError', got 'no exception'" in mismatch("no exception", "ValueError")
     assert mismatch(None, None) is None
+
+
+def test_an_expected_infinity_matches_only_the_same_infinity():
+    want = np.array([1.0, np.inf, -np.inf])
+    assert mismatch(want.copy(), want) is None
+    for got in ([1.0, 0.0, -np.inf], [1.0, 1e308, -np.inf], [1.0, -np.inf, -np.inf],
+                [1.0, np.inf, np.inf], [1.0, np.nan, -np.inf]):
+        reason = mismatch(np.array(got), want)
+        assert reason and "nan" not in reason.split("(expected")[0], (got, reason)
+    assert mismatch(1e308, float("inf")) is not None

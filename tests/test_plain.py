@@ -219,6 +219,8 @@ def test_blob_symlink_and_fifo_are_refused(tmp_path):
     ({"array": ["<f8", [3]]}, b"\0" * 16, "shorter"),
     ({"array": ["<f8", [2]]}, b"\0" * 17, "does not match"),
     ({"array": ["<f8", [1] * 40]}, b"\0" * 8, "shape"),
+    ({"array": ["<f8", [0, 1 << 62, 1 << 62]]}, b"", "shape"),  # size 0, numpy's overflow
+    ({"array": ["<f8", [0, 1 << 40, 1 << 40, 1 << 40]]}, b"", "shape"),
     ({"array": ["<f8", [-1]]}, b"", "shape"),
     ({"array": ["<f8", [2.0]]}, b"\0" * 16, "shape"),
     ({"array": ["<f8", [True]]}, b"\0" * 8, "shape"),

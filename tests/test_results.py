@@ -53,3 +53,18 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     write_atomic(target, "two")
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["r.json"]
+
+
+def test_student_text_renders_as_itself_in_the_feedback_page():
+    """Markdown, HTML and a fence in what the student's code printed or raised, and in a
+    note about their files, render verbatim (a real Markdown renderer, markdown-it)."""
+    from markdown_it import MarkdownIt
+
+    hostile = "# Heading\n<script>alert(1)</script>\n```\n[link](http://x) **bold** | a |"
+    result = Result("s", "optim_reg", {"sgd": 2}, notes=[f"took <b>{hostile}</b>.py"],
+                    tests=[TestResult("sgd: updates[case 1]", "sgd", 0, 2, hostile)])
+    html = MarkdownIt("commonmark").enable("table").render(result.feedback_markdown())
+    for tag in ("<script", "<a ", "<strong>bold", "<b>", "<h1>Heading"):
+        assert tag not in html, tag
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
+    assert html.count("<h1>") == 1 and html.count("<table>") == 1  # the kit's own only

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.sandbox import Call, Limits, Sandbox, SandboxError, layers
+from autograder.sandbox import Call, Limits, Sandbox, SandboxError, _linux, layers
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -606,6 +606,9 @@ def test_zygote_death_is_a_crash_and_the_sandbox_restarts(area):
         assert out.status == "crash" and "supervisor" in out.message
         assert_healthy(sandbox, area)
         assert sandbox.info["pid"] != old and sandbox.restarts == 1
+        cgroup = _linux.pids_cgroup(sandbox.folder)
+        assert sandbox.report()["pids"].active == os.path.isdir(cgroup)  # made anew
+    assert not os.path.exists(cgroup)  # nothing of the sandbox outlives it
 
 
 def test_bad_calls_raise_sandbox_error(box, area):

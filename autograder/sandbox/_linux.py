@@ -9,9 +9,11 @@ the real errno on failure.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import platform
 import sys
+import time
 
 MACHINE = platform.machine()
 SUPPORTED = sys.platform == "linux" and MACHINE in ("x86_64", "aarch64")
@@ -29,6 +31,7 @@ if _libc is not None:
 
 # Namespaces (linux/sched.h).
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -223,3 +226,29 @@ def effective_capabilities() -> int:
     data = (_CapData * 2)()
     _check(_libc.capget(ctypes.byref(header), ctypes.byref(data)), "capget")
     return data[0].effective | (data[1].effective << 32)
+
+
+# cgroup v1's pids controller: where each child gets a cgroup capping its tasks.
+PIDS_HIERARCHY = "/sys/fs/cgroup/pids"
+
+
+def pids_cgroup(base: str) -> str:
+    """The pids cgroup of the sandbox whose folder is ``base``."""
+    return os.path.join(PIDS_HIERARCHY, f"kit-{os.path.basename(base)}")
+
+
+def remove_cgroup(path: str, wait: float = 1.0) -> None:
+    """Remove the cgroup ``path`` and the cgroups inside it, once their tasks are gone
+    (a killed task leaves its cgroup a moment later); what stays busy is left."""
+    deadline = time.monotonic() + wait
+    for folder, _, _ in sorted(os.walk(path), key=lambda entry: -len(entry[0])):
+        while True:
+            try:
+                os.rmdir(folder)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)

@@ -188,6 +188,7 @@ def _clean_environment(plan: dict[str, Any]) -> None:
     os.chdir(scratch)
     sys.dont_write_bytecode = True
     sys.argv = ["<submission>"]
+    sys.orig_argv = ["python", "<submission>"]  # not the kit's command line and folders
     dropped = [p for p in sys.path if p not in plan["sys_path"]]
     sys.path[:] = list(plan["sys_path"])
     for key in dropped:  # cached finders of the repo / probe folders
@@ -249,6 +250,13 @@ def confine(plan: dict[str, Any], keep: tuple[int, ...],
     trace = [] if trace is None else trace
     trace.append("session")
     os.setsid()
+    if plan.get("cgroup"):
+        trace.append("pids")
+        with open(os.path.join(plan["cgroup"], "cgroup.procs"), "w") as fh:
+            fh.write("0")  # this process: its threads and children count against pids.max
+    if layers.get("ipcns"):
+        trace.append("ipcns")
+        _linux.unshare(_linux.CLONE_NEWIPC)
     if sys.platform == "linux":
         _linux.set_pdeathsig(signal.SIGKILL)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):

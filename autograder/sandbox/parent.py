@@ -30,6 +30,7 @@ from typing import Any, Self
 import autograder
 from autograder import plain
 
+from . import _linux
 from . import child as _child
 
 STATUSES = ("ok", "error", "timeout", "crash", "exit", "memory", "output")
@@ -120,6 +121,11 @@ class Runner:
     """
 
     _base: str | None = None
+
+    @property
+    def folder(self) -> str | None:
+        """The runner's own folder (its workspaces and scratch) while it runs."""
+        return self._base
 
     def start(self) -> None:
         raise NotImplementedError
@@ -259,9 +265,11 @@ class Sandbox(Runner):
                                "command's --allow-unconfined)")
 
     def close(self) -> None:
-        """Stop the zygote (killing any child) and delete the sandbox's temporary folder."""
+        """Stop the zygote (killing any child) and delete the sandbox's temporary folder
+        (and its pids cgroup, should the zygote have died before removing it)."""
         self._stop_zygote()
         if self._base is not None:
+            _linux.remove_cgroup(_linux.pids_cgroup(self._base))
             _rmtree(self._base)
             self._base = None
 

@@ -95,6 +95,7 @@ def _setup(plan: dict[str, Any], root: str) -> tuple[dict[str, Any], child.Basel
         sys.path.insert(0, plan["submission"])
     os.chdir(plan["scratch"])
     sys.argv = ["<submission>"]
+    sys.orig_argv = ["python", "<submission>"]  # not the kit's command line and folders
     sys.dont_write_bytecode = True
     return modules, child.Baseline()
 

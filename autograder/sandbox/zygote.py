@@ -77,6 +77,8 @@ class Zygote:
         self._probe_ok: set[str] = set()
         self.oom_seen = self._oom_kills()
         self.child: _Child | None = None  # of the open session
+        self.cgroup: str | None = None  # this zygote's pids cgroup, holding one per child
+        self.children_made = 0
         self.cap_last = 63
         with contextlib.suppress(OSError, ValueError), open("/proc/sys/kernel/cap_last_cap") as fh:
             self.cap_last = int(fh.read())
@@ -152,6 +154,43 @@ class Zygote:
         except OSError as exc:
             self._set("scratch", False, f"scratch on disk without a size cap (tmpfs mount "
                       f"failed: {exc.strerror or exc})")
+
+    def setup_task_limits(self) -> None:
+        """A private IPC namespace per child (nothing of SysV IPC or POSIX message queues
+        outlives it or reaches another), and a pids cgroup per child, capping its threads
+        and processes whatever its uid (root ignores ``RLIMIT_NPROC``)."""
+        if _linux.SUPPORTED:
+            self._set("ipcns", True, "private IPC namespace per child")
+        else:
+            self._set("ipcns", False, f"unsupported platform {sys.platform}/{_linux.MACHINE}")
+        try:
+            if not self.real_root:
+                raise OSError(0, "not running as root")
+            if not os.path.isfile(os.path.join(_linux.PIDS_HIERARCHY, "cgroup.procs")):
+                raise OSError(0, f"no cgroup v1 pids hierarchy at {_linux.PIDS_HIERARCHY}")
+            path = _linux.pids_cgroup(self.base)
+            _linux.remove_cgroup(path)  # left by this sandbox's previous zygote, if it died
+            os.mkdir(path, 0o700)
+            self.cgroup = path
+            self._set("pids", True, "pids cgroup per child (its tasks capped at NPROC)")
+        except OSError as exc:
+            self._set("pids", False, f"no pids cgroup: {exc.strerror or exc}")
+
+    def _child_cgroup(self, nproc: int) -> str | None:
+        """A fresh pids cgroup for the next child, at most ``nproc`` tasks (the children's
+        earlier cgroups, empty once they are dead, are removed first)."""
+        if self.cgroup is None or not self.layers["pids"]["active"]:
+            return None
+        for name in os.listdir(self.cgroup):
+            if name.startswith("child-"):
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(self.cgroup, name))
+        self.children_made += 1
+        path = os.path.join(self.cgroup, f"child-{self.children_made}")
+        os.mkdir(path, 0o700)
+        with open(os.path.join(path, "pids.max"), "w") as fh:
+            fh.write(str(int(nproc)))
+        return path
 
     def _uid_problem(self, paths: list[str], read_last: bool = True) -> str | None:
         """Why ``self.uid`` could not read ``paths`` (None when it can); with ``read_last``
@@ -431,7 +470,7 @@ class Zygote:
             "scratch": scratch, "submission": submission, "package": package,
             "budget": budget, "limits": limits, "ro": ro, "rw": rw, "modules": list(modules),
             "layers": self.active(), "uid": self.uid, "landlock_abi": self.landlock_abi,
-            "cap_last": self.cap_last,
+            "cap_last": self.cap_last, "cgroup": self._child_cgroup(limits["nproc"]),
             "sys_path": self._sys_path if self._sys_path is not None else self.child_sys_path(ro),
         }
 
@@ -747,6 +786,7 @@ def main(config_json: str, ctl_fd: int) -> None:
     try:
         zygote.setup_namespaces()
         zygote.setup_scratch()
+        zygote.setup_task_limits()
         zygote.detect()
         zygote.preload()
         zygote.freeze_paths()
@@ -768,4 +808,9 @@ def main(config_json: str, ctl_fd: int) -> None:
             zygote.send({"ok": False, "error": f"zygote start failed: {type(exc).__name__}: "
                          f"{exc}"})
         raise
-    zygote.serve()
+    try:
+        zygote.serve()
+    finally:
+        if zygote.cgroup is not None:
+            zygote.close()
+            _linux.remove_cgroup(zygote.cgroup)

@@ -73,6 +73,16 @@ def pooling(pkg: Package, pool_h, pool_w, stride, pad, mode, x, dout):
 
 
 @probe
+def pooling_defaults(pkg: Package, pool_h, pool_w, x):
+    """``Pooling(pool_h, pool_w)`` with every other argument left to its default: forward,
+    then backward of ones shaped like the output (whatever its shape, so a wrong default
+    still gives an answer to compare)."""
+    layer = pkg.pooling.Pooling(pool_h, pool_w)
+    out = layer.forward(x)
+    return {"out": out, "dx": layer.backward(np.ones(np.shape(out)))}
+
+
+@probe
 def kernels(pkg: Package, names):
     return {name: np.asarray(pkg.kernels.KERNELS[name], dtype=np.float64) for name in names}
 

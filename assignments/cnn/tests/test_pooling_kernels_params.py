@@ -25,6 +25,13 @@ def test_pooling_layer(grade, mode, stride, pad):
                 tol=Tolerance(1e-9, 1e-12))
 
 
+@pytest.mark.pooling
+def test_pooling_layer_defaults(grade):
+    """Pooling(2, 2) alone: stride 1, pad 0 and "max" by default (the textbook's stride is 2)."""
+    grade.check("pooling_defaults", pool_h=2, pool_w=2, x=grade.rng().random((1, 2, 4, 5)) - 0.5,
+                tol=Tolerance(1e-9, 1e-12))
+
+
 @pytest.mark.kernels
 def test_kernel_table(grade):
     grade.check("kernels", names=["identity", "edge4", "edge8", "sharpen", "box_blur",

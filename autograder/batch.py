@@ -16,30 +16,38 @@ import json
 import logging
 import multiprocessing
 import multiprocessing.util
+import os
+import tempfile
 import traceback
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import course, intake
 from .course import Assignment
+from .gradebook_xlsx import gradebook_xlsx
 from .intake import Submission
-from .results import Result, gradebook_csv, write_atomic
+from .results import GRADING_ERROR, Result, gradebook_csv, write_atomic
 
 log = logging.getLogger(__name__)
-GRADING_ERROR = "grading error"  # how a status that is the engine's failure begins
 
 
 @dataclass(frozen=True)
 class Paths:
-    """Where a batch writes: ``gradebook.csv``, ``results/<id>.json``, ``feedback/<id>.md``."""
+    """Where a batch writes: ``gradebook.csv`` (and ``gradebook.xlsx``, its view for Excel),
+    ``results/<id>.json``, ``feedback/<id>.md``."""
 
     out: Path
 
     @property
     def gradebook(self) -> Path:
         return self.out / "gradebook.csv"
+
+    @property
+    def gradebook_xlsx(self) -> Path:
+        return self.out / "gradebook.xlsx"
 
     def result(self, submission: Submission) -> Path:
         return self.out / "results" / f"{submission.safe_id}.json"
@@ -60,6 +68,19 @@ def finished(paths: Paths, submission: Submission) -> Result | None:
     return result if same else None
 
 
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    """``results.write_atomic`` for bytes: a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save(paths: Paths, result: Result, submission: Submission) -> None:
     write_atomic(paths.result(submission), json.dumps(result.to_json(), indent=1,
                                                       ensure_ascii=False))
@@ -69,7 +90,8 @@ def save(paths: Paths, result: Result, submission: Submission) -> None:
 class Grader:
     """Grades submissions of one assignment in this process (one sandbox, one oracle)."""
 
-    def __init__(self, assignment: Assignment, slot: int = 0, allow_unconfined: bool = False):
+    def __init__(self, assignment: Assignment, slot: int = 0, allow_unconfined: bool = False,
+                 workdir: str | None = None):
         from .graders import HIDDEN_SEED
         from .reference import ReferenceOracle
         from .sandbox import Sandbox
@@ -79,7 +101,7 @@ class Grader:
         self.oracle = ReferenceOracle(assignment)
         self.sandbox = Sandbox(preload=("torch",) if assignment.needs_torch else (),
                                probes=(f"autograder.probes.{assignment.name}",), slot=slot,
-                               allow_unconfined=allow_unconfined)
+                               allow_unconfined=allow_unconfined, workdir=workdir)
         self.sandbox.start()
 
     def grade(self, submission: Submission) -> Result:
@@ -104,9 +126,10 @@ class Grader:
 _worker: Grader | None = None
 
 
-def _start_worker(name: str, slots: multiprocessing.Queue, allow_unconfined: bool) -> None:
+def _start_worker(name: str, slots: multiprocessing.Queue, allow_unconfined: bool,
+                  workdir: str) -> None:
     global _worker
-    _worker = Grader(course.load(name), slots.get(), allow_unconfined)
+    _worker = Grader(course.load(name), slots.get(), allow_unconfined, workdir)
     # close the sandbox (its zygote and folders) when the pool shuts this worker down
     multiprocessing.util.Finalize(_worker, _worker.close, exitpriority=10)
 
@@ -118,7 +141,13 @@ def _grade_in_worker(submission: Submission) -> Result:
 
 def _results(assignment: Assignment, todo: list[Submission], jobs: int,
              allow_unconfined: bool) -> Iterator[tuple[Submission, Result]]:
-    """Grade ``todo`` with ``jobs`` workers, yielding each result as it is ready."""
+    """Grade ``todo`` with ``jobs`` workers, yielding each result as it is ready.
+
+    A worker lost mid-batch (a signal, the out-of-memory killer) breaks its pool: the
+    submissions it left unfinished are graded again by a fresh pool, then, should that
+    break too, one at a time, each in a pool of its own; one that still takes its worker
+    down gets a ``grading error`` row. Every submission gets its result.
+    """
     if not todo:
         return
     if jobs <= 1:
@@ -129,25 +158,66 @@ def _results(assignment: Assignment, todo: list[Submission], jobs: int,
         finally:
             grader.close()
         return
+    lost = yield from _pool_results(assignment, todo, jobs, allow_unconfined)
+    if lost:  # once more, all together
+        lost = yield from _pool_results(assignment, lost, jobs, allow_unconfined)
+    for submission in lost:  # again: one at a time, so that only the culprit is lost
+        for gone in (yield from _pool_results(assignment, [submission], 1, allow_unconfined)):
+            yield gone, _lost(assignment, gone)
+
+
+def _pool_results(assignment: Assignment, todo: list[Submission], jobs: int,
+                  allow_unconfined: bool) -> Generator[tuple[Submission, Result], None,
+                                                       list[Submission]]:
+    """One pool of ``jobs`` workers over ``todo``: yields the results it finishes and
+    returns the submissions left unfinished when a worker died."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["autograder.batch"])
     slots = context.Queue()
     for slot in range(jobs):
         slots.put(slot)
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                             initargs=(assignment.name, slots, allow_unconfined)) as pool:
-        yield from zip(todo, pool.map(_grade_in_worker, todo), strict=True)
+    lost = []
+    # the workers' sandboxes live here: a worker killed mid-batch leaves its folder (and
+    # the copies of students' modules in it) to this process to remove
+    with tempfile.TemporaryDirectory(prefix="kit-batch-") as workdir:
+        os.chmod(workdir, 0o711)  # the sandbox uid reaches its sandbox's folder through it
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                                 initargs=(assignment.name, slots, allow_unconfined,
+                                           workdir)) as pool:
+            futures = {pool.submit(_grade_in_worker, submission): submission
+                       for submission in todo}
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    lost.append(futures[future])
+                    continue
+                yield futures[future], result
+    if lost:
+        log.error("a grading worker died; %d submissions to grade again", len(lost))
+    return sorted(lost, key=todo.index)
+
+
+def _lost(assignment: Assignment, submission: Submission) -> Result:
+    """The row of a submission whose grading worker died every time."""
+    return Result(submission.student, assignment.name, assignment.points,
+                  status=f"{GRADING_ERROR} (its grading worker died three times); regrade with "
+                         "--student", notes=list(submission.notes),
+                  submission_sha256=submission.sha256 or "")
 
 
 def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1,
                  students: list[str] | None = None, regrade: bool = False,
                  allow_unconfined: bool = False,
-                 progress: Callable[[Submission, Result], None] | None = None) -> list[Result]:
+                 progress: Callable[[Submission, Result], None] | None = None,
+                 planned: Callable[[int, int], None] | None = None) -> list[Result]:
     """Grade every submission in ``submissions`` and write the batch's files under ``out``.
 
-    A submission whose result is already written (same content) is not graded again,
+    A submission whose result is already written (same content) is kept, not graded again,
     unless ``regrade`` is set or its student is one of ``students``. Every submission gets
-    a gradebook row. Raises ``IntakeError`` for a missing folder.
+    a gradebook row. ``planned(kept, to_grade)`` is called once the folder is read, before
+    anything is graded or written (it may raise to stop the batch there); ``progress``
+    after each graded submission. Raises ``IntakeError`` for a missing folder.
     """
     paths = Paths(out)
     entries = intake.collect(submissions, assignment)
@@ -159,6 +229,8 @@ def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: 
         if kept is not None:
             results[submission.safe_id] = kept
     todo = [s for s in entries if s.safe_id not in results]
+    if planned:
+        planned(len(results), len(todo))
     for submission, result in _results(assignment, todo, jobs, allow_unconfined):
         try:
             save(paths, result, submission)
@@ -170,4 +242,6 @@ def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: 
             progress(submission, result)
     rows = [results[s.safe_id] for s in entries]
     write_atomic(paths.gradebook, gradebook_csv(rows, assignment.parts))
+    _write_bytes_atomic(paths.gradebook_xlsx, gradebook_xlsx(rows, assignment.name,
+                                                             assignment.parts))
     return rows

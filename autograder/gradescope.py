@@ -76,8 +76,8 @@ def _part_test(result: Result, part: str, number: int, visibility: str) -> dict[
 
 
 def _case_test(case: TestResult, visibility: str) -> dict[str, Any]:
-    return {"name": case.name, "score": round(case.score, 4),
-            "max_score": round(case.max_score, 4), "output": case.output,
+    return {"name": case.name, "score": round(case.score, 6),
+            "max_score": round(case.max_score, 6), "output": case.output,
             "visibility": visibility, "tags": [case.part],
             "status": "passed" if case.passed else "failed"}
 

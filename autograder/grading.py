@@ -75,6 +75,7 @@ class Context:
     results: list[TestResult] = field(default_factory=list)
     timed_out: set[str] = field(default_factory=set)  # parts whose code ran out of time
     metrics: dict[str, float] = field(default_factory=dict)  # name -> value (leaderboards)
+    errors: list[str] = field(default_factory=list)  # cases the kit itself failed on
 
 
 class Grade:
@@ -193,9 +194,11 @@ class GradingPlugin:
             output = str(error)
             if len(output) > OUTPUT_CAP:
                 output = output[:OUTPUT_CAP] + "\n[... feedback cut]"
-        else:  # a bug of the grader's: the student is not shown the grader's code
+        else:  # the kit failed (a grader's bug, the sandbox): never the student's zero
             log.error("grader error in %s", item.nodeid, exc_info=call.excinfo._excinfo)
-            output = f"internal grader error ({type(error).__name__}); please tell the instructor"
+            self.context.errors.append(f"{item.name}: {type(error).__name__}")
+            output = (f"internal grader error ({type(error).__name__}): not your code; this "
+                      "case is to be graded again")
         return TestResult(name, self.part_of(item), 0.0, max_score, output)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 OK = "ok"
+GRADING_ERROR = "grading error"  # how a status begins that is the kit's failure, not a grade
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Result:
             "execution_time": round(self.execution_time, 3),
             "output": self._summary(),
             "tests": [
-                {"name": t.name, "score": round(t.score, 4), "max_score": round(t.max_score, 4),
+                {"name": t.name, "score": round(t.score, 6), "max_score": round(t.max_score, 6),
                  "output": t.output, "visibility": t.visibility, "tags": [t.part]}
                 for t in self.tests
             ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -24,9 +25,10 @@ from . import intake
 from .course import ROOT, Assignment
 from .grading import Context, Failure, GradingPlugin, Oracle, TimedOut
 from .intake import Submission
-from .results import Result
-from .sandbox import Outcome, Runner
+from .results import GRADING_ERROR, Result
+from .sandbox import Outcome, Runner, SandboxError
 
+log = logging.getLogger(__name__)
 GRADERS = Path(__file__).parent / "graders"
 SUBMISSION_BUDGET = 120.0  # seconds of sandboxed calls one submission may use in all
 # pytest plugins the graders do not need: each costs time on every submission
@@ -56,8 +58,15 @@ class SandboxedStudent:
         if self.left <= 0:
             raise Failure("not run: this submission used up its total time "
                           f"({SUBMISSION_BUDGET:g} s) in earlier tests")
-        outcome = self.session.run(f"{self.module}:{probe}",
-                                   {"package": self.package, **inputs}, min(timeout, self.left))
+        request = (f"{self.module}:{probe}", {"package": self.package, **inputs},
+                   min(timeout, self.left))
+        try:
+            outcome = self.session.run(*request)
+        except SandboxError:  # the kit failed, not the student: once more, in a fresh child
+            log.warning("sandbox failure on %s; retrying in a fresh child", probe,
+                        exc_info=True)
+            self.session.close()
+            outcome = self.session.run(*request)
         self.left -= outcome.wall
         self.spent += outcome.probe_seconds
         if outcome.ok:
@@ -155,6 +164,11 @@ def grade_submission(submission: Submission, assignment: Assignment, sandbox: Ru
                 student.close()
             result.tests = context.results
             result.metrics = context.metrics
+            if context.errors:  # a grade with holes made by the kit is no grade
+                shown = ", ".join(context.errors[:3]) + (" ..." if len(context.errors) > 3
+                                                         else "")
+                result.status = (f"{GRADING_ERROR} ({len(context.errors)} cases failed in "
+                                 f"the kit: {shown}); regrade with --student")
             result.student_seconds = student.spent
     result.execution_time = time.perf_counter() - started
     return result

@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--regrade", action="store_true", help="ignore finished results")
     grade.add_argument("--allow-unconfined", action="store_true",
                        help="grade even where no confinement layer of the sandbox works")
+    grade.add_argument("--allow-empty", action="store_true",
+                       help="an empty submissions folder writes a gradebook with no rows "
+                            "(otherwise it is an error)")
 
     verify = verbs.add_parser("verify", help="prove the graders sound")
     verify.add_argument("assignment", choices=assignments)
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return grade(course.load(args.assignment), args.submissions, args.out, jobs=args.jobs,
                      students=args.student, regrade=args.regrade,
-                     allow_unconfined=args.allow_unconfined)
+                     allow_unconfined=args.allow_unconfined, allow_empty=args.allow_empty)
     if args.verb == "demo":
         from .demo import demo
 

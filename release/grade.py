@@ -1,69 +1,172 @@
 """``python -m release grade``: a folder of submissions into a gradebook, with a progress
-bar and a table of the results."""
+bar and a table of the results that fits the terminal."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from autograder import batch, intake
 from autograder.course import Assignment
-from autograder.results import OK, Result
+from autograder.results import GRADING_ERROR, OK, Result
 from autograder.sandbox import SandboxError
 
+STATUS_MIN = 20  # narrowest the status column wraps to before it moves to a table of its own
 
-def table(assignment: Assignment, results: list[Result]) -> Table:
-    """The gradebook as a terminal table."""
-    view = Table(title=f"{assignment.name}: {len(results)} submissions")
-    view.add_column("student", no_wrap=True)
-    view.add_column("score", justify="right")
-    for part in assignment.parts:
-        view.add_column(part, justify="right")
-    view.add_column("status")
-    for result in results:
-        parts = result.part_scores()
-        view.add_row(escape(result.student), f"{result.score:g}",
-                     *(f"{parts[p]:g}" for p in assignment.parts),
-                     escape(result.status) if result.status != OK else "[green]ok[/green]")
-    return view
+
+def plural(count: int, noun: str) -> str:
+    """``1 submission``, ``2 submissions``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class _NoSubmissions(Exception):
+    """The folder holds no submission and no empty gradebook was asked for."""
+
+
+def tables(assignment: Assignment, results: list[Result], width: int) -> list[Table]:
+    """The gradebook as terminal tables no wider than ``width``.
+
+    One table when it fits; else the columns (score, the parts, status) are split over
+    several tables, each led by the student column, so that every student keeps one line
+    per table. Ids, part names and scores are never cut or wrapped (a squeezed table
+    misleads); only the status wraps. Only an id wider than ``width`` can overflow it.
+    """
+    parts = [r.part_scores() for r in results]
+    columns = [("score", [f"{r.score:g}" for r in results]),
+               *((part, [f"{p[part]:g}" for p in parts]) for part in assignment.parts)]
+    statuses = ["[green]ok[/green]" if r.status == OK else escape(r.status) for r in results]
+
+    measure = Console(width=10**6)  # measures cells, never prints
+
+    def cells(header: str, texts: list[str]) -> int:
+        """The width of a column: its widest line, in terminal cells."""
+        return max(Measurement.get(measure, measure.options, Text.from_markup(t)).maximum
+                   for t in [header, *texts])
+
+    student = cells("student", [escape(r.student) for r in results])
+    start = 1 + student + 3  # a column takes its text, a space each side and one border
+    chunks: list[list[tuple[str, list[str]]]] = [[]]
+    used = start
+    for header, texts in columns:
+        need = cells(header, texts) + 3
+        if chunks[-1] and used + need > width:
+            chunks.append([])
+            used = start
+        chunks[-1].append((header, texts))
+        used += need
+    status_width = cells("status", statuses)
+    room = width - used - 3
+    if room < min(status_width, STATUS_MIN):
+        chunks.append([])
+        room = width - start - 3
+    chunks[-1].append(("status", statuses))
+
+    title = f"{assignment.name}: {plural(len(results), 'submission')}"
+    views = []
+    for number, chunk in enumerate(chunks, start=1):
+        view = Table(title=title if len(chunks) == 1 else f"{title} ({number} of {len(chunks)})")
+        view.add_column("student", no_wrap=True)
+        for header, _ in chunk:
+            if header == "status":
+                view.add_column(header, overflow="fold", max_width=max(room, STATUS_MIN))
+            else:
+                view.add_column(header, justify="right", no_wrap=True)
+        for row, result in enumerate(results):
+            view.add_row(escape(result.student), *(texts[row] for _, texts in chunk))
+        views.append(view)
+    return views
+
+
+def _folder_error(submissions: Path) -> str | None:
+    """Why ``submissions`` cannot be the folder of submissions, if it cannot."""
+    if submissions.is_dir():
+        return None
+    if not submissions.exists():
+        return f"no submissions folder: {submissions} does not exist"
+    unpack = "; unpack it into a folder first" if submissions.suffix.lower() == ".zip" else ""
+    return (f"{submissions} is a file, not a folder: give the folder that holds one zip or "
+            f"folder per student{unpack}")
 
 
 def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1,
           students: list[str] | None = None, regrade: bool = False,
-          allow_unconfined: bool = False, console: Console | None = None) -> int:
-    """Grade and report; 0 when every submission was graded, 2 for the instructor's errors."""
+          allow_unconfined: bool = False, allow_empty: bool = False,
+          console: Console | None = None, stdout: Console | None = None) -> int:
+    """Grade and report; 0 when every submission was graded, 1 when the kit failed on some
+    (their rows say ``grading error``), 2 for the instructor's errors.
+
+    An empty folder is such an error unless ``allow_empty`` (then the gradebook has only
+    its header). Messages and the progress bar go to ``console`` (standard error), the
+    table of results to ``stdout`` (standard output), as wide as its terminal; paths in
+    messages are never broken by inserted line ends (the terminal wraps them).
+    """
     console = console or Console(stderr=True)
-    if not submissions.is_dir():
-        console.print(f"[red]error:[/red] no submissions folder {submissions}")
+    stdout = stdout or Console(file=sys.stdout)
+    problem = _folder_error(submissions)
+    if problem:
+        console.print(f"[red]error:[/red] {escape(problem)}", soft_wrap=True)
         return 2
     started = time.perf_counter()
-    columns = (TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
+    counts = {"kept": 0, "graded": 0}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(assignment.name, total=None)
+        task = None
+
+        def plan(kept: int, todo: int) -> None:
+            nonlocal task
+            if kept + todo == 0 and not allow_empty:
+                raise _NoSubmissions
+            counts["kept"] = kept
+            if todo:
+                task = bar.add_task(f"grading {assignment.name}", total=todo)
 
         def advance(submission: intake.Submission, result: Result) -> None:
+            counts["graded"] += 1
             bar.update(task, advance=1,
-                       description=escape(f"{assignment.name} ({submission.student})"))
+                       description=escape(f"grading {assignment.name} ({submission.student})"))
 
         try:
             results = batch.grade_folder(assignment, submissions, out, jobs=jobs,
                                          students=students, regrade=regrade,
-                                         allow_unconfined=allow_unconfined, progress=advance)
+                                         allow_unconfined=allow_unconfined, progress=advance,
+                                         planned=plan)
         except (intake.IntakeError, SandboxError) as error:
-            console.print(f"[red]error:[/red] {error}")
+            console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
             return 2
-    # never squeeze ids, part names or scores (a wide table scrolls; a squeezed one misleads)
-    longest = max((len(r.student) for r in results), default=7)
-    wide_enough = longest + 48 + sum(len(part) + 3 for part in assignment.parts)
-    Console(file=sys.stdout, width=max(Console().width, wide_enough)).print(
-        table(assignment, results))
-    console.print(f"{len(results)} submissions in {time.perf_counter() - started:.1f} s; "
-                  f"gradebook: {batch.Paths(out).gradebook}; feedback: {out / 'feedback'}")
+        except _NoSubmissions:
+            console.print(f"[red]error:[/red] {escape(str(submissions))} holds no submissions "
+                          "(hidden entries are skipped); nothing was written. To write a "
+                          "gradebook with no rows, pass --allow-empty.", soft_wrap=True)
+            return 2
+    for view in tables(assignment, results, stdout.width) if results else ():
+        stdout.print(view)
+    seconds = time.perf_counter() - started
+    if not results:
+        done = "0 submissions (--allow-empty): the gradebook has no rows"
+    elif counts["kept"]:
+        done = (f"{plural(len(results), 'submission')} in {seconds:.1f} s: {counts['kept']} "
+                f"kept from the last run, {counts['graded']} graded (--regrade grades all again)")
+    else:
+        done = f"{plural(len(results), 'submission')} graded in {seconds:.1f} s"
+    paths = batch.Paths(out)
+    console.print(escape(f"{done}; gradebook: {paths.gradebook} and {paths.gradebook_xlsx.name}"
+                         f" (for Excel); feedback: {out / 'feedback'}"), soft_wrap=True)
+    failed = [r.student for r in results if r.status.startswith(GRADING_ERROR)]
+    if failed:  # the kit's failure, not the students': loud, and how to grade them again
+        again = " ".join(f"--student {shlex.quote(student)}" for student in failed)
+        console.print(f"[red]{escape(plural(len(failed), 'submission'))} not graded because "
+                      f"the kit failed on them[/red] (their rows say grading error, not a "
+                      f"grade); once the cause is fixed, run this command again with "
+                      f"{escape(again)}", soft_wrap=True)
+        return 1
     return 0

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from gradescope_image import GradescopeImage
+from roads import TORCH, fresh_venv, pip
 
 from autograder import course
 
@@ -23,3 +28,18 @@ def gradescope() -> Iterator[Callable[[str], GradescopeImage]]:
     yield image
     for built in images.values():
         built.close()
+
+
+@pytest.fixture(scope="session")
+def system_kit() -> Iterator[Path]:
+    """The python of a fresh environment of the system's interpreter (world-readable, as on
+    Gradescope: the sandbox's uid layer turns on) with the kit installed as the README says:
+    CPU torch first, then the project's core install."""
+    root = Path(tempfile.mkdtemp(prefix="kit-system-"))
+    try:
+        os.chmod(root, 0o755)
+        python = fresh_venv(root / "venv", TORCH)
+        pip(python, "install", "-q", "-e", str(course.ROOT))
+        yield python
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -47,8 +47,8 @@ def _feedback(out: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", course.names())
-def test_the_uid_layer_changes_no_grade(name, gradescope):
-    system = str(gradescope("cnn").python)  # the system's interpreter, the kit's requirements
+def test_the_uid_layer_changes_no_grade(name, system_kit):
+    system = str(system_kit)
     assert _layers(system)["uid"] is True
     root = Path(tempfile.mkdtemp(prefix="kit-uid-"))
     try:

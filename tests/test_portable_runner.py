@@ -9,12 +9,15 @@ the stubs and faulty code; the student's archive must self-check in an interpret
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -149,8 +152,19 @@ def test_faults_read_the_same_through_both_runners(monkeypatch, tmp_path, fault)
 # --------------------------------------------------------------------------- outcomes
 
 
-def _submission(tmp_path: Path, source: str) -> Path:
-    folder = tmp_path / "sub"
+@pytest.fixture
+def area() -> Iterator[Path]:
+    """A world-readable folder for submissions: where the confined runner drops to its own
+    uid (a world-readable interpreter), the children must reach them (pytest's own
+    folders are root's only)."""
+    path = Path(tempfile.mkdtemp(prefix="portable-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _submission(area: Path, source: str) -> Path:
+    folder = area / "sub"
     (folder / "stu").mkdir(parents=True)
     (folder / "stu" / "__init__.py").write_text("")
     (folder / "stu" / "m.py").write_text(textwrap.dedent(source))
@@ -175,11 +189,11 @@ ENDINGS = {
 
 
 @pytest.mark.parametrize("source", ENDINGS.values(), ids=ENDINGS.keys())
-def test_outcomes_are_the_confined_runners(tmp_path, source):
+def test_outcomes_are_the_confined_runners(area, source):
     """Every field the feedback reads is the confined runner's (timings aside)."""
     call = Call(
         f"{PROBES}:call",
-        _submission(tmp_path, source),
+        _submission(area, source),
         "stu",
         {"module": "stu.m", "function": "f"},
         timeout=2.0,
@@ -207,9 +221,9 @@ def test_outcomes_are_the_confined_runners(tmp_path, source):
         assert portable.value["a"].tolist() == [0, 1, 2] and portable.value["b"] == (1.5, None)
 
 
-def test_the_session_budget_ends_a_child_and_the_next_call_starts_afresh(tmp_path):
+def test_the_session_budget_ends_a_child_and_the_next_call_starts_afresh(area):
     folder = _submission(
-        tmp_path,
+        area,
         """
         import time
         def f(seconds):

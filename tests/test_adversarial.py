@@ -286,7 +286,7 @@ def test_every_entry_has_one_row_and_the_out_folder_holds_only_the_batch(graded)
     assert len(graded.gradebook) - 1 == len(students) == len(graded.results)
     assert set(graded.results) == students
     out = graded.target.out
-    assert sorted(os.listdir(out)) == ["feedback", "gradebook.csv", "results"]
+    assert sorted(os.listdir(out)) == ["feedback", "gradebook.csv", "gradebook.xlsx", "results"]
     results, pages = sorted(os.listdir(out / "results")), sorted(os.listdir(out / "feedback"))
     assert len(results) == len(pages) == len(students)
     assert [p.removesuffix(".md") for p in pages] == [r.removesuffix(".json") for r in results]

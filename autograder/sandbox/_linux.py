@@ -8,10 +8,12 @@ the real errno on failure.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 import platform
+import signal
 import sys
 import time
 
@@ -237,9 +239,9 @@ def pids_cgroup(base: str) -> str:
     return os.path.join(PIDS_HIERARCHY, f"kit-{os.path.basename(base)}")
 
 
-def remove_cgroup(path: str, wait: float = 1.0) -> None:
-    """Remove the cgroup ``path`` and the cgroups inside it, once their tasks are gone
-    (a killed task leaves its cgroup a moment later); what stays busy is left."""
+def remove_cgroup(path: str, wait: float = 2.0) -> None:
+    """Remove the cgroup ``path`` and the cgroups inside it, killing any task still in them
+    (a child that outlived its zygote); what stays busy after ``wait`` seconds is left."""
     deadline = time.monotonic() + wait
     for folder, _, _ in sorted(os.walk(path), key=lambda entry: -len(entry[0])):
         while True:
@@ -251,4 +253,16 @@ def remove_cgroup(path: str, wait: float = 1.0) -> None:
             except OSError as exc:
                 if exc.errno != errno.EBUSY or time.monotonic() > deadline:
                     break
+                _kill_tasks(folder)
                 time.sleep(0.01)
+
+
+def _kill_tasks(folder: str) -> None:
+    try:
+        with open(os.path.join(folder, "cgroup.procs")) as fh:
+            pids = [int(line) for line in fh if line.strip()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)

@@ -282,6 +282,7 @@ def confine(plan: dict[str, Any], keep: tuple[int, ...],
     if layers.get("uid"):
         trace.append("uid")
         _drop_uid(plan["uid"])
+        _linux.set_pdeathsig(signal.SIGKILL)  # a change of uid cleared it
     elif layers.get("caps"):
         trace.append("caps")
         _linux.drop_capabilities(plan.get("cap_last", 63))

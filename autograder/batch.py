@@ -68,19 +68,6 @@ def finished(paths: Paths, submission: Submission) -> Result | None:
     return result if same else None
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """``results.write_atomic`` for bytes: a reader sees the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(paths: Paths, result: Result, submission: Submission) -> None:
     write_atomic(paths.result(submission), json.dumps(result.to_json(), indent=1,
                                                       ensure_ascii=False))
@@ -242,6 +229,5 @@ def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: 
             progress(submission, result)
     rows = [results[s.safe_id] for s in entries]
     write_atomic(paths.gradebook, gradebook_csv(rows, assignment.parts))
-    _write_bytes_atomic(paths.gradebook_xlsx, gradebook_xlsx(rows, assignment.name,
-                                                             assignment.parts))
+    write_atomic(paths.gradebook_xlsx, gradebook_xlsx(rows, assignment.name, assignment.parts))
     return rows

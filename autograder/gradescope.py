@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from . import course, intake
-from .batch import GRADING_ERROR, Grader
-from .results import Result, TestResult, markdown_text, write_atomic
+from .batch import Grader
+from .results import GRADING_ERROR, Result, markdown_text, write_atomic
 from .sandbox import Layer, SandboxError
 
 FAILED = ("The autograder could not run on this submission, so it has no grade yet; "
@@ -75,24 +75,19 @@ def _part_test(result: Result, part: str, number: int, visibility: str) -> dict[
             "status": "passed" if cases and all(c.passed for c in cases) else "failed"}
 
 
-def _case_test(case: TestResult, visibility: str) -> dict[str, Any]:
-    return {"name": case.name, "score": round(case.score, 6),
-            "max_score": round(case.max_score, 6), "output": case.output,
-            "visibility": visibility, "tags": [case.part],
-            "status": "passed" if case.passed else "failed"}
-
-
 def results_json(result: Result, settings: course.Gradescope,
                  layers: dict[str, Layer]) -> dict[str, Any]:
     """Gradescope's ``results.json`` for ``result``, as the manifest's settings ask."""
     data = result.to_json()
     if settings.tests == "part":
-        tests = [_part_test(result, part, number, settings.visibility)
-                 for number, part in enumerate(result.points, 1)]
-    else:
-        tests = [_case_test(case, settings.visibility) for case in result.tests]
+        data["tests"] = [_part_test(result, part, number, settings.visibility)
+                         for number, part in enumerate(result.points, 1)]
+    else:  # the result's own cases (Result.to_json), as the manifest shows them
+        for test, case in zip(data["tests"], result.tests, strict=True):
+            test.update(visibility=settings.visibility,
+                        status="passed" if case.passed else "failed")
     data.update(output=result.summary_markdown(), output_format="md",
-                test_output_format="text", tests=tests)
+                test_output_format="text")
     data["extra_data"]["sandbox_layers"] = {name: layer.active for name, layer in layers.items()}
     leaderboard = [{"name": metric, "value": result.metrics[metric], "order": order}
                    for metric, order in settings.leaderboard.items()

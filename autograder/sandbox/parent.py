@@ -156,8 +156,12 @@ class Runner:
         """
         self.start()
         assert self._base is not None
-        with fresh_folder(self._base, prefix) as folder:
-            yield folder
+        folder = tempfile.mkdtemp(prefix=prefix, dir=self._base)
+        try:
+            os.chmod(folder, 0o755)
+            yield Path(folder)
+        finally:
+            _rmtree(folder)
 
 
 class Sandbox(Runner):
@@ -646,17 +650,6 @@ def _tail(path: str, limit: int = 2000) -> str:
             return fh.read().decode("utf-8", "replace").strip()
     except OSError:
         return ""
-
-
-@contextlib.contextmanager
-def fresh_folder(base: str, prefix: str) -> Iterator[Path]:
-    """A new folder in ``base`` (mode 0755), deleted with what it holds afterwards."""
-    folder = tempfile.mkdtemp(prefix=prefix, dir=base)
-    try:
-        os.chmod(folder, 0o755)
-        yield Path(folder)
-    finally:
-        _rmtree(folder)
 
 
 def _rmtree(path: str) -> None:

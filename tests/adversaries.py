@@ -51,11 +51,12 @@ import json as _json
 
 
 def _try(fn):
-    """What happened when the attack tried ``fn``: "ok[:value]" or the exception's name."""
+    """What happened when the attack tried ``fn``: "ok[:value]", the exception's name, or
+    "EROFS" for a write refused by a read-only mount."""
     try:
         value = fn()
     except BaseException as exc:  # noqa: BLE001 - the attacker wants to know everything
-        return type(exc).__name__
+        return "EROFS" if getattr(exc, "errno", None) == 30 else type(exc).__name__
     return "ok" if value is None else "ok:" + str(value)[:40]
 
 
@@ -1007,6 +1008,28 @@ def grader_folders(t: Target) -> list[Attacker]:
                     rename=_try(lambda: os.rename(__file__, __file__ + ".bak")),
                     pycache=_try(lambda: os.mkdir(os.path.join(here, "__pycache__"))))
         """).folder("edits-itself", (61,)),
+        # 62: inode flags and attributes, on its own (read-only) module, on a scratch file
+        # and on a file outside the sandbox (FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR, file_setattr)
+        sgd(f"""
+            import ctypes, fcntl, os, struct
+            libc = ctypes.CDLL(None, use_errno=True)
+            def flags(path, request, mode=os.O_RDONLY):
+                fd = os.open(path, mode | os.O_CREAT if mode else mode, 0o600)
+                try:
+                    fcntl.ioctl(fd, request, bytearray(32))
+                finally:
+                    os.close(fd)
+            def file_setattr(path):  # file_setattr(dfd, path, attr, size, at_flags), Linux 6.17
+                attr = ctypes.create_string_buffer(32)
+                if libc.syscall(469, -100, path.encode(), attr, 24, 0) < 0:
+                    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            outside = {str(t.canary / "existing.txt")!r}
+            _report(own=_try(lambda: flags(__file__, 0x40086602)),
+                    scratch=_try(lambda: flags("mine.txt", 0x40086602, os.O_WRONLY)),
+                    fsxattr=_try(lambda: flags("mine.txt", 0x401C5820, os.O_WRONLY)),
+                    outside=_try(lambda: flags(outside, 0x40086602)),
+                    file_setattr=_try(lambda: file_setattr(outside)))
+        """).folder("sets-inode-flags", (62,)),
     ]
 
 

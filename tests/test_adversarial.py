@@ -58,7 +58,9 @@ SIGNALS = {"seccomp", "pidns"} <= ACTIVE
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\.(json|md)")
 ENV_WHITELIST = {"PATH", "HOME", "TMPDIR", "LANG", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                  "MKL_NUM_THREADS", "PYTHONDONTWRITEBYTECODE"}
-DENIED = {"PermissionError"}
+# Refused: by Landlock, the uid drop or seccomp (PermissionError), or by the read-only
+# mounts of the rofs layer (EROFS, which the kernel checks before Landlock).
+DENIED = {"PermissionError", "EROFS"}
 OPTIMIZER_PARTS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 LAYER_PARTS = ("batchnorm", "dropout")
 # Where attackers try to leave files behind (checked absent after the batch).
@@ -351,8 +353,8 @@ def test_rewriting_the_harness_is_denied_and_patching_it_in_memory_gains_nothing
     """#2: the kit's files are unreadable and unwritable; a result writer replaced inside
     the child claims success with no output, which the parent calls an invalid output."""
     found = graded.report("rewrite-harness")
-    assert found == dict.fromkeys(("child", "grader", "results", "cli", "import_compare"),
-                                  "PermissionError")
+    assert set(found) == {"child", "grader", "results", "cli", "import_compare"}, found
+    assert set(found.values()) <= DENIED, found
     graded.expect("rewrite-harness", zero=("sgd", "momentum"))
     assert graded.first("rewrite-harness", "momentum").startswith("invalid output")
 
@@ -429,7 +431,7 @@ def test_hiding_tracebacks_does_not_hide_the_failure(graded):
 def test_reading_the_reference_and_the_graders_is_denied(graded):
     """#11: the reference, MISTAKES.md, the graders and HIDDEN_SEED, listings, /etc/shadow."""
     found = graded.report("reads-secrets")
-    assert len(found) == 7 and set(found.values()) == DENIED, found
+    assert len(found) == 7 and set(found.values()) <= DENIED, found
     graded.expect("reads-secrets", zero=("sgd",))
 
 
@@ -525,7 +527,7 @@ def test_process_creation_is_denied(graded):
     assert graded.first("spawns", "sgd").startswith("your code raised PermissionError")
     found = graded.report("spawns", "momentum")
     system = found.pop("system")
-    assert set(found.values()) == DENIED, found
+    assert set(found.values()) <= DENIED, found
     assert system != "ok:0"  # the shell never ran
     assert "spawned" not in graded.canary
 
@@ -707,11 +709,11 @@ def test_lying_objects_and_exotic_values_are_not_outputs(graded):
 
 def test_forged_output_files_are_refused_by_the_parent(graded):
     """#50 an array claiming 10**12 elements; #51 the output file as a link to the
-    reference, then as a FIFO (both refused in scratch); #52 a pickle whose __reduce__
-    would create a canary in the grader. The kit's own writer was replaced in the child;
-    the parent validates what it reads."""
+    reference, then as a FIFO (both refused in scratch, by Landlock or seccomp); #52 a
+    pickle whose __reduce__ would create a canary in the grader. The kit's own writer was
+    replaced in the child; the parent validates what it reads."""
     starts = {"forged-array": "invalid output: arrays too large",
-              "blob-symlink": "the output could not be written (Permission denied)",
+              "blob-symlink": "the output could not be written (",
               "pickle-payload": "invalid output: array dtype '|O' is not numeric"}
     for student, start in starts.items():
         # the forged writer, installed at the import of layers.py, stays in the
@@ -770,15 +772,25 @@ def test_site_packages_and_the_kit_cannot_be_poisoned(graded):
     a .pyc in the kit, the probe module: all denied (the files are checked absent)."""
     found = graded.report("poisons-site")
     assert found.pop("dont_write_bytecode") is True
-    assert set(found.values()) == DENIED and len(found) == 6, found
+    assert set(found.values()) <= DENIED and len(found) == 6, found
 
 
 def test_the_submission_cannot_edit_itself(graded):
     """#61: append, create, unlink, rename, __pycache__ in its own package: denied (and
     the submissions folder's hash is unchanged)."""
     found = graded.report("edits-itself")
-    assert found == dict.fromkeys(("append", "create", "unlink", "rename", "pycache"),
-                                  "PermissionError")
+    assert set(found) == {"append", "create", "unlink", "rename", "pycache"}, found
+    assert set(found.values()) <= DENIED, found
+
+
+def test_inode_flags_cannot_be_set_inside_or_outside(graded):
+    """#62: FS_IOC_SETFLAGS on its own read-only module, on a scratch file and on a file
+    outside; FS_IOC_FSSETXATTR; file_setattr(2), newer than the filter: all refused by the
+    allowlist (the canary keeps its flags: see the untouched-files test)."""
+    found = graded.report("sets-inode-flags")
+    assert found.pop("outside") in ("PermissionError", "FileNotFoundError")  # Landlock first
+    assert found == dict.fromkeys(("own", "scratch", "fsxattr", "file_setattr"),
+                                  "PermissionError"), found
 
 
 # ---------------------------------------------------------- refusal, doctor, new holes
@@ -895,7 +907,7 @@ def test_file_metadata_outside_scratch_cannot_change(tmp_path):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     found = adv.report(next(t.output for t in rows["meta"].tests if t.part == "sgd"))
-    assert set(found.values()) == DENIED, found
+    assert set(found.values()) <= DENIED, found
     assert (after.st_mode, after.st_mtime_ns, xattrs) == (before.st_mode, before.st_mtime_ns,
                                                           [])
     assert mode & 0o777 != 0o777

@@ -3,13 +3,16 @@ another, with or without the uid drop.
 
 Graded through ``batch.grade_folder`` with two workers, honest submissions beside the
 attacker: the attacker starts threads on every call until the kernel refuses (its pids
-cgroup), leaves SysV shared memory, a message queue and a semaphore set behind (its own IPC
-namespace), and looks for another submission's queue. The honest students get their 100,
-and the host's IPC tables hold nothing new after the batch.
+cgroup), tries to leave SysV shared memory, a message queue and a semaphore set behind
+(seccomp refuses them; its own IPC namespace would hold them), POSIX shared memory (a
+read-only /dev/shm) and a POSIX message queue (refused), and looks for another
+submission's queue. The honest students get their 100, and the host's IPC tables and
+/dev/shm hold nothing new after the batch.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import adversaries as adv
@@ -20,7 +23,7 @@ from autograder.sandbox import layers
 
 KEY = 0x6B17  # a fixed SysV key, the same in every submission's namespace
 ATTACK = f"""
-import ctypes, threading, time
+import _posixshmem, ctypes, threading, time
 libc = ctypes.CDLL(None, use_errno=True)
 started = 0
 try:
@@ -30,9 +33,18 @@ try:
 except RuntimeError:
     pass
 found = libc.msgget({KEY}, 0)  # another submission's queue, if namespaces were shared
-_report(threads=started, other_queue=found,
-        shm=libc.shmget({KEY}, 64 << 20, 0o1600),  # IPC_CREAT | 0600
-        queue=libc.msgget({KEY}, 0o1600), sems=libc.semget({KEY}, 4, 0o1600))
+made = [libc.shmget({KEY}, 64 << 20, 0o1600),  # IPC_CREAT | 0600
+        libc.msgget({KEY}, 0o1600), libc.semget({KEY}, 4, 0o1600)]
+sysv_errno = ctypes.get_errno()
+posix = []
+for attempt in (lambda: _posixshmem.shm_open("/kit-attack", 0o102, 0o600),  # O_CREAT|O_RDWR
+                lambda: libc.mq_open(b"/kit-attack", 0o102, 0o600, None)):
+    try:
+        posix.append(attempt())
+    except OSError as exc:
+        posix.append(exc.errno)
+posix.append(ctypes.get_errno())  # mq_open's, through ctypes
+_report(threads=started, other_queue=found, made=made, errno=sysv_errno, posix=posix)
 """
 
 
@@ -56,7 +68,7 @@ def test_threads_and_ipc_are_contained_per_submission(tmp_path):
         adv.correct(name).write(subs)
     for name in ("mmm-bomb-1", "mmm-bomb-2"):  # two: one is graded beside each honest one
         adv.sgd(ATTACK).folder(name, threats=()).write(subs)
-    before = _ipc_keys()
+    before = _ipc_keys(), sorted(os.listdir("/dev/shm"))
     results = {r.student: r for r in batch.grade_folder(adv.OPTIM, subs, tmp_path / "out",
                                                         jobs=2)}
     assert results["aaa-correct"].score == results["zzz-correct"].score == 100
@@ -65,6 +77,9 @@ def test_threads_and_ipc_are_contained_per_submission(tmp_path):
         found = adv.report(sgd[0].output)
         assert 0 < found["threads"] < 64, found  # the cgroup's cap (Limits.nproc)
         assert found["other_queue"] == -1  # no other submission's queue is visible
-        assert min(found["shm"], found["queue"], found["sems"]) >= 0, found  # made, privately
+        assert found["made"] == [-1, -1, -1] and found["errno"] == 1, found  # EPERM
+        # POSIX shared memory: /dev/shm is read-only (EROFS) or out of Landlock's view
+        # (EACCES); a POSIX message queue: mq_open is refused (EPERM)
+        assert found["posix"][0] in (30, 13) and found["posix"][1:] == [-1, 1], found
         assert results[name].part_scores()["momentum"] == 10  # the rest is graded as usual
-    assert _ipc_keys() == before
+    assert (_ipc_keys(), sorted(os.listdir("/dev/shm"))) == before

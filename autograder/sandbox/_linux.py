@@ -13,9 +13,12 @@ import ctypes
 import errno
 import os
 import platform
+import re
 import signal
 import sys
 import time
+
+from .syscall_table import AARCH64, X86_64
 
 MACHINE = platform.machine()
 SUPPORTED = sys.platform == "linux" and MACHINE in ("x86_64", "aarch64")
@@ -53,68 +56,8 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECCOMP_MODE_FILTER = 2
 
-# Per-architecture system call numbers. ``None`` = the call does not exist there
-# (aarch64 has no fork/vfork: glibc uses clone).
-_X86_64 = {
-    "socket": 41, "connect": 42, "accept": 43, "bind": 49, "listen": 50, "socketpair": 53,
-    "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "kill": 62, "ptrace": 101,
-    "syslog": 103, "rt_sigqueueinfo": 129, "uselib": 134, "personality": 135, "ustat": 136,
-    "sysfs": 139, "vhangup": 153, "modify_ldt": 154, "pivot_root": 155, "_sysctl": 156,
-    "prctl": 157, "adjtimex": 159, "chroot": 161, "acct": 163, "settimeofday": 164,
-    "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
-    "sethostname": 170, "setdomainname": 171, "iopl": 172, "ioperm": 173,
-    "create_module": 174, "init_module": 175, "delete_module": 176, "get_kernel_syms": 177,
-    "query_module": 178, "quotactl": 179, "nfsservctl": 180, "tkill": 200,
-    "lookup_dcookie": 212, "clock_settime": 227, "tgkill": 234, "kexec_load": 246,
-    "add_key": 248, "request_key": 249, "keyctl": 250, "migrate_pages": 256, "unshare": 272,
-    "move_pages": 279, "accept4": 288, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
-    "fanotify_init": 300, "name_to_handle_at": 303, "open_by_handle_at": 304,
-    "clock_adjtime": 305, "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311,
-    "kcmp": 312, "finit_module": 313, "seccomp": 317, "kexec_file_load": 320, "bpf": 321,
-    "execveat": 322, "userfaultfd": 323, "pidfd_send_signal": 424, "io_uring_setup": 425,
-    "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
-    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_open": 434,
-    "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
-    "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-    "landlock_restrict_self": 446, "process_mrelease": 448,
-    "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
-    "sched_setaffinity": 203, "ioprio_set": 251, "prlimit64": 302, "sched_setattr": 314,
-    "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93, "lchown": 94, "utime": 132,
-    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197,
-    "lremovexattr": 198, "fremovexattr": 199, "utimes": 235, "fchownat": 260,
-    "futimesat": 261, "fchmodat": 268, "utimensat": 280, "fchmodat2": 452,
-    "setxattrat": 463, "removexattrat": 466,
-}
-_AARCH64 = {
-    "socket": 198, "connect": 203, "accept": 202, "bind": 200, "listen": 201, "socketpair": 199,
-    "clone": 220, "fork": None, "vfork": None, "execve": 221, "kill": 129, "ptrace": 117,
-    "syslog": 116, "rt_sigqueueinfo": 138, "uselib": None, "personality": 92, "ustat": None,
-    "sysfs": None, "vhangup": 58, "modify_ldt": None, "pivot_root": 41, "_sysctl": None,
-    "prctl": 167, "adjtimex": 171, "chroot": 51, "acct": 89, "settimeofday": 170,
-    "mount": 40, "umount2": 39, "swapon": 224, "swapoff": 225, "reboot": 142,
-    "sethostname": 161, "setdomainname": 162, "iopl": None, "ioperm": None,
-    "create_module": None, "init_module": 105, "delete_module": 106, "get_kernel_syms": None,
-    "query_module": None, "quotactl": 60, "nfsservctl": 42, "tkill": 130,
-    "lookup_dcookie": 18, "clock_settime": 112, "tgkill": 131, "kexec_load": 104,
-    "add_key": 217, "request_key": 218, "keyctl": 219, "migrate_pages": 238, "unshare": 97,
-    "move_pages": 239, "accept4": 242, "rt_tgsigqueueinfo": 240, "perf_event_open": 241,
-    "fanotify_init": 262, "name_to_handle_at": 264, "open_by_handle_at": 265,
-    "clock_adjtime": 266, "setns": 268, "process_vm_readv": 270, "process_vm_writev": 271,
-    "kcmp": 272, "finit_module": 273, "seccomp": 277, "kexec_file_load": 294, "bpf": 280,
-    "execveat": 281, "userfaultfd": 282, "pidfd_send_signal": 424, "io_uring_setup": 425,
-    "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
-    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_open": 434,
-    "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
-    "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-    "landlock_restrict_self": 446, "process_mrelease": 448,
-    "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119,
-    "sched_setaffinity": 122, "ioprio_set": 30, "prlimit64": 261, "sched_setattr": 274,
-    "chmod": None, "fchmod": 52, "chown": None, "fchown": 55, "lchown": None, "utime": None,
-    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
-    "fremovexattr": 16, "utimes": None, "fchownat": 54, "futimesat": None, "fchmodat": 53,
-    "utimensat": 88, "fchmodat2": 452, "setxattrat": 463, "removexattrat": 466,
-}
-SYSCALLS: dict[str, int | None] = {"x86_64": _X86_64, "aarch64": _AARCH64}.get(MACHINE, {})
+# Every system call of this machine by name (empty where the sandbox has no filter).
+SYSCALLS: dict[str, int] = {"x86_64": X86_64, "aarch64": AARCH64}.get(MACHINE, {})
 
 # AUDIT_ARCH_* values checked by the seccomp filter (linux/audit.h).
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}.get(MACHINE)
@@ -156,11 +99,17 @@ def setns(fd: int, nstype: int) -> None:
     _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
 
 
+MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+# Per-mount options of /proc/self/mountinfo that a read-only remount must keep.
+_MOUNT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
+                  "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21}
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int,
@@ -173,6 +122,23 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int,
 
     _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags),
                        enc(data)), f"mount {target}")
+
+
+def remount_read_only(keep: str) -> None:
+    """Make every mount of this (private) mount namespace read-only, except ``keep`` and
+    the mounts below it; each keeps its other per-mount options."""
+    keep = keep.rstrip("/") + "/"
+    with open("/proc/self/mountinfo", "rb") as fh:
+        lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
+    for line in lines:
+        fields = line.split(" ")
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+        if (point.rstrip("/") + "/").startswith(keep):
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for option in fields[5].split(","):
+            flags |= _MOUNT_OPTIONS.get(option, 0)
+        mount(None, point, None, flags)
 
 
 def set_no_new_privs() -> None:

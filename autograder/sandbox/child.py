@@ -257,6 +257,10 @@ def confine(plan: dict[str, Any], keep: tuple[int, ...],
     if layers.get("ipcns"):
         trace.append("ipcns")
         _linux.unshare(_linux.CLONE_NEWIPC)
+    if layers.get("rofs"):
+        trace.append("rofs")
+        _linux.unshare(_linux.CLONE_NEWNS)
+        _linux.remount_read_only(keep=plan["scratch_root"])
     if sys.platform == "linux":
         _linux.set_pdeathsig(signal.SIGKILL)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):

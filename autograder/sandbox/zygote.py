@@ -151,9 +151,12 @@ class Zygote:
                          _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC,
                          f"size={size},nr_inodes={inodes},mode=0711")
             self._set("scratch", True, f"private tmpfs, {size >> 20} MiB and {inodes} inodes")
+            self._set("rofs", True, "every mount read-only but the scratch (a mount "
+                      "namespace per child)")
         except OSError as exc:
             self._set("scratch", False, f"scratch on disk without a size cap (tmpfs mount "
                       f"failed: {exc.strerror or exc})")
+            self._set("rofs", False, "needs the scratch's own mount")
 
     def setup_task_limits(self) -> None:
         """A private IPC namespace per child (nothing of SysV IPC or POSIX message queues
@@ -226,8 +229,10 @@ class Zygote:
         else:
             self._set("landlock", False, "Landlock not supported or disabled in this kernel")
         if _linux.AUDIT_ARCH is not None:
-            self._set("seccomp", True, "BPF filter: no exec, fork, sockets, ptrace, namespaces, "
-                      "signals to other processes")
+            from . import seccomp
+
+            self._set("seccomp", True, f"BPF allowlist of {seccomp.allowed_count()} system "
+                      "calls (threads, no processes; signals to itself); the rest refused")
         else:
             self._set("seccomp", False, f"no seccomp filter for {sys.platform}/{_linux.MACHINE}")
         caps = ("uid 0 with every capability dropped" if self.real_root else
@@ -468,7 +473,8 @@ class Zygote:
         rw = [scratch, *SYSTEM_READ_WRITE]
         return {
             "scratch": scratch, "submission": submission, "package": package,
-            "budget": budget, "limits": limits, "ro": ro, "rw": rw, "modules": list(modules),
+            "scratch_root": self.scratch_root, "budget": budget, "limits": limits, "ro": ro,
+            "rw": rw, "modules": list(modules),
             "layers": self.active(), "uid": self.uid, "landlock_abi": self.landlock_abi,
             "cap_last": self.cap_last, "cgroup": self._child_cgroup(limits["nproc"]),
             "sys_path": self._sys_path if self._sys_path is not None else self.child_sys_path(ro),

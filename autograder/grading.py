@@ -17,6 +17,7 @@ the comparison and the feedback happen here, in the parent.
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,8 +39,41 @@ def known_mistake(name: str, why: str) -> str:
     return f"This looks like a known mistake ({name}): {why}"
 
 
+# Likely causes of the exceptions students' code raises, by a pattern of the feedback.
+CAUSES = (
+    (r"could not be broadcast|shapes \S+ and \S+ not aligned|matmul: Input operand|"
+     r"mismatch in its core dimension|size \d+ is different from",
+     "A shape does not fit in the line above: print the shapes there. The docstring gives "
+     "each input's shape, and the code must work for every batch size N and for inputs that "
+     "are not square."),
+    (r"cannot reshape array of size",
+     "A reshape asks for a size the array does not have: take the sizes from the input "
+     "itself (N, C, H, W = x.shape) rather than fixed numbers, and check the output size."),
+    (r"cannot unpack non-iterable int|'int' object is not (iterable|subscriptable)",
+     "An argument the contract allows as an int or a pair is used as a pair only "
+     "(pool_size=2 means (2, 2)): accept both."),
+    (r"too many indices for array|index -?\d+ is out of bounds|tuple index out of range",
+     "An index or axis the array does not have: the input may have fewer (2-D) or more "
+     "(4-D) dimensions than the code expects; the docstring says which shapes it takes."),
+    (r"'NoneType' object (has no attribute|is not subscriptable|is not iterable)",
+     "A function returned nothing (None): check that every path ends with a return."),
+    (r"AttributeError: '\w+' object has no attribute",
+     "An attribute is used before it is set: backward uses what forward stored on self "
+     "(the input, the columns, the mask); set it in forward, or in __init__."),
+    (r"NameError: name '\w+' is not defined",
+     "A name is not defined in this module: an import (numpy as np) or a helper is missing."),
+)
+
+
 class Failure(Exception):
-    """A case the student's code did not pass; the message is the student's feedback."""
+    """A case the student's code did not pass; the message is the student's feedback,
+    ``credit`` the share of the case it still earns (0 unless some outputs were right) and
+    ``raised`` the name of the exception the student's code raised, if it did."""
+
+    def __init__(self, message: str, credit: float = 0.0, raised: str | None = None):
+        super().__init__(message)
+        self.credit = credit
+        self.raised = raised
 
 
 class TimedOut(Failure):
@@ -62,6 +96,11 @@ class Oracle(Protocol):
                mistake: Mistake | None = None) -> Any: ...
 
     def mistakes(self, part: str) -> list[Mistake]: ...
+
+    def raised(self, probe: str, inputs: dict, part: str, mistake: Mistake) -> str | None:
+        """The name of the exception ``mistake`` raises on ``inputs`` (None if it returns,
+        or where that is not known)."""
+        ...
 
 
 @dataclass
@@ -102,10 +141,32 @@ class Grade:
         except TimedOut:
             self._context.timed_out.add(self.part)
             raise
+        except Failure as failure:
+            if failure.raised in (None, "NotImplementedError"):  # a stub is no mistake
+                raise
+            hint = self._cause(probe, inputs, failure)
+            if hint is None:
+                raise
+            raise Failure(f"{failure}\n{hint}", raised=failure.raised) from None
+
+    def _cause(self, probe: str, inputs: dict, failure: Failure) -> str | None:
+        """Why the student's code likely raised: a known mistake of this part that raises
+        the same exception on these inputs, else the usual cause of its message."""
+        oracle = self._context.oracle
+        for mistake in oracle.mistakes(self.part):
+            if oracle.raised(probe, inputs, self.part, mistake) == failure.raised:
+                return known_mistake(mistake.name, mistake.why)
+        text = str(failure)
+        return next((cause for pattern, cause in CAUSES if re.search(pattern, text)), None)
 
     def check(self, probe: str, *, tol: Tolerance = DEFAULT,
-              timeout: float = DEFAULT_TIMEOUT, **inputs) -> None:
-        """Fail unless the student's result of ``probe`` equals the oracle's within ``tol``."""
+              timeout: float = DEFAULT_TIMEOUT, per_output: bool = False, **inputs) -> None:
+        """Fail unless the student's result of ``probe`` equals the oracle's within ``tol``.
+
+        ``per_output``: the result is a dict of named outputs (``out``, ``dx``, ``dW``,
+        ``db``), or a list of such dicts (one per pass); each name is worth the same share
+        of the case, earned where that output is right in every pass.
+        """
         __tracebackhide__ = True
         got = self.call(probe, timeout=timeout, **inputs)
         oracle = self._context.oracle
@@ -114,12 +175,22 @@ class Grade:
         reason = mismatch(got, want, tol, show_values=not hidden)
         if reason is None:
             return
-        message = [reason]
+        credit, message = 0.0, [reason]
+        outputs = _outputs(got, want, tol) if per_output else None
+        if outputs:
+            right = [name for name, ok in outputs.items() if ok]
+            credit = len(right) / len(outputs)
+            message = [mismatch(_output(got, name), _output(want, name), tol,
+                                show_values=not hidden, where=name)
+                       for name, ok in outputs.items() if not ok]
+            if right:
+                message.append(f"Right: {', '.join(right)}: this case earns {len(right)} of "
+                               f"its {len(outputs)} outputs' shares.")
         for mistake in oracle.mistakes(self.part):
             if mismatch(got, self._variant(probe, inputs, mistake), tol) is None:
                 message.append(known_mistake(mistake.name, mistake.why))
                 break
-        raise Failure("\n".join(message))
+        raise Failure("\n".join(message), credit)
 
     def _variant(self, probe: str, inputs: dict, mistake: Mistake) -> Any:
         """What ``mistake`` would have returned, or None where it has no answer (the
@@ -194,12 +265,37 @@ class GradingPlugin:
             output = str(error)
             if len(output) > OUTPUT_CAP:
                 output = output[:OUTPUT_CAP] + "\n[... feedback cut]"
+            return TestResult(name, self.part_of(item), max_score * error.credit, max_score,
+                              output)
         else:  # the kit failed (a grader's bug, the sandbox): never the student's zero
             log.error("grader error in %s", item.nodeid, exc_info=call.excinfo._excinfo)
             self.context.errors.append(f"{item.name}: {type(error).__name__}")
             output = (f"internal grader error ({type(error).__name__}): not your code; this "
                       "case is to be graded again")
         return TestResult(name, self.part_of(item), 0.0, max_score, output)
+
+
+def _outputs(got: Any, want: Any, tol: Tolerance) -> dict[str, bool] | None:
+    """Each named output of ``want`` (a dict, or a list of dicts with the same keys) and
+    whether ``got`` has it right in every pass; None unless ``got`` has the same layout."""
+    passes = want if isinstance(want, list) else [want]
+    if isinstance(want, list) != isinstance(got, list):
+        return None
+    mine = got if isinstance(got, list) else [got]
+    if (not passes or len(mine) != len(passes)
+            or not all(isinstance(w, dict) and isinstance(g, dict) and set(g) == set(w)
+                       for g, w in zip(mine, passes, strict=True))):
+        return None
+    names = list(passes[0])
+    if len(names) < 2 or any(list(w) != names for w in passes):
+        return None
+    return {name: mismatch(_output(got, name), _output(want, name), tol) is None
+            for name in names}
+
+
+def _output(result: Any, name: str) -> Any:
+    """Output ``name`` of a per-output result, over every pass."""
+    return [step[name] for step in result] if isinstance(result, list) else result[name]
 
 
 def _weight(item: pytest.Item) -> float:

@@ -55,3 +55,7 @@ class RecordedOracle:
 
     def mistakes(self, part: str) -> list[Mistake]:
         return [m for m in self.known if m.part == part]
+
+    def raised(self, probe: str, inputs: dict, part: str, mistake: Mistake) -> str | None:
+        record = self.records.get(digest(probe, inputs)) or {}
+        return record.get("raised", {}).get(mistake.name)

@@ -8,7 +8,6 @@ the answers to the public cases without the reference.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib
 import multiprocessing.util
@@ -88,6 +87,7 @@ class ReferenceOracle:
         self.package = package(assignment.name).__name__
         self.known = [m for m in known_mistakes(assignment) if m.is_mistake]
         self._answers: dict[tuple[str, str], Any] = {}
+        self._raised: dict[tuple[str, str], str | None] = {}
 
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
         key = (digest(probe, inputs), mistake.name if mistake else "")
@@ -107,6 +107,16 @@ class ReferenceOracle:
     def mistakes(self, part: str) -> list[Mistake]:
         return [m for m in self.known if m.part == part]
 
+    def raised(self, probe: str, inputs: dict, part: str, mistake: Mistake) -> str | None:
+        key = (digest(probe, inputs), mistake.name)
+        if key not in self._raised:
+            try:
+                self.expect(probe, inputs, part, mistake)
+                self._raised[key] = None
+            except Exception as exc:  # the mistaken reference raised: that is the answer
+                self._raised[key] = type(exc).__name__
+        return self._raised[key]
+
 
 class RecordingOracle(ReferenceOracle):
     """A reference oracle that also records each answer, and the answers of the part's
@@ -120,11 +130,14 @@ class RecordingOracle(ReferenceOracle):
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
         value = super().expect(probe, inputs, part, mistake)
         if mistake is None:
-            answers = {}
+            answers, raised = {}, {}
             for known in self.mistakes(part):
-                with contextlib.suppress(Exception):  # a crashing mistake has no answer
+                try:
                     answers[known.name] = super().expect(probe, inputs, part, known)
-            self.records[digest(probe, inputs)] = {"want": value, "mistakes": answers}
+                except Exception as exc:  # a crashing mistake has no answer, but its error
+                    raised[known.name] = type(exc).__name__
+            self.records[digest(probe, inputs)] = {"want": value, "mistakes": answers,
+                                                   "raised": raised}
         return value
 
     def save(self, folder: Path) -> None:

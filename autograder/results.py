@@ -126,10 +126,15 @@ class Result:
             if not failed:
                 continue
             out += ["", f"## {part}", ""]
+            alike: dict[str, list[TestResult]] = {}  # identical feedback is shown once
             for test in failed:
-                out.append(f"- **{markdown_text(test.name)}** "
-                           f"({test.score:.2f} / {test.max_score:.2f})")
-                out += [f"  {line}" for line in markdown_code(test.output).splitlines()]
+                alike.setdefault(test.output, []).append(test)
+            for output, tests in alike.items():
+                cases = ", ".join(f"**{markdown_text(t.name)}** ({t.score:.2f} / "
+                                  f"{t.max_score:.2f})" for t in tests)
+                same = f": the same for these {len(tests)} cases" if len(tests) > 1 else ""
+                out.append(f"- {cases}{same}")
+                out += [f"  {line}" for line in markdown_code(output).splitlines()]
         return "\n".join(out) + "\n"
 
     def gradebook_row(self) -> list:

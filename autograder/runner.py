@@ -71,8 +71,10 @@ class SandboxedStudent:
         self.spent += outcome.probe_seconds
         if outcome.ok:
             return self.redact.value(outcome.value)
-        raise (TimedOut if outcome.status == "timeout" else Failure)(
-            self.redact.value(explain(outcome)))
+        if outcome.status == "timeout":
+            raise TimedOut(self.redact.value(explain(outcome)))
+        raised = outcome.error_type if outcome.status == "error" else None
+        raise Failure(self.redact.value(explain(outcome)), raised=raised)
 
     def close(self) -> None:
         self.session.close()

@@ -91,6 +91,23 @@ def assert_healthy(box, area):
 # --------------------------------------------------------------------------- layers
 
 
+def test_the_parent_side_never_imports_the_child_side():
+    """The grading process shares only :mod:`autograder.sandbox.protocol` with the child."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys, autograder.sandbox, autograder.batch; "
+            "print(json.dumps([m for m in sys.modules if m.startswith('autograder.sandbox.')]))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True)
+    loaded = set(json.loads(run.stdout))
+    assert "autograder.sandbox.protocol" in loaded
+    assert not loaded & {"autograder.sandbox.child", "autograder.sandbox.portable_child",
+                         "autograder.sandbox.zygote", "autograder.sandbox.seccomp",
+                         "autograder.sandbox.landlock"}, loaded
+
+
 def test_layers_report_and_required_confinement(box):
     report = box.report()
     assert {"landlock", "seccomp", "netns", "pidns", "uid", "caps", "rlimits", "scratch"} <= set(

@@ -60,19 +60,18 @@ except ImportError:  # not POSIX: the parent refuses to start before anything ru
     resource = None  # type: ignore[assignment]
 
 from . import _linux, landlock, seccomp
-
-STDOUT = "stdout.txt"
-STDERR = "stderr.txt"
-IN_DIR = "in"
-OUT_DIR = "out"
-RESULT_DIR = "result"
-# Exit code of the runner when even the memory-error record could not be written.
-EXIT_NO_MEMORY = 86
-# Exit code of the runner when the result record could not be written (e.g. no space left).
-EXIT_NO_RECORD = 71
-MESSAGE_CAP = 500
-FRAMES_KEPT = 5
-
+from .protocol import (
+    ENV_WHITELIST,
+    EXIT_NO_MEMORY,
+    EXIT_NO_RECORD,
+    FRAMES_KEPT,
+    IN_DIR,
+    MESSAGE_CAP,
+    OUT_DIR,
+    RESULT_DIR,
+    STDERR,
+    STDOUT,
+)
 
 # --------------------------------------------------------------------------- confinement
 
@@ -163,16 +162,6 @@ def _set_rlimits(plan: dict[str, Any]) -> None:
         except (OSError, ValueError):
             if linux:
                 raise  # elsewhere (macOS) some limits are not settable: best effort
-
-
-ENV_WHITELIST = {
-    "PATH": "/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
 
 
 def _clean_environment(plan: dict[str, Any]) -> None:

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -31,9 +30,9 @@ import autograder
 from autograder import plain
 
 from . import _linux
-from . import child as _child
+from . import protocol as _protocol
+from .protocol import STATUSES, Call, Layer, Limits, Outcome
 
-STATUSES = ("ok", "error", "timeout", "crash", "exit", "memory", "output")
 CONFINING = ("landlock", "seccomp", "netns")
 UID_BASE = 64000
 _PROBE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
@@ -45,68 +44,6 @@ _REPO = str(Path(autograder.__file__).resolve().parent.parent)
 
 class SandboxError(RuntimeError):
     """The sandbox itself failed (not the student): bad call, setup failure, no confinement."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one call. ``memory`` is address space *on top of* the zygote's."""
-
-    memory: int = 1536 << 20
-    fsize: int = 8 << 20
-    nofile: int = 64
-    nproc: int = 64
-    cpu: int | None = None  # seconds of CPU; default ceil(timeout) + 1
-    stream: int = 64 << 10  # bytes of stdout / stderr kept in the scratch files
-    excerpt: int = 2048  # bytes of stdout / stderr returned in the Outcome
-    max_output_bytes: int = 256 << 20
-    max_output_arrays: int = 256
-
-
-@dataclass(frozen=True)
-class Call:
-    """One sandboxed call: ``probe(**inputs)`` with the student's package importable.
-
-    ``probe`` is ``"module:function"`` in the kit's trusted code (``autograder.probes.*``
-    or a module in one of the Sandbox's ``probe_dirs``). ``submission`` is the folder that
-    holds the student's package folder ``package`` (read-only to the child).
-    """
-
-    probe: str
-    submission: str | os.PathLike[str]
-    package: str | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    timeout: float = 2.0
-    limits: Limits | None = None
-
-
-@dataclass
-class Outcome:
-    """What one call came to. ``value`` is plain data, set only when ``status == "ok"``."""
-
-    status: str
-    value: Any = None
-    message: str = ""
-    error_type: str | None = None
-    traceback: list[str] = field(default_factory=list)
-    exit_code: int | None = None
-    signal: str | None = None
-    wall: float = 0.0
-    cpu: float = 0.0
-    probe_seconds: float = 0.0  # inside the probe, as the child measured it (for benchmarks)
-    max_rss: int = 0
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass(frozen=True)
-class Layer:
-    name: str
-    active: bool
-    detail: str
 
 
 class _ZygoteLost(Exception):
@@ -230,7 +167,7 @@ class Sandbox(Runner):
                   "uid": self.uid, "preload": list(self.preload), "probes": list(self.probes),
                   "scratch_size": self.scratch_size, "scratch_inodes": self.scratch_inodes}
         ours, theirs = socket.socketpair()
-        env = {**_child.ENV_WHITELIST, "HOME": self._base}
+        env = {**_protocol.ENV_WHITELIST, "HOME": self._base}
         log_path = os.path.join(self._base, "zygote.log")
         with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
             try:
@@ -476,7 +413,7 @@ class Session:
             work = tempfile.mkdtemp(prefix="call-", dir=folder)
             if box._layers["uid"].active:
                 os.chown(work, box.uid, box.uid)
-            plain.dump(inputs, os.path.join(work, _child.IN_DIR))
+            plain.dump(inputs, os.path.join(work, _protocol.IN_DIR))
         except plain.PlainDataError as exc:
             raise SandboxError(f"inputs are not plain data: {exc}") from None
         except OSError as exc:  # the child's earlier calls filled the scratch space
@@ -517,8 +454,8 @@ def _read_call(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
     here = f"/proc/self/fd/{fd}"
     try:
         outcome = _classify(reply, here, timeout, limits, budget)
-        outcome.stdout = _excerpt(os.path.join(here, _child.STDOUT), limits.excerpt)
-        outcome.stderr = _excerpt(os.path.join(here, _child.STDERR), limits.excerpt)
+        outcome.stdout = _excerpt(os.path.join(here, _protocol.STDOUT), limits.excerpt)
+        outcome.stderr = _excerpt(os.path.join(here, _protocol.STDERR), limits.excerpt)
         return outcome
     finally:
         os.close(fd)
@@ -551,13 +488,13 @@ def _classify(reply: dict[str, Any], work: str | None, timeout: float, limits: L
     record = None
     if code == 0 and work is not None:
         with contextlib.suppress(plain.PlainDataError):
-            record = plain.load(os.path.join(work, _child.RESULT_DIR), max_bytes=0,
+            record = plain.load(os.path.join(work, _protocol.RESULT_DIR), max_bytes=0,
                                 max_arrays=0, max_json_bytes=64 << 10, max_depth=4,
                                 max_nodes=64)
     if type(record) is not dict:
-        if code == _child.EXIT_NO_MEMORY:
+        if code == _protocol.EXIT_NO_MEMORY:
             return Outcome("memory", message="memory limit exceeded", exit_code=code, **base)
-        if code == _child.EXIT_NO_RECORD:
+        if code == _protocol.EXIT_NO_RECORD:
             return Outcome("output", message="the call's result could not be written (did "
                            "your code fill its scratch space?)", exit_code=code, **base)
         if reply.get("alive"):
@@ -571,7 +508,7 @@ def _classify(reply: dict[str, Any], work: str | None, timeout: float, limits: L
         base["probe_seconds"] = seconds
     if kind == "ok":
         try:
-            value = plain.load(os.path.join(work, _child.OUT_DIR),
+            value = plain.load(os.path.join(work, _protocol.OUT_DIR),
                                max_bytes=limits.max_output_bytes,
                                max_arrays=limits.max_output_arrays)
         except plain.PlainDataError as exc:
@@ -579,9 +516,9 @@ def _classify(reply: dict[str, Any], work: str | None, timeout: float, limits: L
         return Outcome("ok", value=value, **base)
     if kind == "error":
         etype = _text(record.get("type"), 100) or "Exception"
-        msg = _text(record.get("message"), _child.MESSAGE_CAP + 3)
+        msg = _text(record.get("message"), _protocol.MESSAGE_CAP + 3)
         frames = record.get("traceback")
-        frames = [_text(f, 600) for f in frames[:_child.FRAMES_KEPT]] if type(
+        frames = [_text(f, 600) for f in frames[:_protocol.FRAMES_KEPT]] if type(
             frames) is list else []
         return Outcome("error", message=f"{etype}: {msg}" if msg else etype,
                        error_type=etype, traceback=frames, **base)
@@ -594,7 +531,7 @@ def _classify(reply: dict[str, Any], work: str | None, timeout: float, limits: L
         return Outcome("memory", message="memory limit exceeded (MemoryError)", **base)
     if kind == "output":
         return Outcome("output", message=_text(record.get("message"),
-                                               _child.MESSAGE_CAP) or "invalid output",
+                                               _protocol.MESSAGE_CAP) or "invalid output",
                        **base)
     return Outcome("output", message="invalid result record", **base)
 

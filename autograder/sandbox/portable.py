@@ -40,7 +40,7 @@ from typing import Any
 
 from autograder import plain
 
-from . import child as _child
+from . import protocol as _protocol
 from .parent import (
     _PACKAGE,
     _REPO,
@@ -235,7 +235,7 @@ class PortableSession:
         child = self._child or self._start()
         try:
             work = tempfile.mkdtemp(prefix="call-", dir=child.folder)
-            plain.dump(inputs, os.path.join(work, _child.IN_DIR))
+            plain.dump(inputs, os.path.join(work, _protocol.IN_DIR))
         except plain.PlainDataError as exc:
             raise SandboxError(f"inputs are not plain data: {exc}") from None
         except OSError as exc:  # the disk is full
@@ -268,8 +268,8 @@ class PortableSession:
                 cpu = reply.get("cpu")
                 alive = {"alive": True, "wall": wall, "cpu": cpu if type(cpu) is float else 0.0}
                 outcome = _classify(alive, work, timeout, self.limits, self.budget)
-            outcome.stdout = _excerpt(os.path.join(work, _child.STDOUT), self.limits.excerpt)
-            outcome.stderr = _excerpt(os.path.join(work, _child.STDERR), self.limits.excerpt)
+            outcome.stdout = _excerpt(os.path.join(work, _protocol.STDOUT), self.limits.excerpt)
+            outcome.stderr = _excerpt(os.path.join(work, _protocol.STDERR), self.limits.excerpt)
             return outcome
         finally:  # the call's folder, or all of a dead child's
             _rmtree(work if self._child is child else child.folder)
@@ -291,7 +291,7 @@ class _Child:
         self.folder = folder
         self.used = 0.0  # wall seconds of its calls so far
         self._replies: queue.Queue[bytes | None] = queue.Queue()
-        env = {**os.environ, **{name: _child.ENV_WHITELIST[name] for name in THREAD_VARIABLES}}
+        env = {**os.environ, **{name: _protocol.ENV_WHITELIST[name] for name in THREAD_VARIABLES}}
         with open(log_path, "ab") as log:
             try:
                 self.proc = subprocess.Popen(
@@ -384,9 +384,9 @@ def _ended(code: int, wall: float) -> Outcome:
         return Outcome("crash", message=f"crashed with signal {name}", signal=name, wall=wall)
     if code >= 0xC0000000:  # Windows: an exception code (0xC0000005: access violation)
         return Outcome("crash", message=f"crashed with exception 0x{code:08X}", wall=wall)
-    if code == _child.EXIT_NO_MEMORY:
+    if code == _protocol.EXIT_NO_MEMORY:
         return Outcome("memory", message="memory limit exceeded", exit_code=code, wall=wall)
-    if code == _child.EXIT_NO_RECORD:
+    if code == _protocol.EXIT_NO_RECORD:
         return Outcome(
             "output",
             message="the call's result could not be written (did your code fill its "

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy.random  # noqa: F401  (imported up front, as in the zygote)
 
-from . import child
+from . import child, protocol
 
 # Exit code when the plan could not be carried out (nothing of the student ran).
 EXIT_SETUP = 70
@@ -52,7 +52,7 @@ def _redirect_output(folder: str, stream_cap: int) -> None:
     """stdout and stderr (descriptors 1 and 2 and the Python streams) to new files in
     ``folder``, capped at ``stream_cap`` bytes each as in the confined child."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY
-    for target, name in ((1, child.STDOUT), (2, child.STDERR)):
+    for target, name in ((1, protocol.STDOUT), (2, protocol.STDERR)):
         fd = os.open(os.path.join(folder, name), flags, 0o644)
         os.dup2(fd, target)
         os.close(fd)

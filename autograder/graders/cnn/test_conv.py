@@ -97,5 +97,5 @@ def test_convolution_layer(grade, case):
     oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
     passes = [{"x": inputs["x"], "dout": rng.standard_normal((n, fn, oh, ow))}
               for inputs in (first, second)]
-    grade.check("convolution", W=first["W"], b=first["b"], stride=stride, pad=pad,
+    grade.check("convolution", per_output=True, W=first["W"], b=first["b"], stride=stride, pad=pad,
                 passes=passes, tol=CLOSE)

@@ -39,8 +39,8 @@ def _init(rng, channels, **extra):
 def test_train_forward(grade, shape):
     rng = grade.rng()
     init = _init(rng, shape[1], running_mean=np.zeros(shape[1]), running_var=np.ones(shape[1]))
-    grade.check("batchnorm", init=init, steps=[{"x": _data(rng, shape), "train": True}],
-                tol=FAIR)
+    grade.check("batchnorm", per_output=True, init=init,
+                steps=[{"x": _data(rng, shape), "train": True}], tol=FAIR)
 
 
 @pytest.mark.parametrize("shape", [(10, 4), (3, 2, 4, 3)], ids=["2d", "4d-per-channel"])
@@ -48,7 +48,7 @@ def test_backward(grade, shape):
     rng = grade.rng()
     init = _init(rng, shape[1], running_mean=np.zeros(shape[1]), running_var=np.ones(shape[1]))
     step = {"x": _data(rng, shape), "train": True, "dout": rng.standard_normal(shape)}
-    grade.check("batchnorm", init=init, steps=[step], tol=FAIR)
+    grade.check("batchnorm", per_output=True, init=init, steps=[step], tol=FAIR)
 
 
 def _running_init(rng, channels, **extra):
@@ -63,7 +63,7 @@ def test_running_statistics_and_eval(grade, shape):
     init = _running_init(rng, shape[1])
     steps = [{"x": _data(rng, shape), "train": True} for _ in range(3)]
     steps.append({"x": _data(rng, shape), "train": False})
-    grade.check("batchnorm", init=init, steps=steps, tol=FAIR)
+    grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)
 
 
 def test_default_running_statistics(grade):
@@ -72,7 +72,7 @@ def test_default_running_statistics(grade):
     steps = [{"x": _data(rng, (5, 4)), "train": False},
              {"x": _data(rng, (5, 4)), "train": True},
              {"x": _data(rng, (5, 4)), "train": False}]
-    grade.check("batchnorm", init=_init(rng, 4), steps=steps, tol=FAIR)
+    grade.check("batchnorm", per_output=True, init=_init(rng, 4), steps=steps, tol=FAIR)
 
 
 @pytest.mark.parametrize("shape", [(8, 3), (3, 2, 4, 4)], ids=["2d", "4d-per-channel"])
@@ -83,4 +83,4 @@ def test_eps_argument(grade, shape):
     init = _running_init(rng, shape[1], eps=BIG_EPS)
     steps = [{"x": _data(rng, shape), "train": True, "dout": rng.standard_normal(shape)},
              {"x": _data(rng, shape), "train": False}]
-    grade.check("batchnorm", init=init, steps=steps, tol=FAIR)
+    grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)

@@ -1,0 +1,98 @@
+"""What crosses between the parent, the zygote and the child: call folders' file names,
+the child's exit codes and caps, the environment, and the typed call, limits, layers and
+outcomes. Both sides import this module; the parent never imports the child.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "error", "timeout", "crash", "exit", "memory", "output")
+
+# A call folder, made by the parent: the inputs in ``in/`` (plain data); the child writes
+# its record in ``result/``, its value in ``out/`` and its streams beside them.
+STDOUT = "stdout.txt"
+STDERR = "stderr.txt"
+IN_DIR = "in"
+OUT_DIR = "out"
+RESULT_DIR = "result"
+# Exit code of the runner when even the memory-error record could not be written.
+EXIT_NO_MEMORY = 86
+# Exit code of the runner when the result record could not be written (e.g. no space left).
+EXIT_NO_RECORD = 71
+MESSAGE_CAP = 500
+FRAMES_KEPT = 5
+
+# The environment of the zygote and every child (with HOME, TMPDIR set per call).
+ENV_WHITELIST = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one call. ``memory`` is address space *on top of* the zygote's."""
+
+    memory: int = 1536 << 20
+    fsize: int = 8 << 20
+    nofile: int = 64
+    nproc: int = 64
+    cpu: int | None = None  # seconds of CPU; default ceil(timeout) + 1
+    stream: int = 64 << 10  # bytes of stdout / stderr kept in the scratch files
+    excerpt: int = 2048  # bytes of stdout / stderr returned in the Outcome
+    max_output_bytes: int = 256 << 20
+    max_output_arrays: int = 256
+
+
+@dataclass(frozen=True)
+class Call:
+    """One sandboxed call: ``probe(**inputs)`` with the student's package importable.
+
+    ``probe`` is ``"module:function"`` in the kit's trusted code (``autograder.probes.*``
+    or a module in one of the Sandbox's ``probe_dirs``). ``submission`` is the folder that
+    holds the student's package folder ``package`` (read-only to the child).
+    """
+
+    probe: str
+    submission: str | os.PathLike[str]
+    package: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 2.0
+    limits: Limits | None = None
+
+
+@dataclass
+class Outcome:
+    """What one call came to. ``value`` is plain data, set only when ``status == "ok"``."""
+
+    status: str
+    value: Any = None
+    message: str = ""
+    error_type: str | None = None
+    traceback: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    signal: str | None = None
+    wall: float = 0.0
+    cpu: float = 0.0
+    probe_seconds: float = 0.0  # inside the probe, as the child measured it (for benchmarks)
+    max_rss: int = 0
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    active: bool
+    detail: str

@@ -180,8 +180,7 @@ class Grade:
         if outputs:
             right = [name for name, ok in outputs.items() if ok]
             credit = len(right) / len(outputs)
-            message = [mismatch(_output(got, name), _output(want, name), tol,
-                                show_values=not hidden, where=name)
+            message = [_first_mismatch(got, want, name, tol, show_values=not hidden)
                        for name, ok in outputs.items() if not ok]
             if right:
                 message.append(f"Right: {', '.join(right)}: this case earns {len(right)} of "
@@ -291,6 +290,15 @@ def _outputs(got: Any, want: Any, tol: Tolerance) -> dict[str, bool] | None:
         return None
     return {name: mismatch(_output(got, name), _output(want, name), tol) is None
             for name in names}
+
+
+def _first_mismatch(got: Any, want: Any, name: str, tol: Tolerance, show_values: bool) -> str:
+    """Why output ``name`` is wrong, at its first wrong pass (``result[1].db: ...``)."""
+    if not isinstance(want, list):
+        return mismatch(got[name], want[name], tol, show_values=show_values, where=name) or ""
+    return next(reason for i, (g, w) in enumerate(zip(got, want, strict=True))
+                if (reason := mismatch(g[name], w[name], tol, show_values=show_values,
+                                       where=f"result[{i}].{name}")))
 
 
 def _output(result: Any, name: str) -> Any:

@@ -51,7 +51,7 @@ def test_an_unsummed_db_costs_only_the_share_of_db(tmp_path):
     assert sum(t.score for t in cases) == pytest.approx(0.75 * CNN.points["convolution"])
     for case in cases:
         lines = case.output.splitlines()
-        assert lines[0].startswith("db")  # the one wrong output, by name
+        assert lines[0].startswith("result[0].db: ")  # the one wrong output, by name
         assert "Right: out, dx, dW: this case earns 3 of its 4 outputs' shares." in lines
         assert known_mistake(bug.name, bug.why) in case.output
 
@@ -61,7 +61,7 @@ def test_a_wrong_dbeta_costs_only_the_share_of_dbeta(tmp_path):
     backward = [t for t in cases if t.name.startswith("batchnorm: backward")]
     # out, dx, dgamma, dbeta, running_mean, running_var: only dbeta is wrong
     assert backward and all(t.score == pytest.approx(5 / 6 * t.max_score) for t in backward)
-    assert all(t.output.startswith("dbeta") for t in backward)
+    assert all(t.output.startswith("result[0].dbeta: ") for t in backward)
     forward = [t for t in cases if t.name.startswith("batchnorm: train_forward")]
     assert forward and all(t.passed for t in forward)  # no dout there: dbeta is not checked
 

@@ -148,19 +148,24 @@ _DOWNLOAD_SUFFIX = r" ?\((\d{1,4})\)"
 _DOWNLOADED = re.compile(rf"(.+?){_DOWNLOAD_SUFFIX}")
 
 
-def _entry_name(entry: Path) -> str:
-    """An entry's name as text, less ``.zip`` (any case).
+def _file_name(name: str) -> str:
+    """A name from the file system as text.
 
-    A name whose bytes are not UTF-8 (Korean Windows tools and LMS downloads write cp949)
-    is decoded as cp949, or else with replacement characters: an id is always text.
+    A name whose bytes are not UTF-8 (Korean Windows tools and LMS downloads write cp949,
+    and unzip keeps those bytes) is decoded as cp949, or else with replacement characters.
     """
-    raw = os.fsencode(entry.name)
-    for encoding, errors in (("utf-8", "strict"), ("cp949", "strict"), ("utf-8", "replace")):
+    raw = os.fsencode(name)
+    for encoding in ("utf-8", "cp949"):
         try:
-            name = raw.decode(encoding, errors)
-            break
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
+    return raw.decode("utf-8", "replace")
+
+
+def _entry_name(entry: Path) -> str:
+    """An entry's name as text (`_file_name`), less ``.zip`` (any case): an id is text."""
+    name = _file_name(entry.name)
     return name[:-4] if name.lower().endswith(".zip") and len(name) > 4 else name
 
 
@@ -629,17 +634,18 @@ def _folder_members(root: Path, assignment: Assignment, notes: list[str]) -> lis
                     parts = (*folder, entry.name)
                     if _is_junk(parts):
                         continue
+                    shown = _show("/".join(map(_file_name, parts)))  # cp949 bytes as Hangul
                     if entry.is_dir(follow_symlinks=False):
                         if len(parts) <= MAX_FOLDER_DEPTH:
                             pending.append(parts)
                         else:
                             too_deep = True
                     elif entry.is_file(follow_symlinks=False):
-                        module = _module_of(entry.name, assignment.graded)
+                        module = _module_of(_file_name(entry.name), assignment.graded)
                         mtime = (entry.stat(follow_symlinks=False).st_mtime_ns,)
-                        members.append(_Member(parts, _show("/".join(parts)), None, module, mtime))
+                        members.append(_Member(parts, shown, None, module, mtime))
                     else:  # symbolic link (to anything), named pipe, socket, device
-                        others.append(_show("/".join(parts)))
+                        others.append(shown)
         finally:
             os.close(fd)
     if others:
@@ -672,7 +678,7 @@ def _folder_digest(raw: dict[str, bytes]) -> str:
     """SHA-256 over the taken files: name, NUL, size, NUL, original bytes, in name order."""
     digest = hashlib.sha256()
     for name in sorted(raw):
-        digest.update(f"{name}\0{len(raw[name])}\0".encode())
+        digest.update(f"{name}\0{len(raw[name])}\0".encode("utf-8", "surrogateescape"))
         digest.update(raw[name])
     return digest.hexdigest()
 

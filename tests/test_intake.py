@@ -230,6 +230,17 @@ def test_a_variant_named_in_cp949_is_taken(subs: Path) -> None:
     assert note(sub, "conv.py: graded") == "conv.py: graded cnn/conv - 복사본.py as conv.py"
 
 
+def test_a_variant_named_in_cp949_on_disk_is_taken(subs: Path) -> None:
+    """The same name unzipped on Linux keeps its cp949 bytes."""
+    root = put_tree(subs, "kim", {})
+    (root / "cnn").mkdir()
+    (Path(os.fsdecode(os.fsencode(root / "cnn") + b"/" + "conv - 복사본.py".encode("cp949")))
+     .write_bytes(CONV))
+    sub = read_folder(root, CNN)
+    assert sub.files == {"conv.py": CONV}
+    assert note(sub, "conv.py: graded") == "conv.py: graded cnn/conv - 복사본.py as conv.py"
+
+
 @pytest.mark.parametrize("how", ["zip", "folder"])
 def test_the_newest_of_two_candidates_is_taken(subs: Path, how: str) -> None:
     old, new = (2025, 3, 1, 9, 0, 0), (2025, 3, 2, 21, 30, 0)

@@ -57,14 +57,16 @@ class Paths:
 
 
 def finished(paths: Paths, submission: Submission) -> Result | None:
-    """The result already written for this very submission (same content), if any."""
+    """The result already written for this very submission (same content, read the same
+    way: status and intake notes), if any."""
     try:
         result = Result.from_json(json.loads(paths.result(submission).read_text("utf-8")))
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return None
     same = (result.student == submission.student
             and result.submission_sha256 == (submission.sha256 or "")
-            and result.status == submission.status)
+            and result.status == submission.status
+            and result.notes[:len(submission.notes)] == submission.notes)
     return result if same else None
 
 
@@ -197,14 +199,16 @@ def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: 
                  students: list[str] | None = None, regrade: bool = False,
                  allow_unconfined: bool = False,
                  progress: Callable[[Submission, Result], None] | None = None,
-                 planned: Callable[[int, int], None] | None = None) -> list[Result]:
+                 planned: Callable[[list[Submission], int], None] | None = None
+                 ) -> list[Result]:
     """Grade every submission in ``submissions`` and write the batch's files under ``out``.
 
     A submission whose result is already written (same content) is kept, not graded again,
     unless ``regrade`` is set or its student is one of ``students``. Every submission gets
-    a gradebook row. ``planned(kept, to_grade)`` is called once the folder is read, before
-    anything is graded or written (it may raise to stop the batch there); ``progress``
-    after each graded submission. Raises ``IntakeError`` for a missing folder.
+    a gradebook row. ``planned(submissions, kept)`` is called once the folder is read (one
+    submission per student, see `intake.collect`; ``kept`` of them are not graded again),
+    before anything is graded or written (it may raise to stop the batch there);
+    ``progress`` after each graded submission. Raises ``IntakeError`` for a missing folder.
     """
     paths = Paths(out)
     entries = intake.collect(submissions, assignment)
@@ -217,7 +221,7 @@ def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: 
             results[submission.safe_id] = kept
     todo = [s for s in entries if s.safe_id not in results]
     if planned:
-        planned(len(results), len(todo))
+        planned(entries, len(results))
     for submission, result in _results(assignment, todo, jobs, allow_unconfined):
         try:
             save(paths, result, submission)

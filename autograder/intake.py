@@ -1,16 +1,20 @@
 """Intake: turn a folder of submissions into clean, bounded, per-student inputs.
 
-Every entry of the submissions folder except hidden ones becomes exactly one
-`Submission`, whatever it is: a folder, a zip file, a broken archive, a stray PDF, a
-symbolic link. A bad entry is never an exception; it is a row whose `status` says why
-it earned nothing (see `Status`). Only the instructor's own mistakes raise
-(`IntakeError`: no submissions folder, course files missing).
+Every entry of the submissions folder except hidden ones is read, whatever it is: a
+folder, a zip file, a broken archive, a stray PDF, a symbolic link; each student id
+(the entry's name less ``.zip`` and a browser's `` (1)``) becomes exactly one
+`Submission`, the newest entry where a student has several (a re-download). A bad entry
+is never an exception; it is a row whose `status` says why it earned nothing (see
+`Status`). Only the instructor's own mistakes raise (`IntakeError`: no submissions
+folder, course files missing).
 
 Nothing here runs or imports student code, and no student file name is ever used to
 write anything. Only the graded modules of the manifest (an ASCII whitelist such as
-``conv.py``) are read, into memory, with byte caps; every other file is only listed
-in a note. Archives are read with `zipfile` from memory (never ``extractall``), after
-checks on size, entry count, declared unpacked size and member names; folders are
+``conv.py``) are read, found under their own name or the names uploads give them
+(``Conv.py``, ``conv (1).py``, ``conv - 복사본.py``: `_module_of`), into memory, with byte
+caps, and written back only under the module's own name; every other file is only
+listed in a note. Archives are read with `zipfile` from memory (never ``extractall``),
+after checks on size, entry count, declared unpacked size and member names; folders are
 walked without following symbolic links, and files are opened with ``O_NOFOLLOW``
 (every path component) and ``O_NONBLOCK`` so a named pipe cannot hang the batch.
 `materialize` then writes one student's package, with the course's given modules,
@@ -20,12 +24,15 @@ into a fresh folder for the sandboxed grader.
 from __future__ import annotations
 
 import codecs
+import collections
 import errno
+import functools
 import hashlib
 import io
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +53,8 @@ MAX_FILE_BYTES = 1 * MiB  # one taken module, enforced while reading
 MAX_NAME_CHARS = 1024  # length of one member name of a zip
 MAX_NAME_DEPTH = 32  # path components of one member name of a zip
 MAX_FOLDER_DEPTH = 3  # folders nested deeper than this in a submission are not looked into
-MAX_ID_CHARS = 64  # length of a safe id
+MAX_ID_CHARS = 64  # characters of a safe id
+MAX_ID_BYTES = 192  # its UTF-8 bytes (64 Hangul; a file name holds 255)
 
 # Names skipped silently wherever they appear (besides every name starting with ".").
 JUNK = frozenset({"__MACOSX", "__pycache__", ".ipynb_checkpoints"})
@@ -78,12 +86,13 @@ class Status(StrEnum):
 
 @dataclass
 class Submission:
-    """One entry of the submissions folder, read.
+    """One student's entry of the submissions folder, read (the newest, see `collect`).
 
     ``files`` maps graded module names (``conv.py``) to UTF-8 source; it is empty unless
     ``kind`` is `Status.OK`. ``notes`` are short sentences for the student and the TA.
     ``sha256`` is that of the archive's bytes, or, for a folder, of the taken files
     (name and original bytes, see `_folder_digest`); ``None`` when nothing was read.
+    ``superseded`` names the older entries of the same student, not graded (`collect`).
     """
 
     student: str
@@ -94,6 +103,7 @@ class Submission:
     files: dict[str, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     sha256: str | None = None
+    superseded: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -119,34 +129,61 @@ class _Fail(Exception):
 
 @dataclass(frozen=True)
 class _Member:
-    """A regular file of a submission: its path parts, its name for people, a handle."""
+    """A regular file of a submission: its path parts, its name for people, a handle, the
+    graded module its name stands for (see `_module_of`) and when it was last changed."""
 
     parts: tuple[str, ...]
     shown: str
     ref: Any  # zipfile.ZipInfo for an archive, None for a folder (parts locate it)
+    module: str | None
+    mtime: tuple[int, ...]  # a zip's (year, month, day, hour, minute, second); a folder's (ns,)
 
 
 # ---------------------------------------------------------------------------- ids
 
 
-def student_id(entry: Path) -> str:
-    """The student id: the folder's name, or the zip's name without ``.zip``, as it came.
+# What a browser appends to a file downloaded a second time, before its extension: Chrome,
+# Edge and Firefox write "20251234 (1).zip", older Firefox "20251234(1).zip".
+_DOWNLOAD_SUFFIX = r" ?\((\d{1,4})\)"
+_DOWNLOADED = re.compile(rf"(.+?){_DOWNLOAD_SUFFIX}")
 
-    A name whose bytes are not UTF-8 (Korean Windows tools and LMS downloads write cp949)
-    is decoded as cp949, or else with replacement characters: an id is always text.
+
+def _file_name(name: str) -> str:
+    """A name from the file system as text.
+
+    A name whose bytes are not UTF-8 (Korean Windows tools and LMS downloads write cp949,
+    and unzip keeps those bytes) is decoded as cp949, or else with replacement characters.
     """
-    raw = os.fsencode(entry.name)
-    for encoding, errors in (("utf-8", "strict"), ("cp949", "strict"), ("utf-8", "replace")):
+    raw = os.fsencode(name)
+    for encoding in ("utf-8", "cp949"):
         try:
-            name = raw.decode(encoding, errors)
-            break
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
+    return raw.decode("utf-8", "replace")
+
+
+def _entry_name(entry: Path) -> str:
+    """An entry's name as text (`_file_name`), less ``.zip`` (any case): an id is text."""
+    name = _file_name(entry.name)
     return name[:-4] if name.lower().endswith(".zip") and len(name) > 4 else name
 
 
-_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
-_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+def _copy_number(entry: Path) -> int:
+    """1 for ``20251234 (1).zip``, 0 for an entry without a download suffix."""
+    match = _DOWNLOADED.fullmatch(_entry_name(entry))
+    return int(match.group(2)) if match else 0
+
+
+def student_id(entry: Path) -> str:
+    """The student id: the folder's name, or the zip's name without ``.zip``, less a
+    browser's duplicate-download suffix (``20251234 (1).zip`` is ``20251234``)."""
+    name = _entry_name(entry)
+    match = _DOWNLOADED.fullmatch(name)
+    return match.group(1) if match else name
+
+
+_HASHED = 9  # characters and bytes taken by "-" and the 8 hex digits of a hash
 
 
 def _short_hash(*parts: object) -> str:
@@ -154,43 +191,70 @@ def _short_hash(*parts: object) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
-def _base(student: str) -> str:
-    base = _UNSAFE_RUN.sub("_", student).strip("._-")
-    return base[: MAX_ID_CHARS - 9] or "student"
+def _safe_char(char: str) -> bool:
+    """Letters of any script (with their combining marks), decimal digits, ``._-``."""
+    category = unicodedata.category(char)
+    return char in "._-" or category[0] in "LM" or category == "Nd"
+
+
+def _base(student: str, room: int = 0) -> str:
+    """``student`` in NFC with each run of other characters as one ``_``, leading and
+    trailing ``._-`` dropped, cut to leave ``room`` characters and bytes for a suffix."""
+    text = "".join(c if _safe_char(c) else "\0" for c in unicodedata.normalize("NFC", student))
+    base = re.sub("\0+", "_", text).strip("._-")[: MAX_ID_CHARS - room]
+    while len(base.encode()) > MAX_ID_BYTES - room:
+        base = base[:-1]
+    return base.rstrip("._-") or "student"
 
 
 def safe_id(student: str) -> str:
-    """A file-name-safe form of ``student``: ASCII letters, digits, ``-``, ``_`` and ``.``.
+    """A file-name-safe form of ``student``: letters of any script, digits, ``-``, ``_``, ``.``.
 
-    An id that is already safe (and not starting with ``.`` or ``-``, at most
-    `MAX_ID_CHARS` long) is kept as is. Any other is changed (runs of other characters
-    become one ``_``, leading and trailing ``._-`` are dropped, an empty result becomes
-    ``student``, long ones are cut) and always gets ``-`` and 8 hex digits of the
-    SHA-256 of the original id, so ``kim minji`` and ``kim_minji`` stay apart and the
-    same student gets the same file name in every batch. Never empty, never ``.`` or
-    ``..``, never starting with ``.`` or ``-``. Use `unique_safe_ids` for a batch.
+    Runs of other characters become one ``_`` (``kim minji`` gives ``kim_minji``), leading
+    and trailing ``._-`` are dropped, an empty result becomes ``student``, and long ids are
+    cut to `MAX_ID_CHARS` characters and `MAX_ID_BYTES` bytes of UTF-8 (a file name holds
+    255 bytes); the text is in NFC, so the same Hangul name from macOS and from Windows is
+    one name. Never empty, never ``.`` or ``..``, never starting with ``.`` or ``-``. Two
+    ids can give the same safe id: `unique_safe_ids` tells them apart in a batch.
     """
-    if len(student) <= MAX_ID_CHARS and _SAFE.fullmatch(student):
-        return student
-    return f"{_base(student)}-{_short_hash(student)}"
+    return _base(student)
+
+
+def _file_key(name: str) -> str:
+    """What a case-insensitive, normalization-insensitive file system compares."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def unique_safe_ids(students: Iterable[str]) -> list[str]:
     """`safe_id` of each student, made distinct across the batch, in the given order.
 
-    Ids are compared ignoring case, so the files stay apart on a case-insensitive file
-    system too (``Kim`` and ``kim``, or a folder ``kim`` and a file ``kim.zip``). The
-    later of two colliding students gets a hash of its id and a counter instead.
+    Safe ids are compared ignoring case (and Unicode normalization), so the files stay
+    apart on a case-insensitive file system too (``Kim`` and ``kim``). An id whose safe id
+    collides with no other keeps it. In a group that collides, an id that is its own safe
+    id keeps it (the first such in order, for ``Kim`` and ``kim``), and every other gets
+    ``-`` and 8 hex digits of the SHA-256 of its id (with a counter, should that be taken
+    too): ``kim minji`` beside ``kim_minji`` is ``kim_minji-<hash>``, whatever their order,
+    and a student gets the same file name in every batch with the same neighbours.
     """
+    students = list(students)
+    result = [safe_id(student) for student in students]
+    counts = collections.Counter(_file_key(name) for name in result)
     taken: set[str] = set()
-    result = []
-    for student in students:
-        candidate, n = safe_id(student), 1
-        while candidate.lower() in taken:
+    collided = []
+    for i, (student, name) in enumerate(zip(students, result, strict=True)):
+        key = _file_key(name)
+        if counts[key] == 1 or (student == name and key not in taken):
+            taken.add(key)
+        else:
+            collided.append(i)
+    for i in collided:
+        base, n = _base(students[i], _HASHED), 1
+        candidate = f"{base}-{_short_hash(students[i])}"
+        while _file_key(candidate) in taken:
             n += 1
-            candidate = f"{_base(student)}-{_short_hash(student, n)}"
-        taken.add(candidate.lower())
-        result.append(candidate)
+            candidate = f"{base}-{_short_hash(students[i], n)}"
+        taken.add(_file_key(candidate))
+        result[i] = candidate
     return result
 
 
@@ -198,10 +262,12 @@ def unique_safe_ids(students: Iterable[str]) -> list[str]:
 
 
 def collect(folder: Path, assignment: Assignment) -> list[Submission]:
-    """Read every entry of ``folder`` except hidden ones, sorted by name.
+    """Read every entry of ``folder`` except hidden ones: one `Submission` per student.
 
-    Each entry becomes one `Submission`, whatever it is; symbolic links are never
-    followed. Raises `IntakeError` only when ``folder`` itself cannot be listed.
+    Each entry is read, whatever it is; symbolic links are never followed. Entries that
+    give the same student id (``20251234.zip`` and its re-download ``20251234 (1).zip``)
+    are one student: the newest entry is graded (`_newest`). In the order of the entries'
+    names. Raises `IntakeError` only when ``folder`` itself cannot be listed.
     """
     try:
         names = sorted(name for name in os.listdir(folder) if not name.startswith("."))
@@ -209,12 +275,43 @@ def collect(folder: Path, assignment: Assignment) -> list[Submission]:
         raise IntakeError(
             f"cannot list the submissions folder {folder}: {error.strerror}"
         ) from None
-    submissions = [_read_entry(folder / name, assignment) for name in names]
+    submissions = _newest([_read_entry(folder / name, assignment) for name in names])
     for submission, unique in zip(
         submissions, unique_safe_ids(s.student for s in submissions), strict=True
     ):
         submission.safe_id = unique
     return submissions
+
+
+def _newest(submissions: list[Submission]) -> list[Submission]:
+    """One submission per student id, in the given order: the newest entry (by its mtime,
+    then by its download number, ``(2)`` after ``(1)``), whose notes and ``superseded``
+    name the others."""
+    by_student: dict[str, list[Submission]] = {}
+    for submission in submissions:
+        by_student.setdefault(submission.student, []).append(submission)
+    newest = {student: max(entries, key=_entry_age) for student, entries in by_student.items()}
+    kept = []
+    for submission in submissions:
+        if submission is not newest[submission.student]:
+            continue
+        entries = by_student[submission.student]
+        older = [_show(s.source.name) for s in entries if s is not submission]
+        if older:
+            submission.superseded = sorted(older)
+            submission.notes.insert(0, f"graded {_show(submission.source.name)}, the newest of "
+                                       f"{len(entries)} entries for {_show(submission.student)}"
+                                       f"; not graded: {_listing(older)}")
+        kept.append(submission)
+    return kept
+
+
+def _entry_age(submission: Submission) -> tuple[int, int, str]:
+    try:
+        mtime = os.lstat(submission.source).st_mtime_ns
+    except OSError:
+        mtime = 0
+    return mtime, _copy_number(submission.source), submission.source.name
 
 
 def _read_entry(path: Path, assignment: Assignment) -> Submission:
@@ -375,7 +472,8 @@ def _zip_members(
     seen: set[tuple[str, ...]] = set()
     declared = 0
     for info in infos:
-        shown = _show(_member_name(info))
+        decoded = _member_name(info)
+        shown = _show(decoded)
         parts = _member_parts(info.orig_filename, shown)
         declared += info.file_size
         ftype = stat.S_IFMT(info.external_attr >> 16)
@@ -383,17 +481,19 @@ def _zip_members(
             continue  # a folder entry
         if _is_junk(parts):
             continue
+        # the name as its tool wrote it: "conv - 복사본.py" from Korean Windows is cp949
+        module = _module_of(re.split(r"[/\\]", decoded)[-1], assignment.graded)
         if ftype not in (0, stat.S_IFREG):  # 0: made on a system without Unix modes
-            if parts[-1] in assignment.graded:
+            if module:
                 what = "a symbolic link" if ftype == stat.S_IFLNK else "not a regular file"
                 raise _Fail(Status.REJECTED, f"{shown} is {what}")
             others.append(shown)
             continue
-        if parts[-1] in assignment.graded:
+        if module:
             if parts in seen:
                 raise _Fail(Status.REJECTED, f"{shown} appears twice")
             seen.add(parts)
-        members.append(_Member(parts, shown, info))
+        members.append(_Member(parts, shown, info, module, info.date_time))
     if declared > MAX_UNPACKED_BYTES:
         raise _Fail(
             Status.ARCHIVE_TOO_LARGE,
@@ -439,11 +539,11 @@ def _member_parts(name: str, shown: str) -> tuple[str, ...]:
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
-    """A member's name for people.
+    """A member's name as its tool wrote it, for people and for `_module_of`.
 
     Without the UTF-8 flag, `zipfile` decodes names as cp437; Korean Windows tools write
-    cp949 there, so try UTF-8 and cp949 first. Only used for display: names are matched
-    against the ASCII whitelist, where every decoding agrees.
+    cp949 there, so try UTF-8 and cp949 first. Never used as a path: paths are checked on
+    the name as stored (`_member_parts`), and a name only ever picks a graded module.
     """
     name = info.orig_filename
     if info.flag_bits & 0x800:
@@ -501,7 +601,7 @@ def _read_folder(submission: Submission, assignment: Assignment) -> None:
     root = submission.source
     if not stat.S_ISDIR(mode := os.lstat(root).st_mode):
         raise _Fail(Status.NOT_A_SUBMISSION, _file_type(mode))
-    members = _folder_members(root, submission.notes)
+    members = _folder_members(root, assignment, submission.notes)
     raw: dict[str, bytes] = {}
 
     def read(member: _Member) -> bytes:
@@ -517,7 +617,7 @@ def _read_folder(submission: Submission, assignment: Assignment) -> None:
     submission.sha256 = _folder_digest(raw)
 
 
-def _folder_members(root: Path, notes: list[str]) -> list[_Member]:
+def _folder_members(root: Path, assignment: Assignment, notes: list[str]) -> list[_Member]:
     members: list[_Member] = []
     others: list[str] = []
     walked, too_deep = 0, False
@@ -534,15 +634,18 @@ def _folder_members(root: Path, notes: list[str]) -> list[_Member]:
                     parts = (*folder, entry.name)
                     if _is_junk(parts):
                         continue
+                    shown = _show("/".join(map(_file_name, parts)))  # cp949 bytes as Hangul
                     if entry.is_dir(follow_symlinks=False):
                         if len(parts) <= MAX_FOLDER_DEPTH:
                             pending.append(parts)
                         else:
                             too_deep = True
                     elif entry.is_file(follow_symlinks=False):
-                        members.append(_Member(parts, _show("/".join(parts)), None))
+                        module = _module_of(_file_name(entry.name), assignment.graded)
+                        mtime = (entry.stat(follow_symlinks=False).st_mtime_ns,)
+                        members.append(_Member(parts, shown, None, module, mtime))
                     else:  # symbolic link (to anything), named pipe, socket, device
-                        others.append(_show("/".join(parts)))
+                        others.append(shown)
         finally:
             os.close(fd)
     if others:
@@ -575,7 +678,7 @@ def _folder_digest(raw: dict[str, bytes]) -> str:
     """SHA-256 over the taken files: name, NUL, size, NUL, original bytes, in name order."""
     digest = hashlib.sha256()
     for name in sorted(raw):
-        digest.update(f"{name}\0{len(raw[name])}\0".encode())
+        digest.update(f"{name}\0{len(raw[name])}\0".encode("utf-8", "surrogateescape"))
         digest.update(raw[name])
     return digest.hexdigest()
 
@@ -603,46 +706,81 @@ def _rank(parts: tuple[str, ...], package: str) -> tuple[int, int] | None:
     return None
 
 
+# What browsers and file managers add to the name of a second copy, before the extension:
+# a download suffix (Chrome, Edge, Firefox: "conv (1).py", older Firefox "conv(1).py"),
+# Safari's "conv-1.py", Windows Explorer's "conv - Copy.py", "conv - Copy (2).py" (Korean
+# Windows: "conv - 복사본.py"), macOS Finder's "conv copy.py", "conv copy 2.py" (Korean:
+# "conv 복사본.py") and its "keep both" "conv 2.py".
+_COPY_SUFFIX = (rf"(?:{_DOWNLOAD_SUFFIX}|-\d{{1,4}}| \d{{1,4}}"
+                rf"|(?: -)? (?:copy|복사본)(?:{_DOWNLOAD_SUFFIX}| \d{{1,4}})?)")
+
+
+@functools.cache
+def _variants(module: str) -> re.Pattern[str]:
+    stem = re.escape(module.removesuffix(".py"))
+    return re.compile(rf"{stem}{_COPY_SUFFIX}?\.py", re.IGNORECASE | re.ASCII)
+
+
+def _module_of(name: str, graded: Sequence[str]) -> str | None:
+    """The graded module a file name stands for, if any: its own name, or that name in
+    another letter case or with a copy's suffix (`_COPY_SUFFIX`).
+
+    ``Conv.py``, ``conv (1).py``, ``conv(1).py`` and ``conv - 복사본.py`` stand for
+    ``conv.py``; ``numpy (1).py`` and ``conv_old.py`` for nothing. Only ASCII letters change
+    case; the name is compared in NFC (macOS writes NFD).
+    Graded names are identifiers and every suffix starts with a space, ``(`` or ``-``, so a
+    name stands for one module at most. Only the name counts: the path is checked apart.
+    """
+    if name in graded:
+        return name
+    text = unicodedata.normalize("NFC", name)
+    return next((module for module in graded if _variants(module).fullmatch(text)), None)
+
+
 def _pick(members: list[_Member], assignment: Assignment, notes: list[str]) -> dict[str, _Member]:
-    """Choose, for each graded module, the one file to grade, explaining surprises in notes."""
+    """Choose, for each graded module, the one file to grade, explaining surprises in notes.
+
+    The candidates are the files whose name stands for the module (`_module_of`) at a
+    place `_rank` allows. The best place wins; at the same place, the newest file (a zip
+    member's time, a file's mtime), then the module's own name over a variant. Files that
+    tie on all three are not guessed between.
+    """
     package = assignment.package
     where = f"at the top of your submission or in {package}/"
     chosen: dict[str, _Member] = {}
     for module in assignment.graded:
-        found = sorted((m for m in members if m.parts[-1] == module), key=lambda m: m.parts)
-        ranked = [(rank, m) for m in found if (rank := _rank(m.parts, package)) is not None]
-        if not ranked:
-            misnamed = [
-                m.shown
-                for m in members
-                if m.parts[-1].lower() == module and _rank(m.parts, package) is not None
-            ]
-            if misnamed:
-                notes.append(
-                    f"{module}: found {_listing(misnamed)}; file names are case-sensitive,"
-                    f" rename it to {module}"
-                )
-            elif found:
+        found = sorted((m for m in members if m.module == module), key=lambda m: m.parts)
+        placed = [(m, rank) for m in found if (rank := _rank(m.parts, package)) is not None]
+        if not placed:
+            if found:
                 notes.append(
                     f"{module}: found only at {_listing([m.shown for m in found])},"
                     f" too deep; put it {where}"
                 )
             continue
-        best_rank = min(rank for rank, _ in ranked)
-        best = [m for rank, m in ranked if rank == best_rank]
-        if len(best) > 1:
+        best_rank = min(rank for _, rank in placed)
+        here = [(m.mtime, m.parts[-1] == module, m) for m, rank in placed if rank == best_rank]
+        newest = max(time for time, _, _ in here)
+        exact = any(own for time, own, _ in here if time == newest)
+        tied = [m for time, own, m in here if (time, own) == (newest, exact)]
+        if len(tied) > 1:
             notes.append(
-                f"{module}: found {_listing([m.shown for m in best])}; could not tell"
+                f"{module}: found {_listing([m.shown for m in tied])}; could not tell"
                 f" which one to grade, so none was graded; keep one copy {where}"
             )
             continue
-        chosen[module] = best[0]
-        if len(found) > 1:
-            rest = [m.shown for m in found if m is not best[0]]
-            notes.append(
-                f"{module}: graded {best[0].shown}; ignored the other copies: {_listing(rest)}"
-            )
-    ignored = [m.shown for m in members if m.parts[-1] not in assignment.graded]
+        [best] = tied
+        chosen[module] = best
+        renamed = best.parts[-1] != module
+        rest = [m.shown for m in found if m is not best]
+        note = f"{module}: graded {best.shown}" + (f" as {module}" if renamed else "")
+        if len(here) > 1 and all(time < newest for time, _, m in here if m is not best):
+            notes.append(f"{note}, the newest; ignored the other copies: {_listing(rest)}")
+        elif rest:
+            notes.append(f"{note}; ignored the other copies: {_listing(rest)}")
+        elif renamed:
+            notes.append(note)
+    ignored = [m.shown for m in members if m.module is None]
     if ignored:
         notes.append(
             f"ignored {_count(ignored, 'other file', 'other files')}"

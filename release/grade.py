@@ -3,6 +3,7 @@ bar and a table of the results that fits the terminal."""
 
 from __future__ import annotations
 
+import difflib
 import shlex
 import sys
 import time
@@ -30,6 +31,32 @@ def plural(count: int, noun: str) -> str:
 
 class _NoSubmissions(Exception):
     """The folder holds no submission and no empty gradebook was asked for."""
+
+
+class _UnknownStudents(Exception):
+    """``--student`` names an id that no submission in the folder has."""
+
+
+def unknown_students(asked: list[str], submissions: list[intake.Submission]) -> str | None:
+    """Why some ``--student`` ids cannot be graded again (they are in no entry's name), with
+    the nearest ids for a typo; ``None`` when every one is there."""
+    ids = [s.student for s in submissions]
+    missing = [student for student in dict.fromkeys(asked) if student not in ids]
+    if not missing:
+        return None
+    lines = []
+    for student in missing:
+        near = difflib.get_close_matches(student, ids, n=3)
+        hint = f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
+        lines.append(f"--student {student!r}: no submission of that id{hint}")
+    return ("; ".join(lines) + ". An id is an entry's name without .zip and without a "
+            "download suffix such as ' (1)'; nothing was graded or written.")
+
+
+def superseded(submissions: list[intake.Submission]) -> list[str]:
+    """The batch summary's lines on students with several entries: which one was graded."""
+    return [f"{s.student}: graded {s.source.name} (the newest entry); not graded: "
+            f"{', '.join(s.superseded)}" for s in submissions if s.superseded]
 
 
 def tables(assignment: Assignment, results: list[Result], width: int) -> list[Table]:
@@ -105,9 +132,11 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
     (their rows say ``grading error``), 2 for the instructor's errors.
 
     An empty folder is such an error unless ``allow_empty`` (then the gradebook has only
-    its header). Messages and the progress bar go to ``console`` (standard error), the
-    table of results to ``stdout`` (standard output), as wide as its terminal; paths in
-    messages are never broken by inserted line ends (the terminal wraps them).
+    its header), and so is a ``students`` id that no submission has (a typo would otherwise
+    regrade nothing and look done); both stop before anything is graded or written.
+    Messages and the progress bar go to ``console`` (standard error), the table of results
+    to ``stdout`` (standard output), as wide as its terminal; paths in messages are never
+    broken by inserted line ends (the terminal wraps them).
     """
     console = console or Console(stderr=True)
     stdout = stdout or Console(file=sys.stdout)
@@ -117,16 +146,22 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
         return 2
     started = time.perf_counter()
     counts = {"kept": 0, "graded": 0}
+    read: list[intake.Submission] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = None
 
-        def plan(kept: int, todo: int) -> None:
+        def plan(entries: list[intake.Submission], kept: int) -> None:
             nonlocal task
-            if kept + todo == 0 and not allow_empty:
+            todo = len(entries) - kept
+            if not entries and not allow_empty:
                 raise _NoSubmissions
+            unknown = unknown_students(students or [], entries)
+            if unknown:
+                raise _UnknownStudents(unknown)
             counts["kept"] = kept
+            read.extend(entries)
             if todo:
                 task = bar.add_task(f"grading {assignment.name}", total=todo)
 
@@ -140,7 +175,7 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
                                          students=students, regrade=regrade,
                                          allow_unconfined=allow_unconfined, progress=advance,
                                          planned=plan)
-        except (intake.IntakeError, SandboxError) as error:
+        except (intake.IntakeError, SandboxError, _UnknownStudents) as error:
             console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
             return 2
         except _NoSubmissions:
@@ -161,6 +196,8 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
     paths = batch.Paths(out)
     console.print(escape(f"{done}; gradebook: {paths.gradebook} and {paths.gradebook_xlsx.name}"
                          f" (for Excel); feedback: {out / 'feedback'}"), soft_wrap=True)
+    for line in superseded(read):
+        console.print(escape(line), soft_wrap=True)
     failed = [r.student for r in results if r.status.startswith(GRADING_ERROR)]
     if failed:  # the kit's failure, not the students': loud, and how to grade them again
         again = " ".join(f"--student {shlex.quote(student)}" for student in failed)

@@ -24,12 +24,20 @@ def _bytes(data: Source) -> bytes:
     return data.encode() if isinstance(data, str) else data
 
 
-def zip_of(files: Mapping[str, Source], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    """A zip with the given member names and contents, as `zipfile` writes it."""
+WHEN = (2025, 3, 1, 12, 0, 0)  # every member's time in `zip_of`, unless it is given one
+
+
+def zip_of(files: Mapping[str, Source], compression: int = zipfile.ZIP_DEFLATED,
+           times: Mapping[str, tuple[int, int, int, int, int, int]] | None = None) -> bytes:
+    """A zip with the given member names and contents, as `zipfile` writes it, each member
+    dated `WHEN` or its time in ``times``: the same bytes at every run."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression) as archive:
         for name, data in files.items():
-            archive.writestr(name, _bytes(data))
+            info = zipfile.ZipInfo(name, (times or {}).get(name, WHEN))
+            info.compress_type = compression
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, _bytes(data))
     return out.getvalue()
 
 

@@ -209,3 +209,13 @@ def test_cli_allow_empty_writes_a_header_only_gradebook(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "gradebook.csv").read_text("utf-8").count("\n") == 1
     assert (tmp_path / "out" / "gradebook.xlsx").is_file()
+
+
+def test_an_unknown_student_is_an_error_naming_the_nearest(graded, tmp_path):
+    """A typo in --student would regrade nothing and look done: exit 2, nothing written."""
+    subs, _, _, _ = graded
+    code, messages, table = _run(subs, tmp_path / "out", students=["2025201_cho1", HANGUL])
+    assert code == 2 and table == ""
+    assert "--student '2025201_cho1': no submission of that id" in messages
+    assert "(did you mean '2025201_choi'" in messages and HANGUL not in messages
+    assert not (tmp_path / "out").exists()

@@ -7,24 +7,30 @@ test points a subclass of the manifest at a temporary solutions and stubs folder
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
+import io
 import os
 import re
 import signal
 import stat
+import time
+import unicodedata
 import zipfile
 import zlib
 from pathlib import Path
 
 import hostile_archives as hostile
 import pytest
+from rich.console import Console
 
 from autograder import course
 from autograder.intake import (
     MAX_ARCHIVE_BYTES,
     MAX_ENTRIES,
     MAX_FILE_BYTES,
+    MAX_ID_BYTES,
     MAX_ID_CHARS,
     IntakeError,
     Status,
@@ -37,13 +43,14 @@ from autograder.intake import (
     student_id,
     unique_safe_ids,
 )
+from autograder.reference import module_files
+from release.grade import grade
 
 CNN = course.load("cnn")  # graded conv.py, pooling.py, kernels.py, params.py, ...; package cnn
 CONV = (
     b"def conv_output_size(h, fh, stride=1, pad=0):\n    return (h + 2 * pad - fh) // stride + 1\n"
 )
 POOL = b"def pool2d(x):\n    return x\n"
-SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 @pytest.fixture
@@ -83,11 +90,17 @@ def put_tree(folder: Path, name: str, files: dict[str, bytes | str]) -> Path:
     return root
 
 
-def submit(folder: Path, how: str, files: dict[str, bytes | str]) -> Submission:
-    """The same files as a zip or as a folder."""
+def submit(folder: Path, how: str, files: dict[str, bytes | str],
+           times: dict[str, tuple[int, ...]] | None = None) -> Submission:
+    """The same files as a zip or as a folder, each dated as ``times`` says (as a zip
+    member's time or as the file's mtime)."""
     if how == "zip":
-        return read_zip(put_zip(folder, "20251234.zip", hostile.zip_of(files)), CNN)
-    return read_folder(put_tree(folder, "20251234", files), CNN)
+        return read_zip(put_zip(folder, "20251234.zip", hostile.zip_of(files, times=times)), CNN)
+    root = put_tree(folder, "20251234", files)
+    for name, when in (times or {}).items():
+        stamp = time.mktime((*when, 0, 0, -1))
+        os.utime(root / name, (stamp, stamp))
+    return read_folder(root, CNN)
 
 
 def note(submission: Submission, *words: str) -> str:
@@ -159,9 +172,9 @@ def test_package_folder_wins_at_equal_depth(subs: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["zip", "folder"])
 def test_ambiguous_copies_are_not_guessed(subs: Path, how: str) -> None:
-    sub = submit(
-        subs, how, {"a/conv.py": CONV, "b/conv.py": b"other = 1\n", "cnn/pooling.py": POOL}
-    )
+    """Same place, same time, both the module's own name: no guess."""
+    files = {"a/conv.py": CONV, "b/conv.py": b"other = 1\n", "cnn/pooling.py": POOL}
+    sub = submit(subs, how, files, times=dict.fromkeys(files, hostile.WHEN))
     assert sub.status == "ok"
     assert sub.files == {"pooling.py": POOL}
     assert "a/conv.py, b/conv.py" in note(sub, "could not tell which one")
@@ -169,15 +182,138 @@ def test_ambiguous_copies_are_not_guessed(subs: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["zip", "folder"])
-def test_too_deep_and_wrong_case(subs: Path, how: str) -> None:
-    sub = submit(subs, how, {"a/b/c/conv.py": CONV, "cnn/Pooling.py": POOL})
+def test_too_deep(subs: Path, how: str) -> None:
+    sub = submit(subs, how, {"a/b/c/conv.py": CONV, "x/y/z/Pooling (1).py": POOL})
     fails_with(sub, Status.NO_MODULE, "no graded module found")
     assert note(sub, "conv.py:") == (
         "conv.py: found only at a/b/c/conv.py, too deep; "
         "put it at the top of your submission or in cnn/"
     )
-    assert "rename it to pooling.py" in note(sub, "cnn/Pooling.py", "case-sensitive")
+    assert note(sub, "pooling.py:").startswith("pooling.py: found only at x/y/z/Pooling (1).py")
     assert note(sub, "expected conv.py, pooling.py")
+
+
+# ------------------------------------------------- names that uploads produce
+
+VARIANTS = [
+    "Conv.py",  # another letter case
+    "CONV.PY",
+    "conv (1).py",  # Chrome, Edge, Firefox: a second download
+    "conv(1).py",  # older Firefox
+    "conv-1.py",  # Safari
+    "conv - 복사본.py",  # Korean Windows Explorer: copy and paste in one folder
+    "conv - 복사본 (2).py",
+    "conv - Copy.py",  # Windows Explorer
+    "conv copy.py",  # macOS Finder: Duplicate
+    "conv copy 2.py",
+    "conv 복사본.py",  # Korean macOS Finder
+    unicodedata.normalize("NFD", "conv 복사본 2.py"),  # as macOS writes Hangul
+    "conv 2.py",  # macOS Finder: keep both
+]
+
+
+@pytest.mark.parametrize("how", ["zip", "folder"])
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_variant_of_a_module_name_is_taken(subs: Path, how: str, name: str) -> None:
+    sub = submit(subs, how, {f"cnn/{name}": CONV, "cnn/pooling.py": POOL})
+    assert sub.status == "ok"
+    assert sub.files == {"conv.py": CONV, "pooling.py": POOL}
+    assert note(sub, "conv.py: graded") == f"conv.py: graded cnn/{name} as conv.py"
+    assert not [n for n in sub.notes if "ignored" in n or "pooling.py:" in n]
+
+
+def test_a_variant_named_in_cp949_is_taken(subs: Path) -> None:
+    """Korean Windows' zip tools write "conv - 복사본.py" in cp949, without the UTF-8 flag."""
+    entry = hostile.Entry("cnn/conv - 복사본.py".encode("cp949"), CONV)
+    sub = read_zip(put_zip(subs, "kim.zip", hostile.raw_zip([entry])), CNN)
+    assert sub.files == {"conv.py": CONV}
+    assert note(sub, "conv.py: graded") == "conv.py: graded cnn/conv - 복사본.py as conv.py"
+
+
+def test_a_variant_named_in_cp949_on_disk_is_taken(subs: Path) -> None:
+    """The same name unzipped on Linux keeps its cp949 bytes."""
+    root = put_tree(subs, "kim", {})
+    (root / "cnn").mkdir()
+    (Path(os.fsdecode(os.fsencode(root / "cnn") + b"/" + "conv - 복사본.py".encode("cp949")))
+     .write_bytes(CONV))
+    sub = read_folder(root, CNN)
+    assert sub.files == {"conv.py": CONV}
+    assert note(sub, "conv.py: graded") == "conv.py: graded cnn/conv - 복사본.py as conv.py"
+
+
+@pytest.mark.parametrize("how", ["zip", "folder"])
+def test_the_newest_of_two_candidates_is_taken(subs: Path, how: str) -> None:
+    old, new = (2025, 3, 1, 9, 0, 0), (2025, 3, 2, 21, 30, 0)
+    files = {"conv.py": b"old = 1\n", "conv (1).py": CONV, "Pooling.py": POOL,
+             "pooling (1).py": b"stale = 1\n"}
+    times = {"conv.py": old, "conv (1).py": new, "Pooling.py": new, "pooling (1).py": old}
+    sub = submit(subs, how, files, times=times)
+    assert sub.files == {"conv.py": CONV, "pooling.py": POOL}
+    assert note(sub, "conv.py: graded") == (
+        "conv.py: graded conv (1).py as conv.py, the newest; ignored the other copies: conv.py"
+    )
+    assert note(sub, "pooling.py: graded") == (
+        "pooling.py: graded Pooling.py as pooling.py, the newest; "
+        "ignored the other copies: pooling (1).py"
+    )
+
+
+@pytest.mark.parametrize("how", ["zip", "folder"])
+def test_at_the_same_time_the_modules_own_name_wins(subs: Path, how: str) -> None:
+    files = {"cnn/Conv.py": b"other = 1\n", "cnn/conv.py": CONV}
+    sub = submit(subs, how, files, times=dict.fromkeys(files, hostile.WHEN))
+    assert sub.files == {"conv.py": CONV}
+    assert note(sub, "conv.py: graded") == (
+        "conv.py: graded cnn/conv.py; ignored the other copies: cnn/Conv.py"
+    )
+
+
+@pytest.mark.parametrize("how", ["zip", "folder"])
+def test_the_place_comes_before_the_time(subs: Path, how: str) -> None:
+    files = {"conv (1).py": CONV, "cnn/conv.py": b"newer = 1\n"}
+    times = {"conv (1).py": (2025, 3, 1, 9, 0, 0), "cnn/conv.py": (2025, 3, 9, 9, 0, 0)}
+    sub = submit(subs, how, files, times=times)
+    assert sub.files == {"conv.py": CONV}
+    assert note(sub, "conv.py: graded") == (
+        "conv.py: graded conv (1).py as conv.py; ignored the other copies: cnn/conv.py"
+    )
+
+
+@pytest.mark.parametrize("how", ["zip", "folder"])
+def test_variants_let_no_other_file_in(subs: Path, how: str, tmp_path: Path) -> None:
+    """Only names of graded modules have variants: what shadows a library, the package's
+    own __init__, another extension or a second suffix stays out, and nothing is written
+    under a student's file name."""
+    others = ["numpy (1).py", "Conftest.py", "conftest (1).py", "sitecustomize - 복사본.py",
+              "cnn/__init__ (1).py", "cnn/Layers.py", "conv (1).pyc", "conv (1).py.txt",
+              "conv (1) (1).py", "conv_old.py", "conv (1)", "cnn/conv (1).py/x.py"]
+    sub = submit(subs, how, {"cnn/Pooling (2).py": POOL} | {name: "import os\n" for name in others})
+    assert sub.status == "ok" and sub.files == {"pooling.py": POOL}
+    assert note(sub, "ignored").startswith(f"ignored {len(others)} other files")
+    package = materialize(sub, CNN, tmp_path / "work") / "cnn"
+    assert sorted(p.name for p in package.iterdir()) == sorted({*CNN.given, *CNN.graded})
+    assert (package / "pooling.py").read_bytes() == POOL
+    assert (package / "layers.py").read_bytes() == (CNN.solution_dir / "layers.py").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["../Conv.py", "cnn/../../conv (1).py", "..\\conv - 복사본.py"])
+def test_a_variant_outside_the_package_rejects_the_archive(subs: Path, name: str) -> None:
+    sub = read_zip(put_zip(subs, "slip.zip", hostile.zip_of({"pooling.py": POOL, name: CONV})), CNN)
+    fails_with(sub, Status.REJECTED, f"rejected archive: unsafe path {name}")
+
+
+def test_a_variant_that_is_a_link_or_appears_twice_rejects(subs: Path, tmp_path: Path) -> None:
+    link = hostile.zip_with_symlink("cnn/Conv (1).py", "/etc/passwd", {"pooling.py": POOL})
+    fails_with(read_zip(put_zip(subs, "l.zip", link), CNN), Status.REJECTED,
+               "rejected archive: cnn/Conv (1).py is a symbolic link")
+    twice = hostile.duplicate("cnn/conv - 복사본.py")
+    fails_with(read_zip(put_zip(subs, "d.zip", twice), CNN), Status.REJECTED,
+               "rejected archive: cnn/conv - 복사본.py appears twice")
+    root = put_tree(subs, "kim", {"pooling.py": POOL})
+    (root / "Conv.py").symlink_to("/etc/passwd")
+    sub = read_folder(root, CNN)
+    assert sub.files == {"pooling.py": POOL}
+    assert note(sub, "never read") == "ignored 1 link or special file (never read): Conv.py"
 
 
 @pytest.mark.parametrize("how", ["zip", "folder"])
@@ -547,9 +683,23 @@ def test_null_bytes_are_noted(subs: Path) -> None:
 def test_student_id() -> None:
     assert student_id(Path("s/20251234.zip")) == "20251234"
     assert student_id(Path("s/KIM.ZIP")) == "KIM"
-    assert student_id(Path("s/김민지 (2).zip")) == "김민지 (2)"
+    assert student_id(Path("s/김민지 (2).zip")) == "김민지"  # a browser's second download
+    assert student_id(Path("s/20251234(1).zip")) == "20251234"
+    assert student_id(Path("s/kim_minji (12)")) == "kim_minji"
     assert student_id(Path("s/kim_minji")) == "kim_minji"
     assert student_id(Path("s/report.pdf")) == "report.pdf"
+    assert student_id(Path("s/report (1).pdf")) == "report (1).pdf"
+    assert student_id(Path("s/(1).zip")) == "(1)"
+
+
+def is_safe(name: str) -> bool:
+    """Letters of any script (with marks), decimal digits, ``._-``; not led by ``._-``; in
+    NFC; within the caps."""
+    allowed = all(c in "._-" or unicodedata.category(c)[0] in "LM"
+                  or unicodedata.category(c) == "Nd" for c in name)
+    return (allowed and name != "" and name[0] not in "._-"
+            and unicodedata.normalize("NFC", name) == name
+            and len(name) <= MAX_ID_CHARS and len(name.encode()) <= MAX_ID_BYTES)
 
 
 @pytest.mark.parametrize(
@@ -567,34 +717,45 @@ def test_student_id() -> None:
         "a\nb",
         "x" * 300,
         "Ω" * 300,
+        "𠀀" * 70,  # four bytes each in UTF-8
         ".hidden",
         "\udcff\udcfe",
+        "kim\u202egnp.exe",  # right-to-left override
+        "kim\u200bminji",  # zero-width space
     ],
 )
 def test_safe_id_is_safe(student: str) -> None:
     safe = safe_id(student)
-    assert SAFE_ID.fullmatch(safe), safe
-    assert len(safe) <= MAX_ID_CHARS
+    assert is_safe(safe), safe
     assert safe not in (".", "..")
     assert safe == safe_id(student)  # the same student gets the same name every batch
 
 
-def test_safe_id_keeps_safe_ids_and_marks_changed_ones() -> None:
+def test_safe_id_keeps_letters_of_any_script() -> None:
     assert safe_id("20251234") == "20251234"
     assert safe_id("kim_minji.v2") == "kim_minji.v2"
-    assert re.fullmatch(r"kim_minji-[0-9a-f]{8}", safe_id("kim minji"))
-    assert re.fullmatch(r"rm_-rf-[0-9a-f]{8}", safe_id("; rm -rf ~"))
-    assert re.fullmatch(r"student-[0-9a-f]{8}", safe_id("김민지"))
-    assert safe_id("kim minji") != safe_id("kim_minji") != safe_id("kim-minji")
+    assert safe_id("김민지_2025000301") == "김민지_2025000301"
+    assert safe_id(unicodedata.normalize("NFD", "김민지")) == "김민지"  # macOS writes NFD
+    assert safe_id("Łukasz Żółw") == "Łukasz_Żółw"
+    assert safe_id("kim minji") == "kim_minji"  # no hash where nothing collides
+    assert safe_id("; rm -rf ~") == "rm_-rf"
+    assert safe_id("$$$") == "student"
 
 
-def test_unique_safe_ids_in_a_batch() -> None:
-    impostor = safe_id("kim minji")  # someone names a file after another's safe id
-    students = ["kim minji", impostor, "Kim", "kim", "kim"]
+def test_unique_safe_ids_hash_only_where_ids_collide() -> None:
+    students = ["kim minji", "kim_minji", "Kim", "kim", "kim", "김민지 ", "김민지", "이서연"]
     ids = unique_safe_ids(students)
-    assert ids[:3] == [impostor, ids[1], "Kim"] and ids[1] != impostor
-    assert len({i.lower() for i in ids}) == len(ids)
-    assert all(SAFE_ID.fullmatch(i) for i in ids)
+    assert ids[1] == "kim_minji" and re.fullmatch(r"kim_minji-[0-9a-f]{8}", ids[0])
+    assert ids[2] == "Kim" and re.fullmatch(r"kim-[0-9a-f]{8}", ids[3])
+    assert ids[6] == "김민지" and re.fullmatch(r"김민지-[0-9a-f]{8}", ids[5])
+    assert ids[7] == "이서연"
+    assert len({i.casefold() for i in ids}) == len(ids)  # apart on any file system
+    assert all(map(is_safe, ids))
+    apart = [0, 1, 5, 6, 7]  # which of these gets the hash does not depend on the order
+    assert unique_safe_ids([students[i] for i in apart][::-1]) == [ids[i] for i in apart][::-1]
+    impostor = ids[0]  # someone names a file after another's hashed id
+    again = unique_safe_ids(["kim minji", "kim_minji", impostor])
+    assert again[2] == impostor and again[0] not in again[1:]
     lower_first = unique_safe_ids(["kim", "Kim"])
     assert lower_first[0] == "kim" and lower_first[1].lower() != "kim"
 
@@ -618,12 +779,13 @@ def test_collect_gives_every_entry_a_row(subs: Path, tmp_path: Path, deadline) -
     (subs / "link.zip").symlink_to(subs / "kim_minji.zip")
     (subs / "dangling").symlink_to(tmp_path / "nowhere")
     os.mkfifo(subs / "pipe.zip")
+    os.utime(subs / "kim", (0, 0))  # the folder kim and kim.zip: one student, the newer
 
     rows = collect(subs, CNN)
 
     by_student = {(row.student, row.source.name): row for row in rows}
     assert [row.source.name for row in rows] == sorted(
-        name for name in os.listdir(subs) if not name.startswith(".")
+        name for name in os.listdir(subs) if not name.startswith(".") and name != "kim"
     )
     statuses = {name: row.status for (_, name), row in by_student.items()}
     assert statuses == {
@@ -631,7 +793,6 @@ def test_collect_gives_every_entry_a_row(subs: Path, tmp_path: Path, deadline) -
         "; rm -rf ~.zip": "ok",
         "Kim": "ok",
         "dangling": "not a folder or a zip file (symbolic link)",
-        "kim": "ok",
         "kim minji.zip": "ok",
         "kim.zip": "ok",
         "kim_minji.zip": "ok",
@@ -642,10 +803,37 @@ def test_collect_gives_every_entry_a_row(subs: Path, tmp_path: Path, deadline) -
         "김민지": "ok",
     }
     assert {row.student for row in rows} >= {"kim minji", "kim_minji", "; rm -rf ~", "김민지"}
+    assert by_student["kim", "kim.zip"].superseded == ["kim"]
     ids = [row.safe_id for row in rows]
-    assert len({i.lower() for i in ids}) == len(ids)
-    assert all(SAFE_ID.fullmatch(i) and len(i) <= MAX_ID_CHARS for i in ids)
+    assert len({i.casefold() for i in ids}) == len(ids)
+    assert all(map(is_safe, ids))
     assert by_student["kim_minji", "kim_minji.zip"].safe_id == "kim_minji"
+    assert by_student["김민지", "김민지"].safe_id == "김민지"
+
+
+def test_a_redownload_is_the_same_student(subs: Path) -> None:
+    """``<id> (1).zip`` beside ``<id>.zip``: one row, the newer archive, and it says so;
+    at the same mtime, the later download."""
+    put_zip(subs, "20251234.zip", hostile.zip_of({"conv.py": b"old = 1\n"}))
+    put_zip(subs, "20251234 (1).zip", hostile.zip_of({"conv.py": CONV}))
+    put_zip(subs, "20251234(2).zip", hostile.zip_of({"conv.py": b"older = 1\n"}))
+    os.utime(subs / "20251234(2).zip", (1, 1))
+    put_zip(subs, "2025000 (1).zip", hostile.zip_of({"pooling.py": POOL}))
+    put_zip(subs, "2025000 (3).zip", hostile.zip_of({"conv.py": CONV}))
+    for name in ("2025000 (1).zip", "2025000 (3).zip"):
+        os.utime(subs / name, (1000, 1000))
+    rows = collect(subs, CNN)
+    assert [(row.student, row.safe_id, row.source.name) for row in rows] == [
+        ("2025000", "2025000", "2025000 (3).zip"),
+        ("20251234", "20251234", "20251234 (1).zip"),
+    ]
+    assert rows[1].files == {"conv.py": CONV}
+    assert rows[1].superseded == ["20251234(2).zip", "20251234.zip"]
+    assert rows[1].notes[0] == (
+        "graded 20251234 (1).zip, the newest of 3 entries for 20251234; "
+        "not graded: 20251234(2).zip, 20251234.zip"
+    )
+    assert rows[0].files == {"conv.py": CONV} and rows[0].superseded == ["2025000 (1).zip"]
 
 
 def test_collect_rejects_only_the_instructors_errors(tmp_path: Path) -> None:
@@ -748,3 +936,92 @@ def test_batch_end_to_end(subs: Path, tmp_path: Path) -> None:
         package = materialize(row, CNN, tmp_path / "work" / row.safe_id) / "cnn"
         for name in CNN.graded:
             compile((package / name).read_bytes(), name, "exec")
+
+
+# ------------------------------------------------------------- the gradebook
+
+OPTIM = course.load("optim_reg")  # graded optimizers.py (62 points) and layers.py (38)
+OLD, NEW = (2025, 3, 1, 9, 0, 0), (2025, 3, 2, 21, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def names_batch(tmp_path_factory):
+    """Real zips whose names vary as uploads do, graded once by ``release grade``:
+    (gradebook rows by student, the feedback folder, the command's messages)."""
+    root = tmp_path_factory.mktemp("names")
+    subs, out = root / "submissions", root / "out"
+    subs.mkdir()
+    ref = {name: text for name, text in module_files(OPTIM).items() if name in OPTIM.graded}
+    stub = {name: (OPTIM.stub_dir / name).read_text() for name in OPTIM.graded}
+    opt, lay = "optimizers.py", "layers.py"
+
+    def put(name: str, files: dict[str, str], times: dict | None = None) -> None:
+        put_zip(subs, name, hostile.zip_of(files, times=times))
+
+    put("case.zip", {"Optimizers.py": ref[opt], "optim_reg/LAYERS.PY": ref[lay]})
+    put("suffixes.zip", {"optim_reg/optimizers (1).py": ref[opt],
+                         "optim_reg/layers(1).py": ref[lay]})
+    put("copies.zip", {"hw/optimizers - 복사본.py": ref[opt], "hw/layers copy 2.py": ref[lay]})
+    put("newest.zip", {opt: stub[opt], "optimizers (1).py": ref[opt], lay: ref[lay],
+                       "layers (1).py": stub[lay]},
+        times={opt: OLD, "optimizers (1).py": NEW, lay: NEW, "layers (1).py": OLD})
+    put("20251234.zip", stub)
+    put("20251234 (1).zip", ref)
+    os.utime(subs / "20251234.zip", (1, 1))
+    put("김민지_2025000301.zip", {"optimizers copy.py": ref[opt]})
+    put("hostile.zip", {opt: ref[opt], "numpy (1).py": "raise SystemExit(3)\n",
+                        "conftest (1).py": "raise SystemExit(3)\n",
+                        "optim_reg/__init__ (1).py": "raise SystemExit(3)\n"})
+    put("slip.zip", {opt: ref[opt], "../Layers.py": ref[lay]})
+    put_zip(subs, "kim minji.zip", b"not a zip")
+    put_zip(subs, "kim_minji.zip", b"not a zip")
+    messages = Console(file=io.StringIO(), width=200)
+    code = grade(OPTIM, subs, out, console=messages, stdout=Console(file=io.StringIO()))
+    assert code == 0, messages.file.getvalue()
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    return rows, out / "feedback", messages.file.getvalue()
+
+
+def test_variant_names_get_their_rows(names_batch) -> None:
+    rows, feedback, _ = names_batch
+    scores = {student: (float(row["score"]), row["status"]) for student, row in rows.items()}
+    assert scores == {
+        "20251234": (100, "ok"),
+        "case": (100, "ok"),
+        "copies": (100, "ok"),
+        "hostile": (62, "ok"),
+        "kim minji": (0, "could not read your archive (not a zip file)"),
+        "kim_minji": (0, "could not read your archive (not a zip file)"),
+        "newest": (100, "ok"),
+        "slip": (0, "rejected archive: unsafe path ../Layers.py"),
+        "suffixes": (100, "ok"),
+        "김민지_2025000301": (62, "ok"),
+    }
+    page = (feedback / "case.md").read_text("utf-8")
+    assert "optimizers.py: graded Optimizers.py as optimizers.py" in page
+    assert "LAYERS.PY as layers.py" in page  # the folder's "_" is escaped for Markdown
+    assert "optimizers.py: graded optimizers (1).py as optimizers.py, the newest" in (
+        feedback / "newest.md").read_text("utf-8")
+    assert "ignored 3 other files (only the graded modules are taken): conftest (1).py, " \
+           "numpy (1).py, optim\\_reg/\\_\\_init\\_\\_ (1).py" in (
+               feedback / "hostile.md").read_text("utf-8")
+
+
+def test_a_redownload_is_one_row_named_in_the_summary(names_batch) -> None:
+    rows, feedback, messages = names_batch
+    assert [s for s in rows if s.startswith("2025123")] == ["20251234"]
+    assert ("20251234: graded 20251234 (1).zip (the newest entry); not graded: 20251234.zip"
+            in messages)
+    assert (feedback / "20251234.md").read_text("utf-8").count(
+        "graded 20251234 (1).zip, the newest of 2 entries for 20251234") == 1
+
+
+def test_file_names_keep_hangul_and_hash_only_collisions(names_batch) -> None:
+    rows, feedback, _ = names_batch
+    names = sorted(path.name for path in feedback.iterdir())
+    assert "김민지_2025000301.md" in names and "kim_minji.md" in names
+    [hashed] = [name for name in names if name.startswith("kim_minji-")]
+    assert re.fullmatch(r"kim_minji-[0-9a-f]{8}\.md", hashed)
+    assert len(names) == len(rows)
+    assert [name for name in names if re.search(r"-[0-9a-f]{8}\.md$", name)] == [hashed]

@@ -3,11 +3,13 @@
 Fast: the committed notebooks are valid nbformat v4 without outputs, and each README names
 every part of its assignment with its points. Slow: each notebook runs top to bottom, as a
 student runs it from the assignment folder, with the reference solution in place of the
-student's package.
+student's package; and on the stubs (a student's first run), where every unfinished part
+stops its cell with the stub's own NotImplementedError and nothing else.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import shutil
 import time
@@ -113,3 +115,104 @@ def test_notebook_runs_top_to_bottom_on_the_reference(name, tmp_path, monkeypatc
         f"{len(images)} figures drawn, {EXPECTED_FIGURES[name]} expected")
     assert all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
     assert seconds < TIME_LIMIT_S, f"{name}.ipynb took {seconds:.0f} s"
+
+
+# Figures drawn on the stubs: only by the given code (the digits in cnn's section 8).
+FIGURES_ON_THE_STUBS = {"cnn": 1, "optim_reg": 0}
+# Added to the stubs' own messages: what the notebook raises while KERNELS is still empty.
+EMPTY_KERNELS = "KERNELS in cnn/kernels.py is still empty"
+
+
+def stub_messages(assignment: course.Assignment) -> dict[str, str]:
+    """Each ``raise NotImplementedError("...")`` message of the student's package -> its
+    module."""
+    found = {}
+    for name in assignment.graded:
+        tree = ast.parse((assignment.stub_dir / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                    and getattr(node.exc.func, "id", "") == "NotImplementedError"):
+                found[node.exc.args[0].value] = name
+    return found
+
+
+@pytest.fixture(scope="module")
+def on_the_stubs(tmp_path_factory):
+    """Both notebooks run top to bottom on the stubs, as on a student's first day, with
+    errors allowed: name -> the executed notebook. One kernel serves both (started in a
+    folder holding both stub packages), its namespace reset between them."""
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("matplotlib")
+    from nbclient.util import run_sync
+
+    folder = tmp_path_factory.mktemp("stubs")
+    for name in EXPECTED_FIGURES:
+        package = course.load(name).package
+        shutil.copytree(ROOT / "assignments" / name / package, folder / package, symlinks=False,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    executed, first = {}, None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MPLBACKEND", "Agg")  # the kernel inherits the environment
+        try:
+            for name in sorted(EXPECTED_FIGURES):
+                nb = nbformat.read(notebook_path(name), as_version=4)
+                options = dict(timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=True,
+                               resources={"metadata": {"path": str(folder)}})
+                if first is None:
+                    first = nbclient.NotebookClient(nb, **options)
+                    first.execute(cleanup_kc=False)
+                else:
+                    nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
+                    client = nbclient.NotebookClient(nb, km=first.km, **options)
+                    client.kc = first.kc  # the same connection to the same kernel
+                    client.execute()
+                    nb.cells.pop(0)
+                executed[name] = nb
+        finally:
+            if first is not None and first.km is not None:
+                first.kc.stop_channels()
+                run_sync(first.km.shutdown_kernel)(now=True)
+    return folder, executed
+
+
+def _errors(nb) -> list[tuple[str, str, str]]:
+    """(cell id, exception name, message) of every error the run of ``nb`` showed."""
+    return [(cell.id, out.ename, out.evalue) for cell in code_cells(nb) for out in cell.outputs
+            if out.output_type == "error"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
+def test_notebook_on_the_stubs_stops_at_each_part_with_the_stubs_message(name, on_the_stubs):
+    """Only NotImplementedError, with the stub's own hint, and every graded module's stub is
+    met: no KeyError or NameError from a cell that needed another cell's result."""
+    folder, executed = on_the_stubs
+    assignment = course.load(name)
+    nb = executed[name]
+    cells = code_cells(nb)
+    assert all(cell.execution_count is not None for cell in cells), "a code cell did not run"
+    setup = "".join(out.get("text", "") for out in cells[0].outputs)
+    assert str((folder / assignment.package).resolve()) in setup, setup
+    errors = _errors(nb)
+    assert errors and all(ename == "NotImplementedError" for _, ename, _ in errors), errors
+    messages = stub_messages(assignment)
+    met = set()
+    for cell, _, message in errors:
+        module = "kernels.py" if message.startswith(EMPTY_KERNELS) else messages.get(message)
+        assert module, f"cell {cell}: {message!r} is no stub's message"
+        met.add(module)
+    assert met == set(assignment.graded)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
+def test_on_the_stubs_no_figure_is_drawn_empty(name, on_the_stubs):
+    """Each cell computes before it draws, so an unfinished part stops its cell before any
+    figure: on the stubs only the given code draws (cnn's digits)."""
+    _, executed = on_the_stubs
+    drawn = 0
+    for cell in code_cells(executed[name]):
+        kinds = [out.output_type for out in cell.outputs]
+        figures = [out for out in cell.outputs if "image/png" in out.get("data", {})]
+        assert not ("error" in kinds and figures), f"cell {cell.id} drew a figure, then stopped"
+        drawn += len(figures)
+    assert drawn == FIGURES_ON_THE_STUBS[name]

@@ -59,6 +59,6 @@ def test_convolution_layer(grade, stride, pad):
     rng = grade.rng()
     inputs = _conv_inputs(rng, 2, 2, 6, 6, 3, 3, stride, pad)
     out = (6 + 2 * pad - 3) // stride + 1
-    grade.check("convolution", W=inputs["W"], b=inputs["b"], stride=stride, pad=pad,
+    grade.check("convolution", per_output=True, W=inputs["W"], b=inputs["b"], stride=stride, pad=pad,
                 passes=[{"x": inputs["x"], "dout": rng.random((2, 3, out, out)) - 0.5}],
                 tol=CLOSE)

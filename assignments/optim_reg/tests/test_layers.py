@@ -31,7 +31,7 @@ def _batchnorm_case(rng, shape, **extra):
 def test_batchnorm(grade, shape):
     """A training step with backward, then an evaluation step with the running statistics."""
     init, steps = _batchnorm_case(grade.rng(), shape)
-    grade.check("batchnorm", init=init, steps=steps, tol=FAIR)
+    grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)
 
 
 @pytest.mark.batchnorm
@@ -39,7 +39,7 @@ def test_batchnorm_eps(grade):
     """The same with eps=0.1 given to the constructor: added to the variance, under the
     square root."""
     init, steps = _batchnorm_case(grade.rng(), (4, 3), eps=0.1)
-    grade.check("batchnorm", init=init, steps=steps, tol=FAIR)
+    grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)
 
 
 @pytest.mark.dropout

@@ -122,9 +122,11 @@ def check(grade: Grade, trainer: ModuleType) -> None:
                             train_args={"epochs": trainer.DIGITS_EPOCHS, "seed": seed,
                                         "record_loss": False})
     except TimedOut as error:
-        raise TimedOut(f"{error}: a single call of your code ran on past the time budget "
-                       f"({budget:g} s), so your process could not say where the time went. "
-                       f"The usual fix: {FIXES['convolution']}") from None
+        head, *rest = str(error).splitlines()
+        raise TimedOut("\n".join([
+            f"{head}: a single call of your code ran on past the time budget ({budget:g} s), "
+            f"so your process could not say where the time went. The usual fix: "
+            f"{FIXES['convolution']}", *rest])) from None
     wall = time.perf_counter() - started
     grade.expect(isinstance(result, dict) and {"params", "seconds", "steps", "stopped",
                                                "layers"} <= set(result),

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from rich.console import Console
 
-from autograder import batch, course, intake, selfcheck
+from autograder import course, intake, reference, selfcheck
 from autograder.course import from_manifest
 from autograder.grading import known_mistake
 from autograder.reference import known_mistakes, module_files
@@ -26,6 +26,7 @@ from autograder.runner import grade_submission
 from release.build import student_archive
 
 CNN = course.load("cnn")
+TRAINER = reference.module("cnn", "trainer")
 MISTAKES = {m.name: m for m in known_mistakes(CNN)}
 # one mistake each: in a part of its own (training kept), in a layer the network uses, and
 # in the network's gradient (training lost)
@@ -43,14 +44,14 @@ def _files(variant: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> Iterator[Callable[[str], tuple[Result, list[TestResult]]]]:
+def graded(cnn_grader, tmp_path_factory
+           ) -> Iterator[Callable[[str], tuple[Result, list[TestResult]]]]:
     """``graded(variant)``: (the hidden grader's result, the self-check's cases) of one
     submission, its modules in a student folder of the unpacked archive's files."""
     root = tmp_path_factory.mktemp("selfcheck")
     with zipfile.ZipFile(student_archive(CNN, root)) as archive:
         archive.extractall(root / "unpacked")
     public = from_manifest(root / "unpacked" / "cnn" / "assignment.toml")
-    grader = batch.Grader(CNN)
     sandbox = selfcheck.open_sandbox(public)
     done: dict[str, tuple[Result, list[TestResult]]] = {}
 
@@ -60,14 +61,13 @@ def graded(tmp_path_factory) -> Iterator[Callable[[str], tuple[Result, list[Test
             shutil.copytree(public.folder / CNN.package, folder / CNN.package)
             for name, text in _files(variant).items():
                 (folder / CNN.package / name).write_text(text, encoding="utf-8")
-            hidden = grade_submission(intake.read_folder(folder, CNN), CNN, grader.sandbox,
-                                      grader.oracle, grader.seed)
+            hidden = grade_submission(intake.read_folder(folder, CNN), CNN,
+                                      cnn_grader.sandbox, cnn_grader.oracle, cnn_grader.seed)
             done[variant] = hidden, selfcheck.check(public, folder, sandbox=sandbox)
         return done[variant]
 
     yield run
     sandbox.close()
-    grader.close()
 
 
 @pytest.mark.parametrize("variant", ["reference", "stubs", *ONE_MISTAKE])
@@ -84,6 +84,9 @@ def test_the_self_check_scores_each_part_as_the_grader(graded, variant):
         assert 0 < public.score < CNN.max_score
     else:
         assert public.score == expected
+    if variant == "reference":  # the leaderboard's figures of the training part
+        assert hidden.metrics["test accuracy"] >= TRAINER.ACCURACY_THRESHOLD
+        assert 0 < hidden.metrics["training seconds"] <= TRAINER.TIME_BUDGET_S
 
 
 def _table(cases: list[TestResult]) -> str:

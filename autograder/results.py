@@ -36,6 +36,15 @@ class TestResult:
     def passed(self) -> bool:
         return self.score >= self.max_score
 
+    def explanation(self) -> list[str]:
+        """What a short view (the self-check's table) shows of this case's output: its first
+        line and the statements after it (a known mistake, a fix: unindented lines), without
+        the details (indented lines: frames, printed output, values) and the lines that
+        introduce them (ending in ``:``)."""
+        first, *rest = self.output.splitlines() or [""]
+        return [first, *(line for line in rest if line.strip() and not line[0].isspace()
+                          and not line.rstrip().endswith(":"))]
+
 
 @dataclass
 class Result:

@@ -149,8 +149,9 @@ def _no_plugin_autoload() -> Iterator[None]:
 
 
 def grade_submission(submission: Submission, assignment: Assignment, sandbox: Runner,
-                     oracle: Oracle, seed: int) -> Result:
-    """Grade one submission with the hidden graders of its assignment."""
+                     oracle: Oracle, seed: int, parts: list[str] | None = None) -> Result:
+    """Grade one submission with the hidden graders of its assignment (of ``parts`` only,
+    if given)."""
     started = time.perf_counter()
     result = Result(submission.student, assignment.name, assignment.points,
                     status=submission.status, notes=list(submission.notes),
@@ -161,7 +162,8 @@ def grade_submission(submission: Submission, assignment: Assignment, sandbox: Ru
             student = SandboxedStudent(sandbox, folder, assignment)
             context = Context(student, oracle, hidden=True, seed=seed)
             try:
-                run_graders(GRADERS / assignment.name, GradingPlugin(context, assignment.points))
+                run_graders(GRADERS / assignment.name, GradingPlugin(context, assignment.points),
+                            " or ".join(parts) if parts else None)
             finally:
                 student.close()
             result.tests = context.results

@@ -10,6 +10,10 @@ unpacked assignment folder::
     python selfcheck.py conv2d pool2d    # some parts
     python selfcheck.py --pack 20251234  # 20251234.zip, ready to upload
     pytest tests -m conv2d               # the same tests through plain pytest
+    python -m pytest                     # or bare ``pytest``, here or one folder up, or an IDE
+
+The ``training`` part runs too, with the grader's threshold and time budget, on a public
+split of the data (:mod:`autograder.training`).
 """
 
 from __future__ import annotations
@@ -170,10 +174,39 @@ def pack(folder: Path, student: str) -> tuple[Path, list[str]]:
     return target, warnings
 
 
+def first_failure(failed: list[TestResult], part: str) -> str:
+    """The table's cell of a part: its first failed case with the explanation and fix (see
+    :meth:`~autograder.results.TestResult.explanation`), and how many others failed."""
+    if not failed:
+        return "-"
+    head, *more = failed[0].explanation()
+    lines = [f"{failed[0].name}: {head}", *more]
+    if len(failed) > 1:
+        lines.append(f"(and {len(failed) - 1} more failed cases: pytest tests -m {part} "
+                     "shows each)")
+    return "\n".join(lines)
+
+
+def table(assignment: Assignment, results: list[TestResult], parts: list[str] | None = None):
+    """The self-check's table (a ``rich`` Table): per part, the points earned on the public
+    cases and its first failure. Feedback text is never read as markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    view = Table(title=f"{assignment.name}: public self-check")
+    for column in ("part", "points", "first failure"):
+        view.add_column(column)
+    for part in parts or assignment.parts:
+        cases = [r for r in results if r.part == part]
+        failed = [r for r in cases if not r.passed]
+        view.add_row(part, f"{sum(r.score for r in cases):.1f} / {assignment.points[part]}",
+                     Text(first_failure(failed, part)))
+    return view
+
+
 def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     folder = folder or Path.cwd()
     assignment = from_manifest(folder / "assignment.toml")
@@ -186,8 +219,8 @@ def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
     if args.pack:
         target, warnings = pack(folder, args.pack)
         for warning in warnings:
-            console.print(f"[yellow]warning:[/yellow] {warning}")
-        console.print(f"wrote {target}")
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        console.print(escape(f"wrote {target}"))
         return 0
     with console.status("checking your code on the public cases"):
         sandbox = open_sandbox(assignment)
@@ -195,18 +228,9 @@ def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
             results = check(assignment, folder, args.parts, sandbox=sandbox)
         finally:
             sandbox.close()
-    table = Table(title=f"{assignment.name}: public self-check")
-    for column in ("part", "points", "first failure"):
-        table.add_column(column)
-    for part in args.parts or assignment.parts:
-        cases = [r for r in results if r.part == part]
-        failed = [r for r in cases if not r.passed]
-        earned = sum(r.score for r in cases)
-        first = f"{failed[0].name}: {failed[0].output.splitlines()[0]}" if failed else "-"
-        table.add_row(part, f"{earned:.1f} / {assignment.points[part]}", first)
     if note := unconfined_note(sandbox):
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
-    console.print(table)
+    console.print(table(assignment, results, args.parts))
     console.print("These are the public cases only: the grader uses other, hidden cases.")
     return 0 if all(r.passed for r in results) else 1
 

@@ -9,7 +9,9 @@ Python loops over pixels, to show what the time budget rejects. Run from the rep
 
 It prints the distributions and checks the margins the grader relies on: the threshold at
 least 5 points below the worst seed's accuracy, the budget at least 10x the median time,
-and the networks that loop over pixels (convolution or pooling) over the budget.
+and the networks that loop over pixels (convolution or pooling) over the budget. (The grader,
+``autograder/training.py``, draws its own initial weights from the same distribution and
+measures with the reference network's forward pass: for the reference, the same figures.)
 """
 
 import os

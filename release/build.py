@@ -29,7 +29,7 @@ from autograder.course import Assignment
 AUTOGRADER = course.ROOT / "autograder"
 PUBLIC_RUNTIME = ["__init__.py", "compare.py", "course.py", "grading.py", "intake.py",
                   "mistakes.py", "oracles.py", "plain.py", "results.py", "runner.py",
-                  "selfcheck.py", "sandbox", "probes/__init__.py"]
+                  "selfcheck.py", "training.py", "sandbox", "probes/__init__.py"]
 REQUIREMENTS = ["numpy", "pytest", "rich", "scikit-learn"]  # the grader's and the student's
 NOTEBOOK_REQUIREMENTS = ["matplotlib", "ipykernel"]  # the student's notebook
 SKIP = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}

@@ -13,7 +13,7 @@ import pytest
 from gradescope_image import GradescopeImage
 from roads import TORCH, fresh_venv, pip, system_environment
 
-from autograder import course
+from autograder import batch, course
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +29,15 @@ def gradescope() -> Iterator[Callable[[str], GradescopeImage]]:
     yield image
     for built in images.values():
         built.close()
+
+
+@pytest.fixture(scope="session")
+def cnn_grader() -> Iterator[batch.Grader]:
+    """A grader of the cnn assignment in this process (its sandbox and reference oracle),
+    shared by the modules that grade cnn submissions part by part."""
+    grader = batch.Grader(course.load("cnn"))
+    yield grader
+    grader.close()
 
 
 @pytest.fixture(scope="session")

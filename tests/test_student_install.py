@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -31,6 +32,17 @@ def student() -> Iterator[tuple[Path, Path]]:
         yield root, fresh_venv(root / "venv", TORCH)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def installed(student) -> tuple[Path, Path, str]:
+    """(a folder, the python of the student's environment after ``pip install -r
+    requirements.txt`` of the cnn archive (a superset of optim_reg's), the torch version
+    it had before)."""
+    root, python = student
+    before = _torch(python)
+    pip(python, "install", "-q", "-r", "requirements.txt", cwd=_unpack(CNN, root / "install"))
+    return root, python, before
 
 
 def _torch(python: Path) -> str:
@@ -63,14 +75,12 @@ def test_requirements_resolve_over_an_installed_cpu_torch(name, student):
 
 
 @pytest.mark.slow
-def test_unpacked_archives_self_check_after_the_student_install(student):
+def test_unpacked_archives_self_check_after_the_student_install(installed):
     """The stubs fail every part with clear messages, the reference copied in passes every
     part (optim_reg), and the torch the student installed first is still the one there."""
-    root, python = student
-    before = _torch(python)
-    cnn = _unpack(CNN, root / "flow")
-    pip(python, "install", "-q", "-r", "requirements.txt", cwd=cnn)  # a superset of optim_reg's
+    root, python, before = installed
     assert _torch(python) == before and before.endswith("+cpu")
+    cnn = _unpack(CNN, root / "flow")
     folder = _unpack(OPTIM, root / "flow")
     env = system_environment(COLUMNS="200")
     where = subprocess.run([str(python), "-c", "import autograder; print(autograder.__file__)"],
@@ -100,3 +110,26 @@ def test_unpacked_archives_self_check_after_the_student_install(student):
     cnn_stubs = selfcheck(cnn, "conv2d", "residual")  # torch's part, in the same install
     assert cnn_stubs.returncode == 1 and "not implemented yet" in cnn_stubs.stdout
     assert os.path.isdir(cnn / "autograder")
+
+
+@pytest.mark.slow
+def test_the_public_tests_pass_however_pytest_is_started(installed):
+    """The reference in the unpacked cnn archive passes every public case, ``training``
+    included, with ``python -m pytest`` and bare ``pytest`` in the folder and in its parent
+    (the kit is not installed in this environment: only the folder's own copy can be
+    imported, and the cases' recorded answers are found whatever pytest's root)."""
+    root, python, _ = installed
+    folder = _unpack(CNN, root / "pytest")
+    for name in CNN.graded:
+        (folder / CNN.package / name).write_bytes((CNN.solution_dir / name).read_bytes())
+    pytest_ = python.parent / "pytest"
+    counts = set()
+    for command, at in (([str(python), "-m", "pytest"], folder), ([str(pytest_)], folder),
+                        ([str(pytest_)], folder.parent)):
+        run = subprocess.run([*command, "-q", "-rA"], cwd=at, capture_output=True, text=True,
+                             env=system_environment(COLUMNS="200"), timeout=600)
+        assert run.returncode == 0, (command, at, run.stdout[-3000:], run.stderr[-2000:])
+        assert re.search(r"^PASSED \S*tests/test_network.py::test_training_on_digits$",
+                         run.stdout, re.M), run.stdout[-3000:]
+        counts.add(re.search(r"^(\d+) passed in ", run.stdout, re.M)[1])
+    assert len(counts) == 1, counts

@@ -5,6 +5,7 @@ Each returns plain data: numbers, strings, dicts and NumPy arrays (tensors conve
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -132,15 +133,127 @@ def simple_convnet_init(pkg: Package, config, seeds):
     return [dict(pkg.simple_convnet.SimpleConvNet(**config, seed=seed).params) for seed in seeds]
 
 
+class _OverBudget(BaseException):
+    """Raised into the training loop once its time budget is spent (not an ``Exception``,
+    so that a student's ``except Exception`` does not swallow it)."""
+
+
+class _Clock:
+    """Seconds and calls of each layer's ``forward`` and ``backward``, measured around the
+    network's own layer objects (the attributes of the network, and the values of its dicts
+    and lists, that have a ``forward``); after each timed call, ``_OverBudget`` once the
+    deadline has passed."""
+
+    def __init__(self, pkg: Package, net, deadline: float):
+        self.deadline = deadline
+        self.rows: list[list] = []  # [name, kind, method, seconds, calls]
+        kinds = _layer_kinds(pkg)
+        for name, layer in _layers(net):
+            kind = next((k for k, cls in kinds.items() if isinstance(layer, cls)), "layer")
+            for method in ("forward", "backward"):
+                function = getattr(layer, method, None)
+                if callable(function):
+                    row = [f"{name} ({type(layer).__name__})", kind, method, 0.0, 0]
+                    try:
+                        setattr(layer, method, self._timed(function, row))
+                    except (AttributeError, TypeError):  # slots, a read-only attribute
+                        continue
+                    self.rows.append(row)
+
+    def _timed(self, function, row: list):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            out = function(*args, **kwargs)
+            now = time.perf_counter()
+            row[3] += now - started
+            row[4] += 1
+            self.check(now)
+            return out
+
+        return timed
+
+    def check(self, now: float | None = None) -> None:
+        if (time.perf_counter() if now is None else now) > self.deadline:
+            raise _OverBudget
+
+
+def _layer_kinds(pkg: Package) -> dict[str, type]:
+    """"convolution" and "pooling": the student's ``Convolution`` and ``Pooling`` classes
+    (those that import and are classes)."""
+    kinds = {}
+    for kind, module, name in (("convolution", "conv", "Convolution"),
+                               ("pooling", "pooling", "Pooling")):
+        try:
+            cls = getattr(getattr(pkg, module), name)
+        except Exception:  # a module that does not import: its layers are just "layer"
+            continue
+        if isinstance(cls, type):
+            kinds[kind] = cls
+    return kinds
+
+
+def _layers(net) -> list[tuple[str, object]]:
+    """(name, layer) for each distinct object with a ``forward`` among the network's
+    attributes and the items of its dict, list and tuple attributes."""
+    found, seen = [], set()
+    for attribute, value in list(getattr(net, "__dict__", {}).items()):
+        if isinstance(value, dict):
+            items = [(str(key), item) for key, item in value.items()]
+        elif isinstance(value, list | tuple):
+            items = [(f"{attribute}[{i}]", item) for i, item in enumerate(value)]
+        else:
+            items = [(attribute, value)]
+        for name, layer in items:
+            if callable(getattr(layer, "forward", None)) and id(layer) not in seen:
+                seen.add(id(layer))
+                found.append((name, layer))
+    return found
+
+
+def _check_grads(grads, params: dict) -> None:
+    """``ValueError`` unless ``grads`` has the keys of ``params`` and each its shape (what the
+    optimizer needs: it updates ``params[key]`` with ``grads[key]``)."""
+    if not isinstance(grads, dict) or set(grads) != set(params):
+        keys = sorted(map(str, grads)) if isinstance(grads, dict) else type(grads).__name__
+        raise ValueError(f"gradient must return a dict with the keys of params "
+                         f"{sorted(params)}, not {keys}")
+    for key, value in params.items():
+        if np.shape(grads[key]) != np.shape(value):
+            raise ValueError(f"gradient returned {key} of shape {np.shape(grads[key])} for "
+                             f"params[{key!r}] of shape {np.shape(value)}")
+
+
 @probe
-def training(pkg: Package, config, x_train, t_train, x_test, train_args):
-    """Train a fresh network with the course's loop; its scores on ``x_test`` and the time."""
-    config = dict(config, input_dim=tuple(config["input_dim"]))
-    net = pkg.simple_convnet.SimpleConvNet(**config)
-    start = time.perf_counter()
-    pkg.trainer.train(net, x_train, t_train, **train_args)
-    seconds = time.perf_counter() - start
-    return {"scores": net.predict(x_test), "seconds": seconds}
+def training(pkg: Package, config, params, x_train, t_train, train_args, budget):
+    """Train a fresh network, its parameters set to ``params`` first, with the course's loop
+    for at most ``budget`` seconds (construction included). Returns the trained ``params``,
+    the seconds, the training steps done (``net.gradient`` calls), whether the budget
+    stopped it, and each layer's forward and backward time (rows of ``[name, kind, method,
+    seconds, calls]``); never a prediction: the grader computes the accuracy itself."""
+    started = time.perf_counter()
+    net = _network(pkg, config, params)
+    clock = _Clock(pkg, net, started + budget)
+    steps = 0
+    gradient = net.gradient
+
+    def step(x, t):
+        nonlocal steps
+        grads = gradient(x, t)
+        _check_grads(grads, net.params)
+        steps += 1
+        clock.check()
+        return grads
+
+    with contextlib.suppress(AttributeError, TypeError):  # else the layers' clock alone
+        net.gradient = step  # the course's loop calls net.gradient
+    stopped = False
+    try:
+        pkg.trainer.train(net, x_train, t_train, **train_args)
+    except _OverBudget:
+        stopped = True
+    return {"params": dict(net.params),
+            "seconds": time.perf_counter() - started, "steps": steps, "stopped": stopped,
+            "layers": clock.rows}
 
 
 @probe

@@ -1,12 +1,18 @@
 """Public cases of SimpleConvNet, its training on the digits, and the residual block."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from autograder import training
 from autograder.compare import Tolerance
+
+TRAINER = Path(__file__).resolve().parents[1] / "cnn" / "trainer.py"  # the course's, given
 
 
 @pytest.mark.simple_convnet
+@pytest.mark.weight(4)  # as the grader's four networks against its one initialisation case
 def test_simple_convnet_small(grade):
     rng = grade.rng()
     shapes = {"W1": (3, 1, 3, 3), "b1": (3,), "W2": (3 * 3 * 3, 5), "b2": (5,), "W3": (5, 10),
@@ -18,6 +24,32 @@ def test_simple_convnet_small(grade):
                 params={key: rng.random(shape) - 0.5 for key, shape in shapes.items()},
                 x=rng.random((4, 1, 6, 6)), t=np.array([0, 3, 9, 3]),
                 tol=Tolerance(1e-6, 1e-9))
+
+
+@pytest.mark.simple_convnet
+def test_initialisation(grade):
+    """Biases start at zero, weights with standard deviation weight_init_std; the same seed
+    gives the same parameters, another seed others."""
+    std = 0.02
+    config = {"input_dim": [1, 6, 6], "hidden_size": 40, "output_size": 10,
+              "weight_init_std": std,
+              "conv_param": {"filter_num": 20, "filter_size": 3, "pad": 0, "stride": 1}}
+    got = grade.call("simple_convnet_init", config=config, seeds=[7, 7, 8])
+    grade.expect(isinstance(got, list) and len(got) == 3 and all(
+        isinstance(p, dict) and set(p) == {"W1", "b1", "W2", "b2", "W3", "b3"} for p in got),
+        "params must hold W1, b1, W2, b2, W3, b3")
+    first, again, other = got
+    for key in ("b1", "b2", "b3"):
+        grade.expect(not np.any(first[key]), f"{key} must start at zero")
+    for key in ("W1", "W2", "W3"):
+        spread = float(np.std(first[key]))
+        grade.expect(abs(spread / std - 1) < 0.2,
+                     f"{key} starts with standard deviation {spread:.4g}; expected "
+                     f"weight_init_std = {std} (weight_init_std * standard normal)")
+        grade.expect(np.array_equal(first[key], again[key]),
+                     f"the same seed must give the same {key} (np.random.default_rng(seed))")
+        grade.expect(not np.array_equal(first[key], other[key]),
+                     f"another seed must give another {key}")
 
 
 @pytest.mark.residual
@@ -35,3 +67,11 @@ def test_residual_block_shapes_and_values(grade):
     grade.check("residual", args={"in_channels": 2, "out_channels": 4, "use_1x1conv": True,
                                   "stride": 2},
                 state=state, X=rng.random((2, 2, 6, 6)), tol=Tolerance(1e-6, 1e-9))
+
+
+@pytest.mark.training
+def test_training_on_digits(grade):
+    """The grader's own measurement, on a public split of the digits: your network trained
+    by the course's loop within the time budget, its accuracy computed from your trained
+    params (with the same threshold and budget as the grader)."""
+    training.check(grade, training.load_trainer(TRAINER))

@@ -6,14 +6,16 @@ public test edited so that the kit's own check fails on it), and writes the uplo
 it come three uploads, each graded by the real ``otter run`` command:
 
 - ``20250001.zip``: the correct modules, as ``grader.export`` zips them;
-- ``20250002.zip``: the stubs, with a crafted ``.OTTER_LOG`` (otter unpickles it: it would
-  mark every part full), an ``ipykernel_launcher.py`` and a ``sitecustomize.py``;
+- ``20250002.zip``: the stubs, as the student's whole folder zipped (both notebooks inside),
+  with a crafted ``.OTTER_LOG`` (otter unpickles it: it would mark every part full), an
+  ``ipykernel_launcher.py`` and a ``sitecustomize.py`` at its top;
 - ``20250003.zip``: a known mistake as a zip of the ``.py`` files (no notebook), with a
   ``dill.py``, an ``otter/`` package and a ``numpy/`` package.
 
 Each planted file would create a file in a canary folder if it ran. The batch road
 (``python -m release.otter_batch``) grades a folder upload (another known mistake, the
-whole student folder with both notebooks) and a file that is not a zip. Every score must
+whole student folder, every file above planted again) and a file that is not a zip, which
+``otter run`` cannot take. Every score must
 equal the native grader's (``release grade``'s ``batch.grade_folder``) part by part, and
 nothing planted may run.
 
@@ -92,16 +94,13 @@ def _planted(canaries: Path, names: list[str]) -> dict[str, bytes]:
     return members
 
 
-def _rezip(template: Path, target: Path, kind: str, extra: dict[str, bytes]) -> Path:
+def _rezip(template: Path, target: Path, kind: str) -> None:
     """A copy of the ``grader.export`` zip ``template`` with ``kind``'s graded modules."""
     with zipfile.ZipFile(template) as source, zipfile.ZipFile(target, "w") as archive:
         for info in source.infolist():
             module = info.filename.removeprefix(f"{PACKAGE}/")
             archive.writestr(info, graded_files(kind)[module].encode()
                              if module in OPTIM.graded else source.read(info))
-        for name, data in extra.items():
-            archive.writestr(name, data)
-    return target
 
 
 def _execute(folder: Path) -> list[tuple[str, list[dict]]]:
@@ -161,9 +160,14 @@ def otter_path(tmp_path_factory):
 
     uploads = base / "uploads"
     uploads.mkdir()
-    _rezip(template, uploads / "20250001.zip", "reference", {})
-    _rezip(template, uploads / "20250002.zip", "stubs",
-           _planted(canaries, [".OTTER_LOG", "ipykernel_launcher.py", "sitecustomize.py"]))
+    _rezip(template, uploads / "20250001.zip", "reference")
+    stubs = unpacked(base / "stubs", {})
+    with zipfile.ZipFile(uploads / "20250002.zip", "w") as archive:  # the folder, zipped
+        for path in sorted(stubs.rglob("*")):
+            archive.write(path, path.relative_to(stubs.parent).as_posix())
+        for name, data in _planted(
+                canaries, [".OTTER_LOG", "ipykernel_launcher.py", "sitecustomize.py"]).items():
+            archive.writestr(name, data)
     with zipfile.ZipFile(uploads / "20250003.zip", "w") as archive:
         for name, text in graded_files(MISTAKE).items():
             archive.writestr(name, text)

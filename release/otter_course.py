@@ -1,7 +1,8 @@
 """otter-grader: a checks notebook for students and an autograder for ``otter run``.
 
     python -m release build optim_reg --otter DIR      # writes DIR/ (this module)
-    otter run -a DIR/optim_reg-otter-autograder.zip optim_reg_checks_<time>.zip
+    otter run -a DIR/optim_reg-otter-autograder.zip 20251234.zip          # one upload
+    python -m release.otter_batch -a DIR/optim_reg-otter-autograder.zip uploads/ -o out/
 
 `export` writes two files:
 
@@ -11,45 +12,66 @@
   ``grader.export(...)``, that zips the notebook with the graded modules for upload. Each
   public test file runs the kit's self-check (``autograder.selfcheck.check``: the public
   cases, in the sandbox, against recorded answers) for its part and fails with the kit's
-  messages; these checks run in the student's kernel, on the student's machine.
-- ``<a>-otter-autograder.zip``, what ``otter run -a`` reads: ``otter_config.json`` and
-  ``tests/<part>.py``, one question per part with the part's points. The test files hold no
-  test: the kit's otter plugin :class:`KitGrades` grades the submission with the kit's hidden
-  graders and writes each question's score and feedback (``GradingResults.update_score``, the
-  hook otter's own ``GradeOverride`` plugin uses). Otter scores a test case all or nothing;
-  the plugin gives each question the kit's partial credit exactly. Without the plugin every
-  question earns 0 (the placeholder case fails).
+  messages, which name frames of the student's files only; these checks run in the student's
+  kernel, on the student's machine.
+- ``<a>-otter-autograder.zip``, what ``otter run -a`` reads: ``otter_config.json``,
+  ``tests/<part>.py`` (one question per part with the part's points, no test in it) and
+  ``files/<a>_checks.ipynb`` (the course's notebook, which otter copies into the folder it
+  grades, so that an upload without a notebook, or with the student's copy, is graded too).
 
-:class:`KitGrades`, in otter's grading process: ``before_grading`` (before any notebook code
-runs) copies ``<package>/<graded module>`` of the submission to a fresh folder and grades it
-with :class:`autograder.batch.Grader` (student code in the kit's sandbox); ``before_execution``
-drops every cell of the submitted notebook, so otter's kernel runs only otter's own setup and
-the placeholder tests; ``after_grading`` writes the kit's part scores and feedback. The
-hidden graders never enter the zip: the grading machine needs the kit installed (with the
-``otter`` extra). Nothing here imports otter at module level.
+The kit's otter plugin :class:`KitGrades` does the grading, in ``otter run``'s process:
+
+1. ``before_grading``, the first event, after otter extracted the upload and before it
+   executes anything: every file of the folder otter grades in (the upload, ``.OTTER_LOG``
+   and all) is moved out of it, and the folder is rebuilt with the course's files only (the
+   notebook, the question files, an empty ``__init__.py``). The upload's graded modules are
+   read from the moved files by the kit's intake (as data, as ``release grade`` reads a
+   folder) and graded with :class:`autograder.batch.Grader` (student code in the kit's
+   sandbox), and their public cases are run as ``grader.check`` runs them. Otter's kernel
+   then starts in a folder that holds nothing of the student's, and ``.OTTER_LOG`` (which
+   otter would unpickle) is gone.
+2. ``before_execution`` replaces the notebook with an empty one: otter's kernel runs only
+   otter's setup and the question files.
+3. ``after_grading`` replaces whatever the kernel's results held with the kit's result: one
+   question per part in the course's order, its public cases visible (the "Public Tests"
+   entry), its hidden cases hidden, under neutral names (``adam: updates[case 3]``), with
+   the kit's partial credit as the question's score.
+
+The student id is Gradescope's (``submission_metadata.json``) where otter has one, else the
+name of the upload given to ``otter run`` (``20251234.zip`` is ``20251234``). The batch road,
+:mod:`release.otter_batch`, hands the plugin each upload as the kit's intake read it
+(:func:`batch_upload`) and gives otter the course's notebook alone. The hidden graders never
+enter a zip: the grading machine needs the kit installed (with the ``otter`` extra). Nothing
+here imports otter at module level.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from autograder import course
+from autograder import course, intake
+from autograder.batch import Grader
 from autograder.course import Assignment
-from autograder.results import Result
+from autograder.intake import Submission
+from autograder.results import GRADING_ERROR, OK, Result, TestResult
 
-from .build import student_archive
-from .nbgrader_course import ALLOW_UNCONFINED, stage
+from .build import _add, student_archive
+from .nbgrader_course import ALLOW_UNCONFINED
 
 TESTS = "otter_tests"  # the public test files, in the student's folder
 PLUGIN = "release.otter_course.KitGrades"
-ZIP_DATE = (2025, 7, 1, 0, 0, 0)  # reproducible archives, as release.build
 
 
 def notebook_name(assignment: Assignment) -> str:
@@ -63,6 +85,12 @@ def _markdown(source: str) -> dict:
 def _code(source: str) -> dict:
     return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
             "source": source}
+
+
+def _metadata(assignment: Assignment) -> dict:
+    return {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+            "otter": {"assignment_name": assignment.name}}
 
 
 def student_notebook(assignment: Assignment) -> dict:
@@ -88,10 +116,11 @@ def student_notebook(assignment: Assignment) -> dict:
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number}"
     return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                        "name": "python3"},
-                         "language_info": {"name": "python"},
-                         "otter": {"assignment_name": assignment.name}}}
+            "metadata": _metadata(assignment)}
+
+
+def notebook_text(assignment: Assignment) -> str:
+    return json.dumps(student_notebook(assignment), indent=1, ensure_ascii=False) + "\n"
 
 
 PUBLIC_TEST = '''"""Part `{part}` ({points} points): the public cases of the course's self-check, as
@@ -104,19 +133,38 @@ name = "{part}"
 points = {points}
 
 
-@test_case(name="{part}: public cases", points={points})
-def public_cases():
+def public_feedback(part):
+    """The self-check's feedback on the public cases of `part` that failed ("" if none
+    failed): the kit's messages, which name frames of your own files only. The kit's own log
+    records (the traceback of an internal error) stay out of the notebook."""
+    import logging
     from pathlib import Path
 
     from autograder.course import from_manifest
     from autograder.selfcheck import check
 
-    folder = Path.cwd()
-    results = check(from_manifest(folder / "assignment.toml"), folder, ["{part}"])
-    failed = [r for r in results if not r.passed]
-    assert results and not failed, "\\n".join(
-        [f"{{r.name}} ({{r.score:.2f}} / {{r.max_score:.2f}}):\\n{{r.output}}" for r in failed]
-        or ["no public case ran: run this notebook from the assignment folder"])
+    kit, quiet = logging.getLogger("autograder"), logging.NullHandler()
+    kit.addHandler(quiet)
+    propagate, kit.propagate = kit.propagate, False
+    try:
+        folder = Path.cwd()
+        results = check(from_manifest(folder / "assignment.toml"), folder, [part])
+    except Exception as error:  # the check itself failed, not your code
+        return (f"the self-check could not run ({{type(error).__name__}}): run this notebook "
+                f"from the assignment folder, or `python selfcheck.py {{part}}` in a terminal")
+    finally:
+        kit.removeHandler(quiet)
+        kit.propagate = propagate
+    if not results:
+        return "no public case ran: run this notebook from the assignment folder"
+    return "\\n".join(f"{{r.name}} ({{r.score:.2f}} / {{r.max_score:.2f}}):\\n{{r.output}}"
+                     for r in results if not r.passed)
+
+
+@test_case(name="{part}: public cases", points={points})
+def public_cases():
+    feedback = public_feedback("{part}")
+    assert not feedback, feedback
 '''
 
 PLACEHOLDER_TEST = '''"""Part `{part}` ({points} points) of {assignment}: graded by the course kit.
@@ -139,16 +187,16 @@ def hidden_tests():
 '''
 
 
+def question_files(assignment: Assignment) -> dict[str, str]:
+    """``tests/<part>.py`` -> source: otter's questions, one per part with its points."""
+    return {f"tests/{part}.py": PLACEHOLDER_TEST.format(
+        part=part, points=points, assignment=assignment.name, plugin=PLUGIN)
+        for part, points in assignment.points.items()}
+
+
 def otter_config(assignment: Assignment) -> dict:
     return {"lang": "python", "assignment_name": assignment.name, "pdf": False,
             "plugins": [{PLUGIN: {"assignment": assignment.name}}]}
-
-
-def _add(archive: zipfile.ZipFile, name: str, data: bytes | str) -> None:
-    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o100644 << 16
-    archive.writestr(info, data)
 
 
 def student_zip(assignment: Assignment, out: Path) -> Path:
@@ -164,22 +212,22 @@ def student_zip(assignment: Assignment, out: Path) -> Path:
                 if info.filename == f"{top}requirements.txt":
                     data += f"otter-grader>={metadata.version('otter-grader')}\n".encode()
                 archive.writestr(info, data)
-            _add(archive, f"{top}{notebook_name(assignment)}",
-                 json.dumps(student_notebook(assignment), indent=1, ensure_ascii=False) + "\n")
+            _add(archive, notebook_text(assignment), f"{top}{notebook_name(assignment)}")
             for part, points in assignment.points.items():
-                _add(archive, f"{top}{TESTS}/{part}.py",
-                     PUBLIC_TEST.format(part=part, points=points))
+                _add(archive, PUBLIC_TEST.format(part=part, points=points),
+                     f"{top}{TESTS}/{part}.py")
     return target
 
 
 def autograder_zip(assignment: Assignment, out: Path) -> Path:
-    """``out/<a>-otter-autograder.zip``: ``otter_config.json`` and the question files."""
+    """``out/<a>-otter-autograder.zip``: ``otter_config.json``, the question files and the
+    course's notebook in ``files/``."""
     target = out / f"{assignment.name}-otter-autograder.zip"
     with zipfile.ZipFile(target, "w") as archive:
-        _add(archive, "otter_config.json", json.dumps(otter_config(assignment), indent=2))
-        for part, points in assignment.points.items():
-            _add(archive, f"tests/{part}.py", PLACEHOLDER_TEST.format(
-                part=part, points=points, assignment=assignment.name, plugin=PLUGIN))
+        _add(archive, json.dumps(otter_config(assignment), indent=2), "otter_config.json")
+        for name, text in question_files(assignment).items():
+            _add(archive, text, name)
+        _add(archive, notebook_text(assignment), f"files/{notebook_name(assignment)}")
     return target
 
 
@@ -194,39 +242,120 @@ def export(assignment: Assignment, out: Path) -> Path:
 # ------------------------------------------------------------------ grading: the plugin
 
 
-def grade_submission(assignment: Assignment, folder: Path, student: str) -> Result:
-    """Grade ``folder/<package>/<graded module>`` with the kit's hidden graders."""
-    from autograder import intake
-    from autograder.batch import Grader
+def take_upload(folder: Path, assignment: Assignment) -> Path:
+    """Move every entry of otter's grading ``folder`` into a new folder beside it, and
+    rebuild ``folder`` with the course's files only (notebook, question files, an empty
+    ``__init__.py``). Returns the new folder: the upload as otter extracted it, without
+    otter's copies of the course's files (they replaced the student's of the same name)."""
+    upload = Path(tempfile.mkdtemp(prefix="kit-upload-", dir=folder.parent))
+    for name in os.listdir(folder):
+        os.rename(folder / name, upload / name)
+    for name in ("tests", "__init__.py", notebook_name(assignment)):
+        path = upload / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    files = {**question_files(assignment), notebook_name(assignment): notebook_text(assignment),
+             "__init__.py": ""}
+    for name, text in files.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return upload
 
+
+def upload_name() -> str | None:
+    """The file name of the upload given to the ``otter run`` command, if this process is
+    one (otter's command line is click's)."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    if context is None or context.command.name != "run":
+        return None
+    submission = context.params.get("submission")
+    return Path(submission).name if submission else None
+
+
+def neutral(tests: list[TestResult]) -> list[TestResult]:
+    """The tests with their inputs out of their names: ``adam: updates[case 3]`` for the
+    third case of ``adam: updates[Adam-lr=0.01-...]`` (numbered per grader, in order)."""
+    seen: Counter[str] = Counter()
+    out = []
+    for test in tests:
+        base, bracket, _ = test.name.partition("[")
+        if bracket:
+            seen[base] += 1
+            test = replace(test, name=f"{base}[case {seen[base]}]")
+        out.append(test)
+    return out
+
+
+def grade(grader: Grader, submission: Submission) -> tuple[Result, list[TestResult]]:
+    """The kit's result of ``submission`` (hidden cases under neutral names) and its public
+    cases, as ``grader.check`` runs them, with ``grader``'s sandbox."""
+    from autograder.selfcheck import check
+
+    result = grader.grade(submission)
+    result.tests = neutral(result.tests)
+    if not submission.ok:
+        return result, []
     with tempfile.TemporaryDirectory(prefix="kit-otter-") as tmp:
-        submission = intake.read_folder(stage(folder, assignment, Path(tmp) / "s"), assignment)
-    submission.student, submission.safe_id = student, intake.safe_id(student)
-    grader = Grader(assignment, allow_unconfined=os.environ.get(ALLOW_UNCONFINED) == "1")
-    try:
-        return grader.grade(submission)
-    finally:
-        grader.close()
-
-
-def part_feedback(result: Result, part: str) -> str:
-    """The part's line of points and, for each failed case, its name and the kit's output."""
-    lines = [f"{part}: {result.part_scores()[part]:g} / {result.points[part]} "
-             "(the course's hidden tests)"]
-    for test in result.tests:
-        if test.part == part and not test.passed:
-            lines.append(f"- {test.name} ({test.score:.2f} / {test.max_score:.2f})")
-            lines += [f"    {line}" for line in test.output.splitlines()]
-    return "\n".join(lines)
+        folder = intake.materialize(submission, grader.assignment, Path(tmp))
+        return result, check(grader.assignment, folder, sandbox=grader.sandbox)
 
 
 def summary(result: Result) -> str:
     lines = [f"{result.assignment}: {result.score:g} / {result.max_score} "
-             "(the course's hidden tests)"]
-    if result.status != "ok":
+             "(the course's hidden tests)", f"student: {result.student}"]
+    if result.status != OK:
         lines.append(f"status: {result.status}")
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)
+
+
+def test_files(result: Result, public: list[TestResult]) -> list[Any]:
+    """The kit's result as otter's test files (``ExceptionTestFile``), one per part in the
+    course's order: the part's public cases (visible, 0 points) and hidden cases (their
+    points and the kit's feedback); the file's score is the kit's part score. A part with no
+    case of a kind gets one "not graded" case of that kind, saying why."""
+    from otter.test_files.abstract_test import TestCase, TestCaseResult
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    scores = result.part_scores()
+    files = []
+    for part, points in result.points.items():
+        missing = f"not graded: {result.status}"
+        shown = [(t.name, 0, t.output, t.passed) for t in public if t.part == part] or \
+            [(f"{part}: public cases", 0, missing, False)]
+        hidden = [(t.name, t.max_score, t.output, t.passed)
+                  for t in result.tests if t.part == part] or \
+            [(f"{part}: hidden cases", points, missing, False)]
+        cases, outcomes = [], []
+        for (name, worth, output, passed), secret in [*((c, False) for c in shown),
+                                                      *((c, True) for c in hidden)]:
+            cases.append(TestCase(name, None, secret, worth, None, None))
+            outcomes.append(TestCaseResult(cases[-1], output, passed))
+        file = ExceptionTestFile(part, f"tests/{part}.py", cases, all_or_nothing=False)
+        file.test_case_results = outcomes
+        file.update_score(scores[part])
+        files.append(file)
+    return files
+
+
+_batch: tuple[Grader, Submission] | None = None  # see batch_upload
+
+
+@contextlib.contextmanager
+def batch_upload(grader: Grader, submission: Submission) -> Iterator[None]:
+    """While active, the plugin of an ``otter run`` in this process grades ``submission``
+    (an upload as the kit's intake read it) with ``grader``, instead of reading the files
+    otter extracted: the batch road, ``release.otter_batch``."""
+    global _batch
+    _batch = (grader, submission)
+    try:
+        yield
+    finally:
+        _batch = None
 
 
 @cache
@@ -234,47 +363,61 @@ def _plugin_class() -> type:
     """:class:`KitGrades`, built on first use so that this module imports without otter."""
     import nbformat
     from otter.plugins import AbstractOtterPlugin
-    from otter.test_files.abstract_test import TestCaseResult
+    from otter.run.run_autograder.utils import OtterRuntimeError
+
+    from autograder.gradescope import student_of
 
     class KitGrades(AbstractOtterPlugin):
-        """Otter plugin: the kit's hidden grading of the submitted modules (module docstring).
+        """Otter plugin: the kit's grading of the upload (module docstring).
 
         Configuration (``otter_config.json``): ``{"release.otter_course.KitGrades":
         {"assignment": "<a>"}}``.
         """
 
-        result: Result | None = None
+        graded: tuple[Result, list[TestResult]] | None = None  # the result, public cases
 
         def before_grading(self, config: Any) -> None:
-            assignment = course.load(self.plugin_config["assignment"])
-            users = (self.submission_metadata or {}).get("users") or [{}]
-            student = users[0].get("email") or Path(self.submission_path).stem
-            self.result = grade_submission(assignment, Path(self.submission_path).parent,
-                                           student)
+            self.assignment = assignment = course.load(self.plugin_config["assignment"])
+            folder = Path(self.submission_path).parent  # otter's grading folder (its cwd)
+            upload = take_upload(folder, assignment)
+            try:
+                self.graded = (grade(*_batch) if _batch is not None
+                               else self._grade_alone(assignment, folder, upload))
+            finally:
+                shutil.rmtree(upload, ignore_errors=True)
+            result = self.graded[0]
+            if result.status.startswith(GRADING_ERROR):
+                raise OtterRuntimeError(f"the course kit could not grade {result.student}: "
+                                        f"{result.status}")
+
+        def _grade_alone(self, assignment: Assignment, folder: Path,
+                         upload: Path) -> tuple[Result, list[TestResult]]:
+            """``otter run`` on one upload: its files as otter extracted them."""
+            name = upload_name()
+            student = (student_of(folder.parent)
+                       or (intake.student_id(Path(name)) if name else Path(folder).name))
+            submission = replace(intake.read_folder(upload, assignment), student=student,
+                                 safe_id=intake.safe_id(student))
+            grader = Grader(assignment, allow_unconfined=os.environ.get(ALLOW_UNCONFINED) == "1")
+            try:
+                return grade(grader, submission)
+            finally:
+                grader.close()
 
         def before_execution(self, submission: Any) -> Any:
-            if isinstance(submission, str):  # a .py submission
-                return ""
-            return nbformat.v4.new_notebook(metadata=submission.metadata)
+            return nbformat.v4.new_notebook(metadata=_metadata(self.assignment))
 
         def after_grading(self, results: Any) -> None:
-            if self.result is None or results.catastrophic_error is not None:
-                return
-            missing = [p for p in self.result.points if p not in results.results]
-            if missing:
-                raise RuntimeError(f"the otter autograder has no question for {missing}")
-            for part, points in self.result.points.items():
-                test_file = results.get_result(part)
-                score = self.result.part_scores()[part]
-                results.update_score(part, score)
-                test_file.test_case_results = [TestCaseResult(
-                    test_case=test_file.test_cases[0], message=part_feedback(self.result, part),
-                    passed=score >= points)]
-            results.set_output(summary(self.result))
-            results.set_plugin_data(PLUGIN, self.result.to_json())
+            if self.graded is None:
+                raise OtterRuntimeError("the course kit's plugin did not grade this upload")
+            result, public = self.graded
+            # whatever the kernel's pickle held, the object now holds the kit's result only
+            results.__init__(test_files(result, public), results.notebook)
+            results.set_output(summary(result))
+            results.set_plugin_data(PLUGIN, result.to_json())
 
         def generate_report(self) -> str:
-            return summary(self.result) if self.result else "not graded"
+            return summary(self.graded[0]) if self.graded else "not graded"
 
     return KitGrades
 

@@ -7,9 +7,7 @@ with partial credit, and must give the native grader's scores part by part:
   generate_assignment``, ``autograde``, ``generate_feedback`` and ``export`` (subprocesses,
   one course root per module run); the released notebook and the feedback hold no hidden
   grader source and no hidden seed; a student's added cells and stray files never run.
-- otter: ``release.otter_course.export``; the checks notebook runs with nbclient in the
-  unpacked student folder (the reference passes every check, the stubs fail each with the
-  kit's messages) and writes the submission zip; the real ``otter run`` grades it.
+- otter: ``tests/test_otter_path.py``; here only ``release build`` writing both.
 
 Skipped only when nbgrader or otter-grader is not installed (``pip install -e
 ".[nbgrader,otter]"``); the export tests that need neither always run.
@@ -25,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -33,7 +30,7 @@ import pytest
 from autograder import batch, course
 from autograder.graders import HIDDEN_SEED
 from autograder.reference import known_mistakes, module_files
-from release import nbgrader_course, otter_course
+from release import nbgrader_course
 
 OPTIM = course.load("optim_reg")
 MISTAKES = ["adam-t-per-key", "bn-backward-no-gamma"]  # partial credit: 4.67 / 14, 17.14 / 24
@@ -268,116 +265,6 @@ def test_nbgrader_runs_only_the_course_cells(nbgrader_course_run):
 
 
 # ------------------------------------------------------------------------------ otter
-
-
-@needs_otter
-def test_otter_zips_hold_no_hidden_grading(tmp_path):
-    out = otter_course.export(OPTIM, tmp_path)
-    with zipfile.ZipFile(out / f"{OPTIM.name}-otter-autograder.zip") as archive:
-        names = sorted(archive.namelist())
-        assert names == sorted(["otter_config.json", *(f"tests/{p}.py" for p in OPTIM.parts)])
-        for name in names:
-            assert_no_secret(archive.read(name).decode(), f"autograder zip {name}")
-        config = json.loads(archive.read("otter_config.json"))
-        assert config["plugins"] == [{otter_course.PLUGIN: {"assignment": OPTIM.name}}]
-    with zipfile.ZipFile(out / f"{OPTIM.name}-otter-student.zip") as archive:
-        names = archive.namelist()
-        assert f"{OPTIM.name}/{otter_course.notebook_name(OPTIM)}" in names
-        assert not [n for n in names if "graders" in n or "solutions" in n or "MISTAKES" in n]
-        for name in names:
-            if name.endswith((".py", ".ipynb", ".toml", ".txt", ".md")):
-                assert_no_secret(archive.read(name).decode(), f"student zip {name}")
-        assert "otter-grader>=" in archive.read(f"{OPTIM.name}/requirements.txt").decode()
-
-
-def _execute(folder: Path) -> list[tuple[str, str]]:
-    """Run the checks notebook in ``folder`` as a student does: (cell source, output text)."""
-    import nbclient
-    import nbformat
-
-    path = folder / otter_course.notebook_name(OPTIM)
-    nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(folder)}}).execute()
-    shown = []
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-                           + str(o.get("evalue", "")) for o in cell.outputs)
-            shown.append((cell.source, text))
-    return shown
-
-
-@pytest.fixture(scope="module")
-def otter_run(tmp_path_factory):
-    """Checks notebooks executed on the reference and the stubs (each writing its submission
-    zip), a mistake's zip made from the reference's, ``otter run`` on each, and native."""
-    base = tmp_path_factory.mktemp("otter")
-    dist = otter_course.export(OPTIM, base / "dist")
-    zips, outputs = {}, {}
-    native_subs = base / "native-submissions"
-    for student in ["reference", "stubs"]:
-        with zipfile.ZipFile(dist / f"{OPTIM.name}-otter-student.zip") as archive:
-            archive.extractall(base / student)
-        folder = base / student / OPTIM.name
-        for name, text in graded_files(student).items():
-            (folder / OPTIM.package / name).write_text(text, encoding="utf-8")
-        outputs[student] = _execute(folder)
-        [zips[student]] = folder.glob(f"{OPTIM.name}_checks_*.zip")
-    for mistake in MISTAKES:
-        zips[mistake] = base / f"{mistake}.zip"
-        with zipfile.ZipFile(zips["reference"]) as source, \
-                zipfile.ZipFile(zips[mistake], "w") as archive:
-            for info in source.infolist():
-                module = info.filename.removeprefix(f"{OPTIM.package}/")
-                data = (graded_files(mistake)[module].encode() if module in OPTIM.graded
-                        else source.read(info))
-                archive.writestr(info, data)
-    results = {}
-    for student, submission in zips.items():
-        out = base / "results" / student
-        out.mkdir(parents=True)
-        run([sys.executable, "-m", "otter", "run", "-a",
-             str(dist / f"{OPTIM.name}-otter-autograder.zip"), "-o", str(out), "--no-logo",
-             str(submission)], base)
-        results[student] = json.loads((out / "results.json").read_text("utf-8"))
-        with zipfile.ZipFile(submission) as archive:  # the same modules, graded natively
-            archive.extractall(native_subs / student)
-    return outputs, results, native(native_subs, base / "native")
-
-
-@needs_otter
-def test_otter_checks_pass_on_the_reference(otter_run):
-    outputs, _, _ = otter_run
-    checks = [(src, text) for src, text in outputs["reference"] if "grader.check(" in src]
-    assert len(checks) == len(OPTIM.parts)
-    for source, text in checks:
-        assert "All test cases passed!" in text, f"{source}:\n{text}"
-
-
-@needs_otter
-def test_otter_checks_fail_on_the_stubs_with_the_kits_messages(otter_run):
-    outputs, _, _ = otter_run
-    checks = [(src, text) for src, text in outputs["stubs"] if "grader.check(" in src]
-    assert len(checks) == len(OPTIM.parts)
-    for source, text in checks:
-        assert "Test case failed" in text and "not implemented yet" in text, f"{source}:\n{text}"
-
-
-@needs_otter
-def test_otter_run_scores_equal_the_native_grader(otter_run):
-    _, results, expected = otter_run
-    assert expected["reference"]["score"] == 100 and expected["stubs"]["score"] == 0
-    for student, result in results.items():
-        scores = {t["name"]: t["score"] for t in result["tests"] if t["name"] in OPTIM.points}
-        assert scores == pytest.approx(expected[student]["parts"], abs=1e-9), student
-        assert sum(scores.values()) == pytest.approx(expected[student]["score"], abs=1e-6)
-        assert {t["name"]: t["max_score"] for t in result["tests"]
-                if t["name"] in OPTIM.points} == OPTIM.points
-        assert result["output"].startswith(f"{OPTIM.name}: {expected[student]['score']:g} / 100")
-        assert_no_secret(json.dumps(result), f"{student}'s results.json")
-    adam = next(t for t in results[MISTAKES[0]]["tests"] if t["name"] == "adam")
-    assert "known mistake (adam-t-per-key)" in adam["output"]
 
 
 @needs_otter

@@ -221,6 +221,7 @@ class GradingPlugin:
         self.context = context
         self.points = points
         self._max: dict[str, float] = {}
+        self._names: dict[str, str] = {}  # nodeid -> the case's name in results
 
     def pytest_configure(self, config: pytest.Config) -> None:
         for part in self.points:
@@ -239,9 +240,22 @@ class GradingPlugin:
         totals: dict[str, float] = {}
         for item in items:
             totals[self.part_of(item)] = totals.get(self.part_of(item), 0) + weights[item.nodeid]
+        cases: dict[str, int] = {}
         for item in items:
             part = self.part_of(item)
             self._max[item.nodeid] = self.points[part] * weights[item.nodeid] / totals[part]
+            self._names[item.nodeid] = f"{part}: {self._case_name(item, part, cases)}"
+
+    def _case_name(self, item: pytest.Item, part: str, cases: dict[str, int]) -> str:
+        """``updates[Adam-lr=0.01]`` on public cases; a hidden case is numbered within its
+        part instead (``updates[case 3]``): its parameters are hidden inputs."""
+        name = item.name.removeprefix("test_")
+        if not self.context.hidden or not hasattr(item, "callspec"):
+            return name
+        base = getattr(item, "originalname", name).removeprefix("test_")
+        key = f"{part}: {base}"
+        cases[key] = cases.get(key, 0) + 1
+        return f"{base}[case {cases[key]}]"
 
     @pytest.fixture
     def grade(self, request: pytest.FixtureRequest) -> Grade:
@@ -256,7 +270,7 @@ class GradingPlugin:
 
     def _result(self, item: pytest.Item, call: pytest.CallInfo) -> TestResult:
         max_score = self._max[item.nodeid]
-        name = f"{self.part_of(item)}: {item.name.removeprefix('test_')}"
+        name = self._names[item.nodeid]
         if call.excinfo is None:
             return TestResult(name, self.part_of(item), max_score, max_score, "passed")
         error = call.excinfo.value
@@ -268,7 +282,7 @@ class GradingPlugin:
                               output)
         # the kit failed (a grader's bug, the sandbox): never the student's zero
         log.error("grader error in %s", item.nodeid, exc_info=call.excinfo._excinfo)
-        self.context.errors.append(f"{item.name}: {type(error).__name__}")
+        self.context.errors.append(f"{name}: {type(error).__name__}")
         output = (f"internal grader error ({type(error).__name__}): not your code; this case "
                   "is to be graded again")
         return TestResult(name, self.part_of(item), 0.0, max_score, output)

@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=Path("dist"))
     build.add_argument("--nbgrader", type=Path, metavar="DIR",
                        help="also write an nbgrader course folder (extra: nbgrader)")
+    build.add_argument("--nbgrader-overwrite", action="store_true",
+                       help="with --nbgrader: replace the files of DIR you edited since the "
+                            "kit wrote them (otherwise the rebuild stops and lists them)")
     build.add_argument("--otter", type=Path, metavar="DIR",
                        help="also write what otter-grader needs (extra: otter)")
 
@@ -88,9 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         assignment = course.load(args.assignment)
         written = build(assignment, args.out)
         if args.nbgrader:
-            from .nbgrader_course import export
+            from .nbgrader_course import EditedFiles, export
 
-            written.append(export(assignment, args.nbgrader))
+            try:
+                written.append(export(assignment, args.nbgrader, args.nbgrader_overwrite))
+            except EditedFiles as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
         if args.otter:
             from .otter_course import export
 

@@ -28,8 +28,8 @@ from autograder.course import Assignment
 
 AUTOGRADER = course.ROOT / "autograder"
 PUBLIC_RUNTIME = ["__init__.py", "compare.py", "course.py", "grading.py", "intake.py",
-                  "mistakes.py", "oracles.py", "plain.py", "results.py", "runner.py",
-                  "selfcheck.py", "training.py", "sandbox", "probes/__init__.py"]
+                  "mistakes.py", "notebook.py", "oracles.py", "plain.py", "results.py",
+                  "runner.py", "selfcheck.py", "training.py", "sandbox", "probes/__init__.py"]
 REQUIREMENTS = ["numpy", "pytest", "rich", "scikit-learn"]  # the grader's and the student's
 NOTEBOOK_REQUIREMENTS = ["matplotlib", "ipykernel"]  # the student's notebook
 SKIP = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
@@ -45,7 +45,8 @@ def _files(path: Path) -> Iterable[Path]:
         yield path
 
 
-def _add(archive: zipfile.ZipFile, source: Path, name: str, executable: bool = False) -> None:
+def _add(archive: zipfile.ZipFile, source: Path | bytes, name: str,
+         executable: bool = False) -> None:
     info = zipfile.ZipInfo(name, date_time=(2025, 7, 1, 0, 0, 0))  # reproducible archives
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
@@ -91,17 +92,26 @@ def grader_requirements() -> str:
     return "".join(f"{name}=={metadata.version(name)}\n" for name in sorted(REQUIREMENTS))
 
 
+def student_files(assignment: Assignment) -> dict[str, bytes]:
+    """What the student receives, by path relative to the assignment folder (see the module
+    docstring): the student folder, the kit's public runtime and ``requirements.txt``."""
+    folder = assignment.folder
+    files = {file.relative_to(folder).as_posix(): file.read_bytes()
+             for item in sorted(p.name for p in folder.iterdir() if p.name not in SKIP)
+             for file in _files(folder / item)}
+    files |= {f"autograder/{file.relative_to(AUTOGRADER).as_posix()}": file.read_bytes()
+              for item in [*PUBLIC_RUNTIME, f"probes/{assignment.name}.py"]
+              for file in _files(AUTOGRADER / item)}
+    files["requirements.txt"] = student_requirements(assignment).encode()
+    return files
+
+
 def student_archive(assignment: Assignment, out: Path) -> Path:
     """Write ``out/<a>-student.zip`` (see the module docstring)."""
     target = out / f"{assignment.name}-student.zip"
-    top = f"{assignment.name}/"
-    folder = assignment.folder
     with zipfile.ZipFile(target, "w") as archive:
-        _tree(archive, folder, sorted(p.name for p in folder.iterdir() if p.name not in SKIP),
-              top)
-        _tree(archive, AUTOGRADER, [*PUBLIC_RUNTIME, f"probes/{assignment.name}.py"],
-              f"{top}autograder/")
-        _add(archive, student_requirements(assignment).encode(), f"{top}requirements.txt")
+        for name, data in student_files(assignment).items():
+            _add(archive, data, f"{assignment.name}/{name}")
     return target
 
 

@@ -1,73 +1,77 @@
-"""nbgrader: a course folder whose grading notebook grades through the kit.
+"""nbgrader: the course folder (``python -m release build <a> --nbgrader DIR``).
 
     python -m release build optim_reg --nbgrader course/     # writes course/ (this module)
     cd course
     nbgrader generate_assignment optim_reg                   # release/optim_reg/ for students
     nbgrader autograde optim_reg                             # submitted/<student>/optim_reg/
-    nbgrader generate_feedback optim_reg && nbgrader export
+    nbgrader generate_feedback optim_reg
+    nbgrader export --exporter release.nbgrader_plugins.KitExport   # gradebook-optim_reg.csv
 
 `export` writes, under the course root:
 
-- ``nbgrader_config.py``: the course id, ``Autograde.exclude_overwriting`` for every graded
-  module (nbgrader otherwise copies the instructor's ``.py`` files over the student's), cell
-  timeouts, ``OverwriteCells.add_missing_cells`` and the preprocessors :class:`KitCells` and
-  :class:`KitFolder`;
-- ``source/<a>/<package>/``: the student's package (stubs and given modules), released as is;
-- ``source/<a>/<a>.ipynb``: the grading notebook, locked cells only (schema v3): an
+- ``nbgrader_config.py``: the course id, the interpreter's own folder first on ``PATH``
+  (nbgrader runs ``alembic`` by name, so it works whether or not its environment is
+  activated) and the kit's autograde (`release.nbgrader_plugins.install`);
+- ``source/<a>/``: what the student archive of ``release build`` holds (the package, the
+  public tests with recorded answers, ``selfcheck.py``, the kit's public runtime,
+  ``requirements.txt``), without its README and exploration notebook (they describe the zip
+  workflow), plus the grading notebook ``<a>.ipynb``: locked cells only (schema v3), an
   introduction, then one autograded test cell per part, in the manifest's order, worth the
   part's points.
 
-Each test cell holds, inside ``### BEGIN HIDDEN TESTS`` (so the released notebook shows only a
-comment), ``part_score("<a>", "<part>")``. The first such call grades the folder the notebook
-runs in (the student's package there) once, with the kit's hidden graders, in a separate
-``python -P -m release.nbgrader_course`` process whose student code runs in the kit's sandbox;
-the Result is written to a temporary JSON file and cached in the kernel. Each cell prints its
-part's feedback and evaluates to the part's points: nbgrader (since 0.7) takes a test cell
-whose ``execute_result`` is a number between 0 and the cell's points as that cell's partial
-credit (``nbgrader.utils.determine_grade``), so nbgrader's scores equal the kit's, part by
-part. Nothing is written to stderr by these cells (nbgrader scores a cell that writes to
-stderr 0).
+Each test cell runs ``notebook_check("<part>")``, the public self-check of that part
+(`autograder.notebook.notebook_check`), so ``nbgrader validate`` and the Validate button
+fail with the self-check's messages until the part passes its public cases; inside
+``### BEGIN HIDDEN TESTS`` (the release shows none of it) it evaluates
+``part_score("<a>", "<part>")`` (`release.nbgrader_cells`), which under ``nbgrader
+autograde`` prints the part's feedback and evaluates to the points the kit's hidden graders
+gave: nbgrader (since 0.7) takes a test cell's numeric ``execute_result`` as its partial
+credit, so nbgrader's scores equal the kit's, part by part.
 
-At autograde time :class:`KitCells` (before ``OverwriteCells``, and again before ``Execute``)
-keeps only the course's own cells, once each, in the course's order, and :class:`KitFolder`
-(before ``Execute``) removes from the kernel's working folder every file but the notebook and
-the package's modules: a student's added or forged cells, or a stray ``.py`` file that would
-shadow a module the kernel imports, never run in the grading kernel. The student's modules
-run only in the sandbox, from the separate grading process.
+A rebuild writes only what is the kit's and unchanged: ``.kit-nbgrader.json`` records the
+SHA-256 of every file as the kit wrote it, and a file that differs from both that record and
+the new content is the instructor's edit. `export` refuses (:class:`EditedFiles`, nothing
+written) unless ``overwrite`` is set; files the instructor added are never touched.
 
-Requires the ``nbgrader`` extra on the grading machine, with the kit installed in the
-kernel's Python. Nothing here imports nbgrader at module level.
+Nothing here imports nbgrader.
 """
 
 from __future__ import annotations
 
-import argparse
+import hashlib
 import json
-import os
+import logging
 import shutil
-import subprocess
-import sys
-import tempfile
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-from autograder import course
 from autograder.course import Assignment
-from autograder.results import Result
+
+from .build import student_files
 
 COURSE_ID = "kubig-dl"
-CELL_TIMEOUT = 900  # seconds nbgrader gives one cell (the first test cell grades everything)
-GRADE_TIMEOUT = 840  # seconds the grading process may take, under CELL_TIMEOUT
+CELL_TIMEOUT = 300  # seconds nbgrader gives one cell (the kit grades before the kernel starts)
 ALLOW_UNCONFINED = "KIT_ALLOW_UNCONFINED"  # "1": grade where the sandbox has no confinement
-CONFIG_LOADED = "KIT_NBGRADER_CONFIG"  # set by nbgrader_config.py, checked by part_score
 INTRO_ID = "intro"
 GRADE_MARK = "### BEGIN HIDDEN TESTS"
 GRADE_END = "### END HIDDEN TESTS"
-CONFIG_HEADER = "# Written by release/nbgrader_course.py"
+CONFIG = "nbgrader_config.py"
+RECORD = ".kit-nbgrader.json"  # path relative to the root -> SHA-256 of what the kit wrote
+NOT_RELEASED = ("README.md",)  # of the student folder; and its notebooks (see `course_files`)
+log = logging.getLogger(__name__)
 
 
-# ------------------------------------------------------------------ the course folder
+class EditedFiles(Exception):
+    """Files of the course folder changed since the kit wrote them (the instructor's edits)."""
+
+    def __init__(self, root: Path, paths: list[str]):
+        self.root, self.paths = root, paths
+        super().__init__(
+            f"{root}: not rebuilt, these files were edited since the kit wrote them: "
+            f"{', '.join(paths)}; keep your copies elsewhere and rebuild with "
+            "--nbgrader-overwrite to replace them")
+
+
+# ------------------------------------------------------------------ the notebook
 
 
 def _metadata(grade_id: str, points: int | None = None) -> dict:
@@ -84,15 +88,18 @@ def _intro(assignment: Assignment) -> str:
     rows = "\n".join(f"| `{part}` | {points} |" for part, points in assignment.points.items())
     return f"""# {assignment.title}: 채점 notebook
 
-이 notebook은 채점용이라 고칠 곳이 없습니다. 코드는 {modules}에 작성하세요.
-제출하면 과정의 grader가 제출 폴더의 `{assignment.package}/` 패키지를 **숨은 case**로
-채점하고, 아래 cell마다 그 part의 점수와 틀린 case의 설명을 보여 줍니다. 여러분의 코드는
-grader의 sandbox 안에서만 실행되고, 이 notebook에 추가한 cell은 채점할 때 지워집니다.
+코드는 {modules}에 작성하세요. 이 notebook에는 작성할 곳이 없고, notebook cell에 쓴 코드는
+채점되지 않습니다 (채점 결과에 그 cell이 적혀 나옵니다).
+아래 cell을 실행하거나 **Validate**를 누르면 part마다 **공개 case**로 확인합니다
+(`python selfcheck.py <part>`와 같은 확인: 여러분의 package를 sandbox에서 실행해 기록된
+정답과 비교합니다). 제출하면 과정의 grader가 `{assignment.package}/` package를 **숨은 case**로
+채점하고, cell마다 그 part의 점수와 틀린 case의 설명을 보여 줍니다.
 
-(This notebook only grades: write your code in {modules}. When it is
-autograded, the course's grader runs the hidden cases on the `{assignment.package}/` package of
-your submitted folder, in its sandbox; each cell below shows one part's points and what went
-wrong. Cells you add to this notebook are removed before grading.)
+(Write your code in {modules}; code written in this notebook's cells is not graded, and
+your feedback names such cells. Running a cell below, or **Validate**, checks one part on the
+public cases, as `python selfcheck.py <part>` does. After you submit, the course's grader
+runs the hidden cases on your `{assignment.package}/` package, in its sandbox; each cell then
+shows one part's points and what went wrong.)
 
 | part | points |
 |---|---:|
@@ -102,11 +109,15 @@ wrong. Cells you add to this notebook are removed before grading.)
 
 
 def _test_cell(assignment: Assignment, part: str) -> str:
+    points = assignment.points[part]
     return "\n".join([
-        f"# `{part}` ({assignment.points[part]}점): 과정의 grader가 숨은 case로 채점합니다.",
-        f"# Part `{part}`, {assignment.points[part]} points: the course's hidden tests.",
+        f"# `{part}` ({points}점): 공개 case로 확인합니다. 점수는 제출 후 숨은 case로 매깁니다.",
+        f"# Part `{part}`, {points} points: the public cases here; the hidden ones grade it.",
+        "from autograder.notebook import notebook_check",
+        "",
+        f"notebook_check({part!r})",
         GRADE_MARK,
-        "from release.nbgrader_course import part_score",
+        "from release.nbgrader_cells import part_score",
         "",
         f"part_score({assignment.name!r}, {part!r})",
         GRADE_END,
@@ -128,40 +139,37 @@ def notebook(assignment: Assignment) -> dict:
 
 
 def config() -> str:
-    """``nbgrader_config.py`` for every assignment of the course."""
-    exclude = {name: [f"{course.load(name).package}/{module}"
-                      for module in course.load(name).graded] for name in course.names()}
+    """``nbgrader_config.py`` for every assignment of the course. The kit's lines come first:
+    nbgrader drops the settings of a config file that fails to load (an error in an edit
+    below them), but the kit's autograde, installed by then, stays."""
     lines = [
-        f"{CONFIG_HEADER} (python -m release build <a> --nbgrader DIR);",
-        "# it is rewritten by every export: keep your own settings (exchange, JupyterHub) in",
-        "# ~/.jupyter/nbgrader_config.py.",
+        "# Written by release/nbgrader_course.py (python -m release build <a> --nbgrader DIR).",
+        "# A rebuild replaces this file only while it is as the kit wrote it; an edited copy",
+        "# stops the rebuild (or is replaced with --nbgrader-overwrite). Keep the kit's lines",
+        "# first: nbgrader drops the settings of a file that fails, not what ran before.",
         "import os",
-        "",
-        "from nbgrader.converters import Autograde",
-        "from nbgrader.preprocessors import OverwriteCells",
-        "",
-        "from release.nbgrader_course import KitCells, KitFolder",
+        "import sys",
         "",
         "c = get_config()  # noqa: F821",
+        "# nbgrader runs `alembic` (for a new gradebook) by name: this interpreter's folder goes",
+        "# first on PATH, so nbgrader works whether or not its environment is activated.",
+        "os.environ['PATH'] = os.pathsep.join([os.path.dirname(sys.executable),",
+        "                                      os.environ.get('PATH', '')])",
+        "# The kit's autograde for the kit's assignments (release/nbgrader_plugins.py): the kit",
+        "# reads each submitted folder itself (links never followed) and grades it in its",
+        "# sandbox; the notebook that runs is rebuilt from the course's cells. `collect` keeps",
+        "# links as links. Without the kit, autograde executes nothing.",
+        "try:",
+        "    from release.nbgrader_plugins import install",
+        "except ImportError as error:",
+        "    print(f'nbgrader_config.py: the course kit is not importable ({error}): autograde'",
+        "          ' runs no notebook', file=sys.stderr)",
+        "    c.Autograde.sanitize_preprocessors = []",
+        "    c.Autograde.autograde_preprocessors = []",
+        "else:",
+        "    install(c)",
         f"c.CourseDirectory.course_id = {COURSE_ID!r}",
-        "# The student's graded modules are never replaced by the instructor's copies (by default",
-        "# nbgrader's autograde copies every non-notebook file of source/ over the submission).",
-        f"c.Autograde.exclude_overwriting = {json.dumps(exclude, indent=4)}",
-        "# The first test cell runs the kit's grader on the whole package; the kit bounds each",
-        "# call of student code itself (sandbox timeouts, a per-submission budget).",
         f"c.Execute.timeout = {CELL_TIMEOUT}",
-        "# A deleted test cell is put back (instead of leaving the part to manual grading).",
-        "c.OverwriteCells.add_missing_cells = True",
-        "# Only the course's cells run (a student's added cells are dropped), in a folder that",
-        "# holds only the notebook and the package's modules.",
-        "_sanitize = Autograde.sanitize_preprocessors.default()",
-        "_at = _sanitize.index(OverwriteCells)",
-        "c.Autograde.sanitize_preprocessors = [*_sanitize[:_at], KitCells, *_sanitize[_at:]]",
-        "c.Autograde.autograde_preprocessors = [",
-        "    KitCells, KitFolder, *Autograde.autograde_preprocessors.default()]",
-        "# nbgrader only logs an error when this file fails to load; the grading cells refuse",
-        "# to grade unless this line ran.",
-        f"os.environ[{CONFIG_LOADED!r}] = '1'",
         "# Where `python -m release doctor` finds no sandbox layer, uncomment:",
         f"# os.environ[{ALLOW_UNCONFINED!r}] = '1'",
         "",
@@ -169,210 +177,81 @@ def config() -> str:
     return "\n".join(lines)
 
 
-def export(assignment: Assignment, root: Path) -> Path:
-    """Write the nbgrader course folder ``root`` for ``assignment`` (see the module docstring);
-    ``source/<a>/`` is replaced, other assignments' folders are kept. Returns ``root``."""
-    root.mkdir(parents=True, exist_ok=True)
-    source = root / "source" / assignment.name
-    if source.exists():
-        shutil.rmtree(source)
-    package = source / assignment.package
-    package.mkdir(parents=True)
-    for name in (*assignment.given, *assignment.graded):
-        (package / name).write_bytes((assignment.stub_dir / name).read_bytes())
-    (source / f"{assignment.name}.ipynb").write_text(
-        json.dumps(notebook(assignment), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    (root / "nbgrader_config.py").write_text(config(), encoding="utf-8")
+# ------------------------------------------------------------------ the course folder
+
+
+def course_files(assignment: Assignment) -> dict[str, bytes]:
+    """Every file the kit writes for ``assignment``, by path relative to the course root."""
+    files = {f"source/{assignment.name}/{name}": data
+             for name, data in student_files(assignment).items()
+             if name not in NOT_RELEASED and not (name.endswith(".ipynb") and "/" not in name)}
+    files[f"source/{assignment.name}/{assignment.name}.ipynb"] = (
+        json.dumps(notebook(assignment), indent=1, ensure_ascii=False) + "\n").encode()
+    files[CONFIG] = config().encode()
+    return files
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def export(assignment: Assignment, root: Path, overwrite: bool = False) -> Path:
+    """Write (or rebuild) the nbgrader course folder ``root`` for ``assignment``; ``root``.
+
+    A file edited since the kit wrote it (see the module docstring) stops the rebuild with
+    :class:`EditedFiles` before anything is written, unless ``overwrite`` is set (each
+    replaced edit is logged). Files the kit no longer writes are removed where unchanged,
+    kept (and logged) where edited. Other assignments' files and the instructor's own files
+    are never touched."""
+    files = course_files(assignment)
+    record_path = root / RECORD
+    record: dict[str, str] = (json.loads(record_path.read_text("utf-8"))
+                              if record_path.is_file() else {})
+    prefix = f"source/{assignment.name}/"
+    stale = [name for name in record if name.startswith(prefix) and name not in files]
+
+    def edited(name: str) -> bool:
+        path = root / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            return True
+        if not path.exists():
+            return False
+        current = path.read_bytes()
+        return current != files.get(name) and _digest(current) != record.get(name)
+
+    changed = [name for name in files if edited(name)]
+    if changed and not overwrite:
+        raise EditedFiles(root, changed)
+    for name in changed:
+        log.warning("%s: replaced your edited copy", root / name)
+    for name in stale:
+        if edited(name):
+            log.warning("%s: kept (edited; the kit no longer writes it)", root / name)
+        else:
+            (root / name).unlink(missing_ok=True)
+        del record[name]
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        path.unlink(missing_ok=True)  # a link is replaced, never written through
+        path.write_bytes(data)
+        record[name] = _digest(data)
+    record_path.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n", "utf-8")
     return root
 
 
-# ------------------------------------------------------------------ autograde: the cells
-
-
-@cache
-def _preprocessors() -> dict[str, type]:
-    """:class:`KitCells` and :class:`KitFolder`, built on first use so that this module
-    imports without nbgrader."""
-    from nbgrader.api import Gradebook
-    from nbgrader.preprocessors import NbGraderPreprocessor
-
-    def course_cells(resources: dict) -> tuple[list[str], set[str]] | None:
-        """The grade ids of the notebook's source cells, in order, and the assignment's
-        notebook file names; None for an assignment that is not this kit's."""
-        info = resources["nbgrader"]
-        if info["assignment"] not in course.names():
-            return None
-        with Gradebook(info["db_url"]) as gradebook:
-            order = [cell.name for cell in gradebook.find_notebook(
-                info["notebook"], info["assignment"]).source_cells]
-            notebooks = {f"{n.name}.ipynb" for n in
-                         gradebook.find_assignment(info["assignment"]).notebooks}
-        return order, notebooks
-
-    class KitCells(NbGraderPreprocessor):
-        """Keep only the course's cells, once each, in the course's order.
-
-        Registered before ``OverwriteCells`` (which restores the source of every locked cell
-        and puts back missing test cells) and again before ``Execute``. A cell whose
-        ``grade_id`` the gradebook does not know (anything the student added or forged) is
-        dropped. Only assignments of this kit are touched.
-        """
-
-        def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
-            known = course_cells(resources)
-            if known is None:
-                return nb, resources
-            order, _ = known
-            kept: dict[str, Any] = {}
-            for cell in nb.cells:
-                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-                if grade_id in order and grade_id not in kept:
-                    kept[grade_id] = cell
-            if len(kept) < len(nb.cells):
-                self.log.warning("%s: dropped %d cell(s) that are not the course's",
-                                 resources["nbgrader"]["student"], len(nb.cells) - len(kept))
-            nb.cells = sorted(kept.values(),
-                              key=lambda cell: order.index(cell.metadata.nbgrader.grade_id))
-            return nb, resources
-
-    class KitFolder(NbGraderPreprocessor):
-        """Before ``Execute``: delete every file of the kernel's working folder (the
-        autograded copy) but the notebooks and the package's modules (see `clean_folder`)."""
-
-        def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
-            known = course_cells(resources)
-            if known is None:
-                return nb, resources
-            info = resources["nbgrader"]
-            folder = Path(resources["metadata"]["path"])
-            for path in clean_folder(folder, course.load(info["assignment"]), known[1]):
-                self.log.warning("%s: removed %s before grading", info["student"], path)
-            return nb, resources
-
-    return {"KitCells": KitCells, "KitFolder": KitFolder}
-
-
-def clean_folder(folder: Path, assignment: Assignment, notebooks: set[str]) -> list[str]:
-    """Delete everything in ``folder`` but ``notebooks``, ``timestamp.txt`` and the package's
-    modules (``<package>/<module>``); the relative paths removed. Links are removed, never
-    followed."""
-    keep_top = {*notebooks, "timestamp.txt"}
-    keep_package = {*assignment.given, *assignment.graded}
-    removed = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name == assignment.package and entry.is_dir() and not entry.is_symlink():
-            for inner in sorted(entry.iterdir()):
-                if not (inner.name in keep_package and inner.is_file()
-                        and not inner.is_symlink()):
-                    _remove(inner)
-                    removed.append(f"{entry.name}/{inner.name}")
-        elif not (entry.name in keep_top and entry.is_file() and not entry.is_symlink()):
-            _remove(entry)
-            removed.append(entry.name)
-    return removed
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("KitCells", "KitFolder"):
-        return _preprocessors()[name]
-    raise AttributeError(name)
-
-
-# ------------------------------------------------------------------ autograde: the kernel
-
-_results: dict[tuple[str, Path], Result] = {}
-
-
-def grade_in_subprocess(assignment: str, folder: Path, student: str) -> Result:
-    """Grade the package in ``folder`` with the kit's hidden graders, in a fresh
-    ``python -P`` process (no folder of the submission on its ``sys.path``) that writes the
-    Result to a temporary JSON file; its output is kept away from the caller's stdout/stderr."""
-    with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
-        out = Path(tmp) / "result.json"
-        command = [sys.executable, "-P", "-m", "release.nbgrader_course", assignment,
-                   str(folder), str(out), "--student", student]
-        done = subprocess.run(command, cwd=tmp, capture_output=True, text=True,
-                              timeout=GRADE_TIMEOUT, stdin=subprocess.DEVNULL)
-        if done.returncode != 0 or not out.is_file():
-            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-            raise RuntimeError(f"the course's grader failed (exit {done.returncode}):\n{tail}")
-        return Result.from_json(json.loads(out.read_text(encoding="utf-8")))
-
-
-def part_score(assignment: str, part: str, folder: Path | None = None) -> float:
-    """The points of ``part`` earned by the package in ``folder`` (the working folder: the
-    notebook's), graded once per folder; prints the part's feedback (stdout only)."""
-    folder = (folder or Path.cwd()).resolve()
-    key = (assignment, folder)
-    if os.environ.get("NBGRADER_EXECUTION") == "autograde" and not os.environ.get(CONFIG_LOADED):
-        raise RuntimeError("nbgrader_config.py of the course did not load (see nbgrader's log): "
-                           "not grading, since the student's modules may have been replaced")
-    if key not in _results:
-        student = folder.parent.name if folder.name == assignment else folder.name
-        result = _results[key] = grade_in_subprocess(assignment, folder, student)
-        print(f"{result.assignment}: {result.score:g} / {result.max_score} "
-              "(the course's hidden tests)")
-        if result.status != "ok":
-            print(f"status: {result.status}")
-        for note in result.notes:
-            print(f"note: {note}")
-        print()
-    result = _results[key]
-    score = result.part_scores()[part]
-    print(f"{part}: {score:g} / {result.points[part]}")
-    for test in result.tests:
-        if test.part == part and not test.passed:
-            print(f"- {test.name} ({test.score:.2f} / {test.max_score:.2f})")
-            for line in test.output.splitlines():
-                print(f"    {line}")
-    return score
-
-
 def stage(folder: Path, assignment: Assignment, dest: Path) -> Path:
-    """Copy the graded modules of ``folder/<package>/`` (regular files only) to a fresh
-    ``dest/<package>/``: what nbgrader's students submit, and nothing else, is graded."""
+    """Copy the graded modules of ``folder/<package>/`` (regular files, no link on the way)
+    to a fresh ``dest/<package>/``: what otter's students submit, and nothing else, is
+    graded."""
     package = dest / assignment.package
     package.mkdir(parents=True)
+    if (folder / assignment.package).is_symlink():
+        return dest
     for name in assignment.graded:
         source = folder / assignment.package / name
         if source.is_file() and not source.is_symlink():
             shutil.copyfile(source, package / name)
     return dest
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -P -m release.nbgrader_course <a> <folder> <out.json>``: grade one folder."""
-    from autograder import intake
-    from autograder.batch import Grader
-    from autograder.results import write_atomic
-
-    parser = argparse.ArgumentParser(prog="python -m release.nbgrader_course")
-    parser.add_argument("assignment", choices=course.names())
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--student", default=None)
-    args = parser.parse_args(argv)
-    assignment = course.load(args.assignment)
-    with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
-        submission = intake.read_folder(stage(args.folder, assignment, Path(tmp) / "s"),
-                                        assignment)
-    submission.student = args.student or args.folder.resolve().name
-    submission.safe_id = intake.safe_id(submission.student)
-    grader = Grader(assignment, allow_unconfined=os.environ.get(ALLOW_UNCONFINED) == "1")
-    try:
-        result = grader.grade(submission)
-    finally:
-        grader.close()
-    write_atomic(args.out, json.dumps(result.to_json(), ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

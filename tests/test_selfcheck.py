@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from rich.console import Console
@@ -44,15 +44,13 @@ def _files(variant: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def graded(cnn_grader, tmp_path_factory
-           ) -> Iterator[Callable[[str], tuple[Result, list[TestResult]]]]:
+def graded(cnn_grader, tmp_path_factory) -> Callable[[str], tuple[Result, list[TestResult]]]:
     """``graded(variant)``: (the hidden grader's result, the self-check's cases) of one
     submission, its modules in a student folder of the unpacked archive's files."""
     root = tmp_path_factory.mktemp("selfcheck")
     with zipfile.ZipFile(student_archive(CNN, root)) as archive:
         archive.extractall(root / "unpacked")
     public = from_manifest(root / "unpacked" / "cnn" / "assignment.toml")
-    sandbox = selfcheck.open_sandbox(public)
     done: dict[str, tuple[Result, list[TestResult]]] = {}
 
     def run(variant: str) -> tuple[Result, list[TestResult]]:
@@ -63,11 +61,11 @@ def graded(cnn_grader, tmp_path_factory
                 (folder / CNN.package / name).write_text(text, encoding="utf-8")
             hidden = grade_submission(intake.read_folder(folder, CNN), CNN,
                                       cnn_grader.sandbox, cnn_grader.oracle, cnn_grader.seed)
-            done[variant] = hidden, selfcheck.check(public, folder, sandbox=sandbox)
+            # the grader's sandbox: the self-check's on Linux (open_sandbox), started once
+            done[variant] = hidden, selfcheck.check(public, folder, sandbox=cnn_grader.sandbox)
         return done[variant]
 
-    yield run
-    sandbox.close()
+    return run
 
 
 @pytest.mark.parametrize("variant", ["reference", "stubs", *ONE_MISTAKE])

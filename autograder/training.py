@@ -41,9 +41,9 @@ FIXES = {
                "slices, never over every output pixel.",
     "layer": "make it whole-array NumPy operations instead of Python loops over samples or "
              "pixels.",
-    "outside": "most of the time is spent outside the layers' forward and backward, in "
-               "gradient's own code: compute the gradient by backpropagation (one forward "
-               "and one backward pass through the layers per step).",
+    "outside": "keep gradient's own code to one forward and one backward pass through "
+               "the layers (backpropagation), with whole-array NumPy operations instead of "
+               "Python loops over samples or pixels.",
     "numerical": "compute the gradient by backpropagation (one forward and one backward "
                  "pass per step), not by numerical differentiation.",
 }

@@ -53,7 +53,6 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
@@ -276,27 +275,12 @@ def upload_name() -> str | None:
     return Path(submission).name if submission else None
 
 
-def neutral(tests: list[TestResult]) -> list[TestResult]:
-    """The tests with their inputs out of their names: ``adam: updates[case 3]`` for the
-    third case of ``adam: updates[Adam-lr=0.01-...]`` (numbered per grader, in order)."""
-    seen: Counter[str] = Counter()
-    out = []
-    for test in tests:
-        base, bracket, _ = test.name.partition("[")
-        if bracket:
-            seen[base] += 1
-            test = replace(test, name=f"{base}[case {seen[base]}]")
-        out.append(test)
-    return out
-
-
 def grade(grader: Grader, submission: Submission) -> tuple[Result, list[TestResult]]:
-    """The kit's result of ``submission`` (hidden cases under neutral names) and its public
-    cases, as ``grader.check`` runs them, with ``grader``'s sandbox."""
+    """The kit's result of ``submission`` (hidden cases numbered, as the engine names them)
+    and its public cases, as ``grader.check`` runs them, with ``grader``'s sandbox."""
     from autograder.selfcheck import check
 
     result = grader.grade(submission)
-    result.tests = neutral(result.tests)
     if not submission.ok:
         return result, []
     with tempfile.TemporaryDirectory(prefix="kit-otter-") as tmp:

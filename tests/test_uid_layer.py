@@ -46,7 +46,9 @@ def _feedback(out: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", course.names())
+# cnn (torch) under the uid layer is graded by tests/test_gradescope.py on the image's
+# interpreter; here the whole comparison for one assignment keeps CI within its time
+@pytest.mark.parametrize("name", ["optim_reg"])
 def test_the_uid_layer_changes_no_grade(name, system_kit):
     system = str(system_kit)
     assert _layers(system)["uid"] is True

@@ -155,6 +155,28 @@ def check(grade: Grade, trainer: ModuleType) -> None:
         "contract's (its layers, loss or gradient)."]))
 
 
+def check_initialisation(grade: Grade, config: dict, seeds: list[int], std: float) -> None:
+    """The initialisation case: biases start at zero, weights with standard deviation
+    ``std`` (``config["weight_init_std"]``); ``seeds`` = [a, a, b]: the same seed gives the
+    same parameters, another seed others."""
+    got = grade.call("simple_convnet_init", config=config, seeds=seeds)
+    grade.expect(isinstance(got, list) and len(got) == 3 and all(
+        isinstance(p, dict) and set(p) == {"W1", "b1", "W2", "b2", "W3", "b3"} for p in got),
+        "params must hold W1, b1, W2, b2, W3, b3")
+    first, again, other = got
+    for key in ("b1", "b2", "b3"):
+        grade.expect(not np.any(first[key]), f"{key} must start at zero")
+    for key in ("W1", "W2", "W3"):
+        spread = float(np.std(first[key]))
+        grade.expect(abs(spread / std - 1) < 0.2,
+                     f"{key} starts with standard deviation {spread:.4g}; expected "
+                     f"weight_init_std = {std} (weight_init_std * standard normal)")
+        grade.expect(np.array_equal(first[key], again[key]),
+                     f"the same seed must give the same {key} (np.random.default_rng(seed))")
+        grade.expect(not np.array_equal(first[key], other[key]),
+                     f"another seed must give another {key}")
+
+
 def _trained(grade: Grade, params, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The student's trained ``params``: the contract's keys, shapes and dtype, finite."""
     __tracebackhide__ = True

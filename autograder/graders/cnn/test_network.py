@@ -47,22 +47,7 @@ def test_initialisation(grade):
     config = {"input_dim": [1, 8, 8], "hidden_size": 60, "output_size": 10,
               "weight_init_std": std,
               "conv_param": {"filter_num": 20, "filter_size": 3, "pad": 1, "stride": 1}}
-    got = grade.call("simple_convnet_init", config=config, seeds=[3, 3, 4])
-    grade.expect(isinstance(got, list) and len(got) == 3 and all(
-        isinstance(p, dict) and set(p) == {"W1", "b1", "W2", "b2", "W3", "b3"} for p in got),
-        "params must hold W1, b1, W2, b2, W3, b3")
-    first, again, other = got
-    for key in ("b1", "b2", "b3"):
-        grade.expect(not np.any(first[key]), f"{key} must start at zero")
-    for key in ("W1", "W2", "W3"):
-        spread = float(np.std(first[key]))
-        grade.expect(abs(spread / std - 1) < 0.2,
-                     f"{key} starts with standard deviation {spread:.4g}; expected "
-                     f"weight_init_std = {std} (weight_init_std * standard normal)")
-        grade.expect(np.array_equal(first[key], again[key]),
-                     f"the same seed must give the same {key} (np.random.default_rng(seed))")
-        grade.expect(not np.array_equal(first[key], other[key]),
-                     f"another seed must give another {key}")
+    training.check_initialisation(grade, config, seeds=[3, 3, 4], std=std)
 
 
 @pytest.mark.training

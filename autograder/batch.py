@@ -63,24 +63,32 @@ def finished(paths: Paths, submission: Submission) -> Result | None:
         result = Result.from_json(json.loads(paths.result(submission).read_text("utf-8")))
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return None
-    same = (result.student == submission.student
-            and result.submission_sha256 == (submission.sha256 or "")
-            and result.status == submission.status
-            and result.notes[:len(submission.notes)] == submission.notes)
+    same = (
+        result.student == submission.student
+        and result.submission_sha256 == (submission.sha256 or "")
+        and result.status == submission.status
+        and result.notes[: len(submission.notes)] == submission.notes
+    )
     return result if same else None
 
 
 def save(paths: Paths, result: Result, submission: Submission) -> None:
-    write_atomic(paths.result(submission), json.dumps(result.to_json(), indent=1,
-                                                      ensure_ascii=False))
+    write_atomic(
+        paths.result(submission), json.dumps(result.to_json(), indent=1, ensure_ascii=False)
+    )
     write_atomic(paths.feedback(submission), result.feedback_markdown())
 
 
 class Grader:
     """Grades submissions of one assignment in this process (one sandbox, one oracle)."""
 
-    def __init__(self, assignment: Assignment, slot: int = 0, allow_unconfined: bool = False,
-                 workdir: str | None = None):
+    def __init__(
+        self,
+        assignment: Assignment,
+        slot: int = 0,
+        allow_unconfined: bool = False,
+        workdir: str | None = None,
+    ):
         from .graders import HIDDEN_SEED
         from .reference import ReferenceOracle
         from .sandbox import Sandbox
@@ -88,9 +96,13 @@ class Grader:
         self.assignment = assignment
         self.seed = HIDDEN_SEED
         self.oracle = ReferenceOracle(assignment)
-        self.sandbox = Sandbox(preload=("torch",) if assignment.needs_torch else (),
-                               probes=(f"autograder.probes.{assignment.name}",), slot=slot,
-                               allow_unconfined=allow_unconfined, workdir=workdir)
+        self.sandbox = Sandbox(
+            preload=("torch",) if assignment.needs_torch else (),
+            probes=(f"autograder.probes.{assignment.name}",),
+            slot=slot,
+            allow_unconfined=allow_unconfined,
+            workdir=workdir,
+        )
         self.sandbox.start()
 
     def grade(self, submission: Submission) -> Result:
@@ -98,15 +110,19 @@ class Grader:
         from .runner import grade_submission
 
         try:
-            return grade_submission(submission, self.assignment, self.sandbox, self.oracle,
-                                    self.seed)
+            return grade_submission(
+                submission, self.assignment, self.sandbox, self.oracle, self.seed
+            )
         except Exception as error:
             log.error("grading %s failed:\n%s", submission.student, traceback.format_exc())
-            return Result(submission.student, self.assignment.name, self.assignment.points,
-                          status=f"{GRADING_ERROR} ({type(error).__name__}); "
-                                 "the instructor was told",
-                          notes=list(submission.notes),
-                          submission_sha256=submission.sha256 or "")
+            return Result(
+                submission.student,
+                self.assignment.name,
+                self.assignment.points,
+                status=f"{GRADING_ERROR} ({type(error).__name__}); the instructor was told",
+                notes=list(submission.notes),
+                submission_sha256=submission.sha256 or "",
+            )
 
     def close(self) -> None:
         self.sandbox.close()
@@ -115,8 +131,9 @@ class Grader:
 _worker: Grader | None = None
 
 
-def _start_worker(name: str, slots: multiprocessing.Queue, allow_unconfined: bool,
-                  workdir: str) -> None:
+def _start_worker(
+    name: str, slots: multiprocessing.Queue, allow_unconfined: bool, workdir: str
+) -> None:
     global _worker
     _worker = Grader(course.load(name), slots.get(), allow_unconfined, workdir)
     # close the sandbox (its zygote and folders) when the pool shuts this worker down
@@ -128,8 +145,9 @@ def _grade_in_worker(submission: Submission) -> Result:
     return _worker.grade(submission)
 
 
-def _results(assignment: Assignment, todo: list[Submission], jobs: int,
-             allow_unconfined: bool) -> Iterator[tuple[Submission, Result]]:
+def _results(
+    assignment: Assignment, todo: list[Submission], jobs: int, allow_unconfined: bool
+) -> Iterator[tuple[Submission, Result]]:
     """Grade ``todo`` with ``jobs`` workers, yielding each result as it is ready.
 
     A worker lost mid-batch (a signal, the out-of-memory killer) breaks its pool: the
@@ -155,9 +173,9 @@ def _results(assignment: Assignment, todo: list[Submission], jobs: int,
             yield gone, _lost(assignment, gone)
 
 
-def _pool_results(assignment: Assignment, todo: list[Submission], jobs: int,
-                  allow_unconfined: bool) -> Generator[tuple[Submission, Result], None,
-                                                       list[Submission]]:
+def _pool_results(
+    assignment: Assignment, todo: list[Submission], jobs: int, allow_unconfined: bool
+) -> Generator[tuple[Submission, Result], None, list[Submission]]:
     """One pool of ``jobs`` workers over ``todo``: yields the results it finishes and
     returns the submissions left unfinished when a worker died."""
     context = multiprocessing.get_context("forkserver")
@@ -170,11 +188,13 @@ def _pool_results(assignment: Assignment, todo: list[Submission], jobs: int,
     # the copies of students' modules in it) to this process to remove
     with tempfile.TemporaryDirectory(prefix="kit-batch-") as workdir:
         os.chmod(workdir, 0o711)  # the sandbox uid reaches its sandbox's folder through it
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                                 initargs=(assignment.name, slots, allow_unconfined,
-                                           workdir)) as pool:
-            futures = {pool.submit(_grade_in_worker, submission): submission
-                       for submission in todo}
+        with ProcessPoolExecutor(
+            jobs,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(assignment.name, slots, allow_unconfined, workdir),
+        ) as pool:
+            futures = {pool.submit(_grade_in_worker, submission): submission for submission in todo}
             for future in as_completed(futures):
                 try:
                     result = future.result()
@@ -189,18 +209,28 @@ def _pool_results(assignment: Assignment, todo: list[Submission], jobs: int,
 
 def _lost(assignment: Assignment, submission: Submission) -> Result:
     """The row of a submission whose grading worker died every time."""
-    return Result(submission.student, assignment.name, assignment.points,
-                  status=f"{GRADING_ERROR} (its grading worker died three times); regrade with "
-                         "--student", notes=list(submission.notes),
-                  submission_sha256=submission.sha256 or "")
+    return Result(
+        submission.student,
+        assignment.name,
+        assignment.points,
+        status=f"{GRADING_ERROR} (its grading worker died three times); regrade with --student",
+        notes=list(submission.notes),
+        submission_sha256=submission.sha256 or "",
+    )
 
 
-def grade_folder(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1,
-                 students: list[str] | None = None, regrade: bool = False,
-                 allow_unconfined: bool = False,
-                 progress: Callable[[Submission, Result], None] | None = None,
-                 planned: Callable[[list[Submission], int], None] | None = None
-                 ) -> list[Result]:
+def grade_folder(
+    assignment: Assignment,
+    submissions: Path,
+    out: Path,
+    *,
+    jobs: int = 1,
+    students: list[str] | None = None,
+    regrade: bool = False,
+    allow_unconfined: bool = False,
+    progress: Callable[[Submission, Result], None] | None = None,
+    planned: Callable[[list[Submission], int], None] | None = None,
+) -> list[Result]:
     """Grade every submission in ``submissions`` and write the batch's files under ``out``.
 
     A submission whose result is already written (same content) is kept, not graded again,

@@ -24,8 +24,9 @@ DEFAULT = Tolerance()
 EXACT = Tolerance(0.0, 0.0)
 
 
-def mismatch(got, want, tol: Tolerance = DEFAULT, *, show_values: bool = True,
-             where: str = "") -> str | None:
+def mismatch(
+    got, want, tol: Tolerance = DEFAULT, *, show_values: bool = True, where: str = ""
+) -> str | None:
     """Why ``got`` differs from ``want`` (one short sentence), or None when they agree.
 
     The sentence starts with where in the result the difference is (``dx``, ``[2].W1``:
@@ -41,8 +42,9 @@ def mismatch(got, want, tol: Tolerance = DEFAULT, *, show_values: bool = True,
         if set(got) != set(want):
             return f"{where}: expected keys {sorted(want)}, got {_keys(got)}"
         for key in want:
-            reason = mismatch(got[key], want[key], tol, show_values=show_values,
-                              where=f"{where}.{key}")
+            reason = mismatch(
+                got[key], want[key], tol, show_values=show_values, where=f"{where}.{key}"
+            )
             if reason:
                 return reason
         return None
@@ -64,7 +66,8 @@ def mismatch(got, want, tol: Tolerance = DEFAULT, *, show_values: bool = True,
     if isinstance(want, int):
         if isinstance(got, bool) or not isinstance(got, int):
             return f"{where}: expected an int, got {_kind(got)}" + (
-                f" ({got!r})" if show_values and isinstance(got, float) else "")
+                f" ({got!r})" if show_values and isinstance(got, float) else ""
+            )
         if got != want:
             return f"{where}: expected {want}, got {got}" if show_values else f"{where}: wrong"
         return None
@@ -75,8 +78,9 @@ def mismatch(got, want, tol: Tolerance = DEFAULT, *, show_values: bool = True,
     raise TypeError(f"cannot compare with an expected value of type {type(want).__name__}")
 
 
-def _array_mismatch(got, want: np.ndarray, tol: Tolerance, show_values: bool,
-                    where: str) -> str | None:
+def _array_mismatch(
+    got, want: np.ndarray, tol: Tolerance, show_values: bool, where: str
+) -> str | None:
     if not isinstance(got, np.ndarray):
         return f"{where}: expected an array of shape {want.shape}, got {_kind(got)}"
     if got.shape != want.shape:
@@ -92,8 +96,10 @@ def _array_mismatch(got, want: np.ndarray, tol: Tolerance, show_values: bool,
             return f"{where}: {count}, first at {index}{values}"
         return None
     if got.dtype != want.dtype:
-        return (f"{where}: expected {want.dtype} values, got dtype {got.dtype} (the course "
-                f"computes in {want.dtype})")
+        return (
+            f"{where}: expected {want.dtype} values, got dtype {got.dtype} (the course "
+            f"computes in {want.dtype})"
+        )
     nan_want, nan_got = np.isnan(want), np.isnan(got)
     if (nan_got & ~nan_want).any():
         index = _index(np.argwhere(nan_got & ~nan_want)[0])
@@ -109,8 +115,10 @@ def _array_mismatch(got, want: np.ndarray, tol: Tolerance, show_values: bool,
     expected = abs(float(want[index]))
     relative = error[index] / max(expected, 1e-300) if np.isfinite(expected) else np.inf
     values = f" (expected {want[index]:.6g}, got {got[index]:.6g})" if show_values else ""
-    return (f"{where}: {int(bad.sum())} of {want.size} values outside tolerance; largest error "
-            f"{error[index]:.3g} (relative {relative:.2g}) at {index}{values}")
+    return (
+        f"{where}: {int(bad.sum())} of {want.size} values outside tolerance; largest error "
+        f"{error[index]:.3g} (relative {relative:.2g}) at {index}{values}"
+    )
 
 
 def _keys(value: dict, shown: int = 8) -> str:

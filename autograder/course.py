@@ -40,8 +40,9 @@ class Gradescope:
 
     def __post_init__(self) -> None:
         if self.visibility not in VISIBILITIES:
-            raise ValueError(f"gradescope.visibility must be one of {VISIBILITIES}, "
-                             f"not {self.visibility!r}")
+            raise ValueError(
+                f"gradescope.visibility must be one of {VISIBILITIES}, not {self.visibility!r}"
+            )
         if self.tests not in ("part", "case"):
             raise ValueError(f"gradescope.tests must be 'part' or 'case', not {self.tests!r}")
         for metric, order in self.leaderboard.items():
@@ -130,4 +131,3 @@ def import_package(folder: Path, alias: str) -> ModuleType:
     sys.modules[alias] = package
     spec.loader.exec_module(package)
     return package
-

@@ -46,18 +46,24 @@ def gradebook_xlsx(results: list[Result], assignment: str, parts: list[str]) -> 
     formats = [_TEXT, _POINTS, _WHOLE, *(_POINTS for _ in parts), _TEXT]
     for result in results:
         earned = result.part_scores()
-        row = [text(result.student), result.score, result.max_score,
-               *(earned[part] for part in parts), text(result.status)]
+        row = [
+            text(result.student),
+            result.score,
+            result.max_score,
+            *(earned[part] for part in parts),
+            text(result.status),
+        ]
         sheet.append(row)
         for cell, number_format in zip(sheet[sheet.max_row], formats, strict=True):
             cell.number_format = number_format
             if number_format == _TEXT:
                 cell.data_type = "s"  # openpyxl would make a text starting with "=" a formula
     for index, column in enumerate(sheet.iter_cols(), start=1):
-        shown = [f"{c.value:.2f}" if isinstance(c.value, float) else str(c.value)
-                 for c in column]
-        widest = max(sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
-                     for value in shown)
+        shown = [f"{c.value:.2f}" if isinstance(c.value, float) else str(c.value) for c in column]
+        widest = max(
+            sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
+            for value in shown
+        )
         sheet.column_dimensions[get_column_letter(index)].width = widest + 2
     sheet.freeze_panes = "B2"
     sheet.auto_filter.ref = sheet.dimensions

@@ -29,8 +29,10 @@ from .batch import Grader
 from .results import GRADING_ERROR, Result, markdown_text, write_atomic
 from .sandbox import Layer, SandboxError
 
-FAILED = ("The autograder could not run on this submission, so it has no grade yet; "
-          "your instructor has been told. This is not your score.")
+FAILED = (
+    "The autograder could not run on this submission, so it has no grade yet; "
+    "your instructor has been told. This is not your score."
+)
 
 
 def student_of(root: Path) -> str | None:
@@ -69,29 +71,40 @@ def _part_test(result: Result, part: str, number: int, visibility: str) -> dict[
         lines.append(f"{case.name.removeprefix(part + ': ')}: {mark}")
         if not case.passed:
             lines += [f"    {line}" for line in case.output.splitlines()]
-    return {"name": part, "number": str(number), "score": result.part_scores()[part],
-            "max_score": result.points[part], "output": "\n".join(lines) or "not run",
-            "visibility": visibility, "tags": [part],
-            "status": "passed" if cases and all(c.passed for c in cases) else "failed"}
+    return {
+        "name": part,
+        "number": str(number),
+        "score": result.part_scores()[part],
+        "max_score": result.points[part],
+        "output": "\n".join(lines) or "not run",
+        "visibility": visibility,
+        "tags": [part],
+        "status": "passed" if cases and all(c.passed for c in cases) else "failed",
+    }
 
 
-def results_json(result: Result, settings: course.Gradescope,
-                 layers: dict[str, Layer]) -> dict[str, Any]:
+def results_json(
+    result: Result, settings: course.Gradescope, layers: dict[str, Layer]
+) -> dict[str, Any]:
     """Gradescope's ``results.json`` for ``result``, as the manifest's settings ask."""
     data = result.to_json()
     if settings.tests == "part":
-        data["tests"] = [_part_test(result, part, number, settings.visibility)
-                         for number, part in enumerate(result.points, 1)]
+        data["tests"] = [
+            _part_test(result, part, number, settings.visibility)
+            for number, part in enumerate(result.points, 1)
+        ]
     else:  # the result's own cases (Result.to_json), as the manifest shows them
         for test, case in zip(data["tests"], result.tests, strict=True):
-            test.update(visibility=settings.visibility,
-                        status="passed" if case.passed else "failed")
-    data.update(output=result.summary_markdown(), output_format="md",
-                test_output_format="text")
+            test.update(
+                visibility=settings.visibility, status="passed" if case.passed else "failed"
+            )
+    data.update(output=result.summary_markdown(), output_format="md", test_output_format="text")
     data["extra_data"]["sandbox_layers"] = {name: layer.active for name, layer in layers.items()}
-    leaderboard = [{"name": metric, "value": result.metrics[metric], "order": order}
-                   for metric, order in settings.leaderboard.items()
-                   if metric in result.metrics]
+    leaderboard = [
+        {"name": metric, "value": result.metrics[metric], "order": order}
+        for metric, order in settings.leaderboard.items()
+        if metric in result.metrics
+    ]
     if leaderboard:
         data["leaderboard"] = leaderboard
     return data
@@ -99,15 +112,21 @@ def results_json(result: Result, settings: course.Gradescope,
 
 def failure_json(assignment: course.Assignment, reason: str) -> dict[str, Any]:
     """``results.json`` when the autograder itself failed: no grade, a loud message."""
-    return {"score": 0.0, "output": f"{FAILED}\n\n{markdown_text(reason)}", "output_format": "md",
-            "tests": [], "extra_data": {"assignment": assignment.name,
-                                        "status": f"grader error: {reason}"}}
+    return {
+        "score": 0.0,
+        "output": f"{FAILED}\n\n{markdown_text(reason)}",
+        "output_format": "md",
+        "tests": [],
+        "extra_data": {"assignment": assignment.name, "status": f"grader error: {reason}"},
+    }
 
 
 def layer_report(layers: dict[str, Layer]) -> str:
     """The sandbox's layers as plain text, one line each."""
-    return "\n".join(f"  {'yes' if layer.active else 'no ':3} {name:9} {layer.detail}"
-                     for name, layer in layers.items())
+    return "\n".join(
+        f"  {'yes' if layer.active else 'no ':3} {name:9} {layer.detail}"
+        for name, layer in layers.items()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

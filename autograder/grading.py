@@ -41,27 +41,41 @@ def known_mistake(name: str, why: str) -> str:
 
 # Likely causes of the exceptions students' code raises, by a pattern of the feedback.
 CAUSES = (
-    (r"could not be broadcast|shapes \S+ and \S+ not aligned|matmul: Input operand|"
-     r"mismatch in its core dimension|size \d+ is different from",
-     "A shape does not fit in the line above: print the shapes there. The docstring gives "
-     "each input's shape, and the code must work for every batch size N and for inputs that "
-     "are not square."),
-    (r"cannot reshape array of size",
-     "A reshape asks for a size the array does not have: take the sizes from the input "
-     "itself (N, C, H, W = x.shape) rather than fixed numbers, and check the output size."),
-    (r"cannot unpack non-iterable int|'int' object is not (iterable|subscriptable)",
-     "An argument the contract allows as an int or a pair is used as a pair only "
-     "(pool_size=2 means (2, 2)): accept both."),
-    (r"too many indices for array|index -?\d+ is out of bounds|tuple index out of range",
-     "An index or axis the array does not have: the input may have fewer (2-D) or more "
-     "(4-D) dimensions than the code expects; the docstring says which shapes it takes."),
-    (r"'NoneType' object (has no attribute|is not subscriptable|is not iterable)",
-     "A function returned nothing (None): check that every path ends with a return."),
-    (r"AttributeError: '\w+' object has no attribute",
-     "An attribute is used before it is set: backward uses what forward stored on self "
-     "(the input, the columns, the mask); set it in forward, or in __init__."),
-    (r"NameError: name '\w+' is not defined",
-     "A name is not defined in this module: an import (numpy as np) or a helper is missing."),
+    (
+        r"could not be broadcast|shapes \S+ and \S+ not aligned|matmul: Input operand|"
+        r"mismatch in its core dimension|size \d+ is different from",
+        "A shape does not fit in the line above: print the shapes there. The docstring gives "
+        "each input's shape, and the code must work for every batch size N and for inputs that "
+        "are not square.",
+    ),
+    (
+        r"cannot reshape array of size",
+        "A reshape asks for a size the array does not have: take the sizes from the input "
+        "itself (N, C, H, W = x.shape) rather than fixed numbers, and check the output size.",
+    ),
+    (
+        r"cannot unpack non-iterable int|'int' object is not (iterable|subscriptable)",
+        "An argument the contract allows as an int or a pair is used as a pair only "
+        "(pool_size=2 means (2, 2)): accept both.",
+    ),
+    (
+        r"too many indices for array|index -?\d+ is out of bounds|tuple index out of range",
+        "An index or axis the array does not have: the input may have fewer (2-D) or more "
+        "(4-D) dimensions than the code expects; the docstring says which shapes it takes.",
+    ),
+    (
+        r"'NoneType' object (has no attribute|is not subscriptable|is not iterable)",
+        "A function returned nothing (None): check that every path ends with a return.",
+    ),
+    (
+        r"AttributeError: '\w+' object has no attribute",
+        "An attribute is used before it is set: backward uses what forward stored on self "
+        "(the input, the columns, the mask); set it in forward, or in __init__.",
+    ),
+    (
+        r"NameError: name '\w+' is not defined",
+        "A name is not defined in this module: an import (numpy as np) or a helper is missing.",
+    ),
 )
 
 
@@ -92,8 +106,9 @@ class Oracle(Protocol):
     """The expected plain value of a probe, for the reference or one of its mistakes;
     never changes ``inputs``."""
 
-    def expect(self, probe: str, inputs: dict, part: str,
-               mistake: Mistake | None = None) -> Any: ...
+    def expect(
+        self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None
+    ) -> Any: ...
 
     def mistakes(self, part: str) -> list[Mistake]: ...
 
@@ -159,8 +174,15 @@ class Grade:
         text = str(failure)
         return next((cause for pattern, cause in CAUSES if re.search(pattern, text)), None)
 
-    def check(self, probe: str, *, tol: Tolerance = DEFAULT,
-              timeout: float = DEFAULT_TIMEOUT, per_output: bool = False, **inputs) -> None:
+    def check(
+        self,
+        probe: str,
+        *,
+        tol: Tolerance = DEFAULT,
+        timeout: float = DEFAULT_TIMEOUT,
+        per_output: bool = False,
+        **inputs,
+    ) -> None:
         """Fail unless the student's result of ``probe`` equals the oracle's within ``tol``.
 
         ``per_output``: the result is a dict of named outputs (``out``, ``dx``, ``dW``,
@@ -180,11 +202,16 @@ class Grade:
         if outputs:
             right = [name for name, ok in outputs.items() if ok]
             credit = len(right) / len(outputs)
-            message = [_first_mismatch(got, want, name, tol, show_values=not hidden)
-                       for name, ok in outputs.items() if not ok]
+            message = [
+                _first_mismatch(got, want, name, tol, show_values=not hidden)
+                for name, ok in outputs.items()
+                if not ok
+            ]
             if right:
-                message.append(f"Right: {', '.join(right)}: this case earns {len(right)} of "
-                               f"its {len(outputs)} outputs' shares.")
+                message.append(
+                    f"Right: {', '.join(right)}: this case earns {len(right)} of "
+                    f"its {len(outputs)} outputs' shares."
+                )
         for mistake in oracle.mistakes(self.part):
             if mismatch(got, self._variant(probe, inputs, mistake), tol) is None:
                 message.append(known_mistake(mistake.name, mistake.why))
@@ -231,8 +258,9 @@ class GradingPlugin:
     def part_of(self, item: pytest.Item) -> str:
         parts = [m.name for m in item.iter_markers() if m.name in self.points]
         if len(parts) != 1:
-            raise pytest.UsageError(f"{item.nodeid} must be marked with exactly one part, "
-                                    f"has {parts}")
+            raise pytest.UsageError(
+                f"{item.nodeid} must be marked with exactly one part, has {parts}"
+            )
         return parts[0]
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -278,13 +306,14 @@ class GradingPlugin:
             output = str(error)
             if len(output) > OUTPUT_CAP:
                 output = output[:OUTPUT_CAP] + "\n[... feedback cut]"
-            return TestResult(name, self.part_of(item), max_score * error.credit, max_score,
-                              output)
+            return TestResult(name, self.part_of(item), max_score * error.credit, max_score, output)
         # the kit failed (a grader's bug, the sandbox): never the student's zero
         log.error("grader error in %s", item.nodeid, exc_info=call.excinfo._excinfo)
         self.context.errors.append(f"{name}: {type(error).__name__}")
-        output = (f"internal grader error ({type(error).__name__}): not your code; this case "
-                  "is to be graded again")
+        output = (
+            f"internal grader error ({type(error).__name__}): not your code; this case "
+            "is to be graded again"
+        )
         return TestResult(name, self.part_of(item), 0.0, max_score, output)
 
 
@@ -295,24 +324,34 @@ def _outputs(got: Any, want: Any, tol: Tolerance) -> dict[str, bool] | None:
     if isinstance(want, list) != isinstance(got, list):
         return None
     mine = got if isinstance(got, list) else [got]
-    if (not passes or len(mine) != len(passes)
-            or not all(isinstance(w, dict) and isinstance(g, dict) and set(g) == set(w)
-                       for g, w in zip(mine, passes, strict=True))):
+    if (
+        not passes
+        or len(mine) != len(passes)
+        or not all(
+            isinstance(w, dict) and isinstance(g, dict) and set(g) == set(w)
+            for g, w in zip(mine, passes, strict=True)
+        )
+    ):
         return None
     names = list(passes[0])
     if len(names) < 2 or any(list(w) != names for w in passes):
         return None
-    return {name: mismatch(_output(got, name), _output(want, name), tol) is None
-            for name in names}
+    return {name: mismatch(_output(got, name), _output(want, name), tol) is None for name in names}
 
 
 def _first_mismatch(got: Any, want: Any, name: str, tol: Tolerance, show_values: bool) -> str:
     """Why output ``name`` is wrong, at its first wrong pass (``result[1].db: ...``)."""
     if not isinstance(want, list):
         return mismatch(got[name], want[name], tol, show_values=show_values, where=name) or ""
-    return next(reason for i, (g, w) in enumerate(zip(got, want, strict=True))
-                if (reason := mismatch(g[name], w[name], tol, show_values=show_values,
-                                       where=f"result[{i}].{name}")))
+    return next(
+        reason
+        for i, (g, w) in enumerate(zip(got, want, strict=True))
+        if (
+            reason := mismatch(
+                g[name], w[name], tol, show_values=show_values, where=f"result[{i}].{name}"
+            )
+        )
+    )
 
 
 def _output(result: Any, name: str) -> Any:

@@ -299,9 +299,12 @@ def _newest(submissions: list[Submission]) -> list[Submission]:
         older = [_show(s.source.name) for s in entries if s is not submission]
         if older:
             submission.superseded = sorted(older)
-            submission.notes.insert(0, f"graded {_show(submission.source.name)}, the newest of "
-                                       f"{len(entries)} entries for {_show(submission.student)}"
-                                       f"; not graded: {_listing(older)}")
+            submission.notes.insert(
+                0,
+                f"graded {_show(submission.source.name)}, the newest of "
+                f"{len(entries)} entries for {_show(submission.student)}"
+                f"; not graded: {_listing(older)}",
+            )
         kept.append(submission)
     return kept
 
@@ -711,8 +714,10 @@ def _rank(parts: tuple[str, ...], package: str) -> tuple[int, int] | None:
 # Safari's "conv-1.py", Windows Explorer's "conv - Copy.py", "conv - Copy (2).py" (Korean
 # Windows: "conv - 복사본.py"), macOS Finder's "conv copy.py", "conv copy 2.py" (Korean:
 # "conv 복사본.py") and its "keep both" "conv 2.py".
-_COPY_SUFFIX = (rf"(?:{_DOWNLOAD_SUFFIX}|-\d{{1,4}}| \d{{1,4}}"
-                rf"|(?: -)? (?:copy|복사본)(?:{_DOWNLOAD_SUFFIX}| \d{{1,4}})?)")
+_COPY_SUFFIX = (
+    rf"(?:{_DOWNLOAD_SUFFIX}|-\d{{1,4}}| \d{{1,4}}"
+    rf"|(?: -)? (?:copy|복사본)(?:{_DOWNLOAD_SUFFIX}| \d{{1,4}})?)"
+)
 
 
 @functools.cache
@@ -903,8 +908,10 @@ def materialize(submission: Submission, assignment: Assignment, dest: Path) -> P
             try:
                 source = (assignment.stub_dir / name).read_bytes()
             except OSError as error:
-                raise IntakeError(f"module {name} of {assignment.name} is missing from the "
-                                  f"course's student package: {error}") from None
+                raise IntakeError(
+                    f"module {name} of {assignment.name} is missing from the "
+                    f"course's student package: {error}"
+                ) from None
         _write(package / name, source)
     return dest
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 _ENTRY = re.compile(r"^## (?P<name>.+?)\s*$", re.M)
 _FIELD = re.compile(r"^(part|module|expect|why|note):[ \t]*(.*(?:\n[ \t]+\S.*)*)", re.M)
-_EDIT = re.compile(r"^```old(?: (?P<file>\S+))?\n(?P<old>.*?)^```\n^```new\n(?P<new>.*?)^```$",
-                   re.M | re.S)
+_EDIT = re.compile(
+    r"^```old(?: (?P<file>\S+))?\n(?P<old>.*?)^```\n^```new\n(?P<new>.*?)^```$", re.M | re.S
+)
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,16 @@ class Mistake:
             text = files[edit.file]
             count = text.count(edit.old)
             if count != 1:
-                raise ValueError(f"{self.name}: the text to replace occurs {count} times in "
-                                 f"{edit.file}, not once")
+                raise ValueError(
+                    f"{self.name}: the text to replace occurs {count} times in "
+                    f"{edit.file}, not once"
+                )
             at = text.index(edit.old)
             lines = (text.count("\n", 0, at) + 1, text.count("\n", 0, at + len(edit.old) - 1) + 1)
             if not any(first <= lines[0] and lines[1] <= last for first, last in regions(text)):
-                raise ValueError(f"{self.name}: the edit of {edit.file} is outside its "
-                                 "solution regions")
+                raise ValueError(
+                    f"{self.name}: the edit of {edit.file} is outside its solution regions"
+                )
             files[edit.file] = text.replace(edit.old, edit.new)
         return files
 
@@ -87,19 +91,21 @@ def parse(text: str) -> list[Mistake]:
     ends = [entry.start() for entry in starts[1:]] + [len(text)]
     mistakes = []
     for entry, end in zip(starts, ends, strict=True):
-        body = text[entry.end():end]
+        body = text[entry.end() : end]
         fields = {key: " ".join(value.split()) for key, value in _FIELD.findall(body)}
-        if not {"part", "expect", "why"} <= set(fields) or fields["expect"] not in ("fail",
-                                                                                  "pass"):
-            raise ValueError(f"mistake {entry['name']}: needs part, expect (fail or pass) "
-                             "and why lines")
+        if not {"part", "expect", "why"} <= set(fields) or fields["expect"] not in ("fail", "pass"):
+            raise ValueError(
+                f"mistake {entry['name']}: needs part, expect (fail or pass) and why lines"
+            )
         module = fields.get("module", "")
-        edits = tuple(Edit(m["file"] or f"{module}.py", m["old"], m["new"])
-                      for m in _EDIT.finditer(body))
+        edits = tuple(
+            Edit(m["file"] or f"{module}.py", m["old"], m["new"]) for m in _EDIT.finditer(body)
+        )
         if not edits or any(edit.file == ".py" for edit in edits):
             raise ValueError(f"mistake {entry['name']}: no edit, or an edit of no module")
-        mistakes.append(Mistake(entry["name"], fields["part"], fields["why"], fields["expect"],
-                                edits))
+        mistakes.append(
+            Mistake(entry["name"], fields["part"], fields["why"], fields["expect"], edits)
+        )
     return mistakes
 
 

@@ -48,8 +48,10 @@ def notebook_check(part: str, folder: Path | None = None) -> None:
 
     folder = folder or Path.cwd()
     if not (folder / "assignment.toml").is_file():
-        print(f"{part}: no assignment.toml in {folder}: open this notebook in the assignment "
-              "folder", file=sys.stderr)
+        print(
+            f"{part}: no assignment.toml in {folder}: open this notebook in the assignment folder",
+            file=sys.stderr,
+        )
         return
     assignment = from_manifest(folder / "assignment.toml")
     if assignment.name not in _sandboxes:
@@ -60,5 +62,7 @@ def notebook_check(part: str, folder: Path | None = None) -> None:
     if note := unconfined_note(sandbox):
         print(f"note: {note}")
     failed = not results or any(not r.passed for r in results)
-    print(part_report(part, assignment.points[part], results),
-          file=sys.stderr if failed else sys.stdout)
+    print(
+        part_report(part, assignment.points[part], results),
+        file=sys.stderr if failed else sys.stdout,
+    )

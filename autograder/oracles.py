@@ -48,8 +48,10 @@ class RecordedOracle:
     def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
         record = self.records.get(digest(probe, inputs))
         if record is None:
-            raise LookupError(f"no recorded answer for this {probe} case: the public tests "
-                              "changed; rebuild the expected outputs")
+            raise LookupError(
+                f"no recorded answer for this {probe} case: the public tests "
+                "changed; rebuild the expected outputs"
+            )
         return record["mistakes"][mistake.name] if mistake else record["want"]  # KeyError:
         # the mistake crashed on this case
 

@@ -66,10 +66,22 @@ def _flag(name: str) -> int:
 
 
 # O_BINARY (Windows only): no newline translation of the bytes written and read.
-_OPEN = (os.O_RDONLY | _flag("O_NOFOLLOW") | _flag("O_NONBLOCK") | _flag("O_CLOEXEC")
-         | _flag("O_NOCTTY") | _flag("O_BINARY"))
-_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _flag("O_NOFOLLOW") | _flag("O_CLOEXEC")
-           | _flag("O_BINARY"))
+_OPEN = (
+    os.O_RDONLY
+    | _flag("O_NOFOLLOW")
+    | _flag("O_NONBLOCK")
+    | _flag("O_CLOEXEC")
+    | _flag("O_NOCTTY")
+    | _flag("O_BINARY")
+)
+_CREATE = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_TRUNC
+    | _flag("O_NOFOLLOW")
+    | _flag("O_CLOEXEC")
+    | _flag("O_BINARY")
+)
 # Where files cannot be opened relative to a directory descriptor (Windows), load() opens
 # them by path in the folder.
 _DIR_FD = os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
@@ -101,10 +113,15 @@ def dump(obj: Any, folder: str | os.PathLike[str]) -> None:
                 fh.write(bytes(pad))
                 fh.write(data)
                 position += pad + data.nbytes
-    text = json.dumps({"format": FORMAT, "version": VERSION, "root": root},
-                      ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-    with os.fdopen(os.open(os.path.join(folder, DATA_FILE), _CREATE, 0o644), "w",
-                   encoding="ascii") as fh:
+    text = json.dumps(
+        {"format": FORMAT, "version": VERSION, "root": root},
+        ensure_ascii=True,
+        allow_nan=False,
+        separators=(",", ":"),
+    )
+    with os.fdopen(
+        os.open(os.path.join(folder, DATA_FILE), _CREATE, 0o644), "w", encoding="ascii"
+    ) as fh:
         fh.write(text)
 
 
@@ -145,8 +162,13 @@ def _encode(obj: Any, arrays: list[np.ndarray], depth: int) -> Any:
 
 
 def _check_dtype(dtype: np.dtype) -> None:
-    if (dtype.kind not in NUMERIC_KINDS or dtype.hasobject or dtype.fields is not None
-            or dtype.subdtype is not None or dtype.itemsize == 0):
+    if (
+        dtype.kind not in NUMERIC_KINDS
+        or dtype.hasobject
+        or dtype.fields is not None
+        or dtype.subdtype is not None
+        or dtype.itemsize == 0
+    ):
         raise PlainDataError(f"array dtype {dtype.str!r} is not numeric")
 
 
@@ -180,8 +202,12 @@ def load(
             doc = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         except (ValueError, RecursionError) as exc:
             raise PlainDataError(f"{DATA_FILE} is not valid JSON ({type(exc).__name__})") from None
-        if (type(doc) is not dict or doc.get("format") != FORMAT or doc.get("version") != VERSION
-                or "root" not in doc):
+        if (
+            type(doc) is not dict
+            or doc.get("format") != FORMAT
+            or doc.get("version") != VERSION
+            or "root" not in doc
+        ):
             raise PlainDataError(f"{DATA_FILE} is not a plain-data document")
         blob = _read_blob(where, max_bytes + ALIGN * max(max_arrays, 0))
         state = _DecodeState(blob, max_bytes, max_arrays, max_depth, max_nodes)
@@ -222,8 +248,9 @@ def _read_blob(where: int | str, cap: int) -> bytearray:
 
 
 class _DecodeState:
-    def __init__(self, blob: bytearray, max_bytes: int, max_arrays: int, max_depth: int,
-                 max_nodes: int) -> None:
+    def __init__(
+        self, blob: bytearray, max_bytes: int, max_arrays: int, max_depth: int, max_nodes: int
+    ) -> None:
         self.blob = blob
         self.position = 0
         self.bytes_left = max_bytes
@@ -269,8 +296,11 @@ class _DecodeState:
         except TypeError:
             raise PlainDataError(f"unknown array dtype {descr!r}") from None
         _check_dtype(dtype)
-        if (type(shape) is not list or len(shape) > MAX_NDIM
-                or any(type(d) is not int or not 0 <= d <= 1 << 62 for d in shape)):
+        if (
+            type(shape) is not list
+            or len(shape) > MAX_NDIM
+            or any(type(d) is not int or not 0 <= d <= 1 << 62 for d in shape)
+        ):
             raise PlainDataError("bad array shape")
         count = math.prod(shape)
         nbytes = count * dtype.itemsize
@@ -311,8 +341,7 @@ def _open_regular(where: int | str, name: str, max_bytes: int) -> tuple[int, int
         if not stat.S_ISREG(st.st_mode):
             raise PlainDataError(f"{name} is not a regular file")
         if st.st_size > max_bytes:
-            raise PlainDataError(f"{name} is too large "
-                                 f"({st.st_size} bytes, limit {max_bytes})")
+            raise PlainDataError(f"{name} is too large ({st.st_size} bytes, limit {max_bytes})")
     except BaseException:
         os.close(fd)
         raise
@@ -401,8 +430,9 @@ def _tensor_to_numpy(torch: Any, t: Any) -> np.ndarray:
     except TypeError:
         raise
     except Exception as exc:
-        raise TypeError(f"output must be a dense CPU tensor ({type(exc).__name__}: "
-                        f"{str(exc)[:200]})") from None
+        raise TypeError(
+            f"output must be a dense CPU tensor ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
     if type(arr) is not np.ndarray:
         arr = np.asarray(arr).view(np.ndarray).copy()
     _child_check_array(arr)

@@ -41,8 +41,10 @@ def module(name: str, module: str) -> ModuleType:
 
 def module_files(assignment: Assignment) -> dict[str, str]:
     """File name -> text of every module of the reference package (graded and given)."""
-    return {name: (assignment.solution_dir / name).read_text(encoding="utf-8")
-            for name in (*assignment.given, *assignment.graded)}
+    return {
+        name: (assignment.solution_dir / name).read_text(encoding="utf-8")
+        for name in (*assignment.given, *assignment.graded)
+    }
 
 
 @cache
@@ -136,8 +138,11 @@ class RecordingOracle(ReferenceOracle):
                     answers[known.name] = super().expect(probe, inputs, part, known)
                 except Exception as exc:  # a crashing mistake has no answer, but its error
                     raised[known.name] = type(exc).__name__
-            self.records[digest(probe, inputs)] = {"want": value, "mistakes": answers,
-                                                   "raised": raised}
+            self.records[digest(probe, inputs)] = {
+                "want": value,
+                "mistakes": answers,
+                "raised": raised,
+            }
         return value
 
     def save(self, folder: Path) -> None:

@@ -42,8 +42,14 @@ class TestResult:
         the details (indented lines: frames, printed output, values) and the lines that
         introduce them (ending in ``:``)."""
         first, *rest = self.output.splitlines() or [""]
-        return [first, *(line for line in rest if line.strip() and not line[0].isspace()
-                          and not line.rstrip().endswith(":"))]
+        return [
+            first,
+            *(
+                line
+                for line in rest
+                if line.strip() and not line[0].isspace() and not line.rstrip().endswith(":")
+            ),
+        ]
 
 
 @dataclass
@@ -83,13 +89,22 @@ class Result:
             "execution_time": round(self.execution_time, 3),
             "output": self._summary(),
             "tests": [
-                {"name": t.name, "score": round(t.score, 6), "max_score": round(t.max_score, 6),
-                 "output": t.output, "visibility": t.visibility, "tags": [t.part]}
+                {
+                    "name": t.name,
+                    "score": round(t.score, 6),
+                    "max_score": round(t.max_score, 6),
+                    "output": t.output,
+                    "visibility": t.visibility,
+                    "tags": [t.part],
+                }
                 for t in self.tests
             ],
             "extra_data": {
-                "student": self.student, "assignment": self.assignment, "status": self.status,
-                "points": self.points, "notes": self.notes,
+                "student": self.student,
+                "assignment": self.assignment,
+                "status": self.status,
+                "points": self.points,
+                "notes": self.notes,
                 "submission_sha256": self.submission_sha256,
                 "student_seconds": round(self.student_seconds, 3),
                 "parts": self.part_scores(),
@@ -101,11 +116,24 @@ class Result:
     def from_json(cls, data: dict) -> Result:
         """Inverse of :meth:`to_json` (for resuming a batch from its results files)."""
         extra = data["extra_data"]
-        tests = [TestResult(t["name"], t["tags"][0], t["score"], t["max_score"], t["output"],
-                            t["visibility"]) for t in data["tests"]]
-        return cls(extra["student"], extra["assignment"], extra["points"], extra["status"],
-                   tests, extra["notes"], data["execution_time"], extra["student_seconds"],
-                   extra["submission_sha256"], extra.get("metrics", {}))
+        tests = [
+            TestResult(
+                t["name"], t["tags"][0], t["score"], t["max_score"], t["output"], t["visibility"]
+            )
+            for t in data["tests"]
+        ]
+        return cls(
+            extra["student"],
+            extra["assignment"],
+            extra["points"],
+            extra["status"],
+            tests,
+            extra["notes"],
+            data["execution_time"],
+            extra["student_seconds"],
+            extra["submission_sha256"],
+            extra.get("metrics", {}),
+        )
 
     def _summary(self) -> str:
         lines = [f"{self.assignment}: {self.score:g} / {self.max_score}"]
@@ -139,8 +167,10 @@ class Result:
             for test in failed:
                 alike.setdefault(test.output, []).append(test)
             for output, tests in alike.items():
-                cases = ", ".join(f"**{markdown_text(t.name)}** ({t.score:.2f} / "
-                                  f"{t.max_score:.2f})" for t in tests)
+                cases = ", ".join(
+                    f"**{markdown_text(t.name)}** ({t.score:.2f} / {t.max_score:.2f})"
+                    for t in tests
+                )
                 same = f": the same for these {len(tests)} cases" if len(tests) > 1 else ""
                 out.append(f"- {cases}{same}")
                 out += [f"  {line}" for line in markdown_code(output).splitlines()]
@@ -148,8 +178,13 @@ class Result:
 
     def gradebook_row(self) -> list:
         parts = self.part_scores()
-        return [self.student, f"{self.score:g}", self.max_score,
-                *(f"{parts[p]:g}" for p in self.points), self.status]
+        return [
+            self.student,
+            f"{self.score:g}",
+            self.max_score,
+            *(f"{parts[p]:g}" for p in self.points),
+            self.status,
+        ]
 
 
 def markdown_text(text: str) -> str:
@@ -191,4 +226,3 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-

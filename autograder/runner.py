@@ -32,39 +32,71 @@ log = logging.getLogger(__name__)
 GRADERS = Path(__file__).parent / "graders"
 SUBMISSION_BUDGET = 120.0  # seconds of sandboxed calls one submission may use in all
 # pytest plugins the graders do not need: each costs time on every submission
-QUIET_PLUGINS = ("cacheprovider", "unraisableexception", "threadexception", "faulthandler",
-                 "junitxml", "pastebin", "nose", "doctest", "logging", "stepwise", "warnings",
-                 "legacypath", "tmpdir", "monkeypatch", "recwarn", "capture")
+QUIET_PLUGINS = (
+    "cacheprovider",
+    "unraisableexception",
+    "threadexception",
+    "faulthandler",
+    "junitxml",
+    "pastebin",
+    "nose",
+    "doctest",
+    "logging",
+    "stepwise",
+    "warnings",
+    "legacypath",
+    "tmpdir",
+    "monkeypatch",
+    "recwarn",
+    "capture",
+)
 
 
 class SandboxedStudent:
     """The student's code, reached only through sandboxed probe calls (a ``StudentCode``)."""
 
-    def __init__(self, sandbox: Runner, folder: Path, assignment: Assignment,
-                 budget: float = SUBMISSION_BUDGET):
+    def __init__(
+        self,
+        sandbox: Runner,
+        folder: Path,
+        assignment: Assignment,
+        budget: float = SUBMISSION_BUDGET,
+    ):
         self.module = f"autograder.probes.{assignment.name}"
         self.package = assignment.package
-        self.session = sandbox.session(folder, assignment.package, modules=(self.module,),
-                                       budget=budget)
+        self.session = sandbox.session(
+            folder, assignment.package, modules=(self.module,), budget=budget
+        )
         self.left = budget
         self.spent = 0.0  # seconds the student's code ran (in the probes, as children measured)
-        self.redact = Redactor({str(folder): "<submission>", sandbox.folder or "": "<sandbox>",
-                                str(ROOT): "<kit>", sys.prefix: "<python>",
-                                sys.base_prefix: "<python>", tempfile.gettempdir(): "<tmp>",
-                                os.path.expanduser("~"): "~"})
+        self.redact = Redactor(
+            {
+                str(folder): "<submission>",
+                sandbox.folder or "": "<sandbox>",
+                str(ROOT): "<kit>",
+                sys.prefix: "<python>",
+                sys.base_prefix: "<python>",
+                tempfile.gettempdir(): "<tmp>",
+                os.path.expanduser("~"): "~",
+            }
+        )
 
     def __call__(self, probe: str, inputs: dict, timeout: float) -> Any:
         __tracebackhide__ = True
         if self.left <= 0:
-            raise Failure("not run: this submission used up its total time "
-                          f"({SUBMISSION_BUDGET:g} s) in earlier tests")
-        request = (f"{self.module}:{probe}", {"package": self.package, **inputs},
-                   min(timeout, self.left))
+            raise Failure(
+                "not run: this submission used up its total time "
+                f"({SUBMISSION_BUDGET:g} s) in earlier tests"
+            )
+        request = (
+            f"{self.module}:{probe}",
+            {"package": self.package, **inputs},
+            min(timeout, self.left),
+        )
         try:
             outcome = self.session.run(*request)
         except SandboxError:  # the kit failed, not the student: once more, in a fresh child
-            log.warning("sandbox failure on %s; retrying in a fresh child", probe,
-                        exc_info=True)
+            log.warning("sandbox failure on %s; retrying in a fresh child", probe, exc_info=True)
             self.session.close()
             outcome = self.session.run(*request)
         self.left -= outcome.wall
@@ -85,8 +117,12 @@ class Redactor:
     what the student's code returned or printed: feedback names no path of the machine."""
 
     def __init__(self, names: dict[str, str]):
-        pairs = {spelling: name for path, name in names.items() if len(path) > 1
-                 for spelling in (path, os.path.realpath(path))}
+        pairs = {
+            spelling: name
+            for path, name in names.items()
+            if len(path) > 1
+            for spelling in (path, os.path.realpath(path))
+        }
         self.pairs = sorted(pairs.items(), key=lambda pair: -len(pair[0]))  # longest first
 
     def value(self, value: Any) -> Any:
@@ -118,20 +154,33 @@ def explain(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def run_graders(tests: Path, plugin: GradingPlugin, select: str | None = None,
-                extra: list[str] | None = None) -> None:
+def run_graders(
+    tests: Path, plugin: GradingPlugin, select: str | None = None, extra: list[str] | None = None
+) -> None:
     """Run the pytest graders in ``tests`` with ``plugin``, quietly, in this process."""
-    args = [str(tests), "-q", "--rootdir", str(tests), "-c", str(tests / "pytest.ini"),
-            "-o", "addopts=", "--import-mode=importlib", "--assert=plain", "--tb=no",
-            *(f"-pno:{name}" for name in QUIET_PLUGINS)]
+    args = [
+        str(tests),
+        "-q",
+        "--rootdir",
+        str(tests),
+        "-c",
+        str(tests / "pytest.ini"),
+        "-o",
+        "addopts=",
+        "--import-mode=importlib",
+        "--assert=plain",
+        "--tb=no",
+        *(f"-pno:{name}" for name in QUIET_PLUGINS),
+    ]
     if select:
         args += ["-m", select]
     args += extra or []
     with contextlib.redirect_stdout(io.StringIO()) as output, _no_plugin_autoload():
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        raise RuntimeError(f"the graders in {tests} did not run ({code!r}):\n"
-                           f"{output.getvalue()[-3000:]}")
+        raise RuntimeError(
+            f"the graders in {tests} did not run ({code!r}):\n{output.getvalue()[-3000:]}"
+        )
 
 
 @contextlib.contextmanager
@@ -148,32 +197,46 @@ def _no_plugin_autoload() -> Iterator[None]:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
 
 
-def grade_submission(submission: Submission, assignment: Assignment, sandbox: Runner,
-                     oracle: Oracle, seed: int, parts: list[str] | None = None) -> Result:
+def grade_submission(
+    submission: Submission,
+    assignment: Assignment,
+    sandbox: Runner,
+    oracle: Oracle,
+    seed: int,
+    parts: list[str] | None = None,
+) -> Result:
     """Grade one submission with the hidden graders of its assignment (of ``parts`` only,
     if given)."""
     started = time.perf_counter()
-    result = Result(submission.student, assignment.name, assignment.points,
-                    status=submission.status, notes=list(submission.notes),
-                    submission_sha256=submission.sha256 or "")
+    result = Result(
+        submission.student,
+        assignment.name,
+        assignment.points,
+        status=submission.status,
+        notes=list(submission.notes),
+        submission_sha256=submission.sha256 or "",
+    )
     if submission.ok:
         with sandbox.workspace() as folder:
             intake.materialize(submission, assignment, folder)
             student = SandboxedStudent(sandbox, folder, assignment)
             context = Context(student, oracle, hidden=True, seed=seed)
             try:
-                run_graders(GRADERS / assignment.name, GradingPlugin(context, assignment.points),
-                            " or ".join(parts) if parts else None)
+                run_graders(
+                    GRADERS / assignment.name,
+                    GradingPlugin(context, assignment.points),
+                    " or ".join(parts) if parts else None,
+                )
             finally:
                 student.close()
             result.tests = context.results
             result.metrics = context.metrics
             if context.errors:  # a grade with holes made by the kit is no grade
-                shown = ", ".join(context.errors[:3]) + (" ..." if len(context.errors) > 3
-                                                         else "")
-                result.status = (f"{GRADING_ERROR} ({len(context.errors)} cases failed in "
-                                 f"the kit: {shown}); regrade with --student")
+                shown = ", ".join(context.errors[:3]) + (" ..." if len(context.errors) > 3 else "")
+                result.status = (
+                    f"{GRADING_ERROR} ({len(context.errors)} cases failed in "
+                    f"the kit: {shown}); regrade with --student"
+                )
             result.student_seconds = student.spent
     result.execution_time = time.perf_counter() - started
     return result
-

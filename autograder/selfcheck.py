@@ -42,17 +42,21 @@ from .sandbox.portable import PortableSandbox
 PUBLIC_SEED = 2025
 EXPECTED = "expected"  # the folder of recorded answers, inside tests/
 RUNNER = "KIT_SELFCHECK_RUNNER"  # "confined" or "portable": forces the runner (CI tests both)
-UNCONFINED = ("your code ran in a separate process without the grader's confinement "
-              "(this platform has none): ")
+UNCONFINED = (
+    "your code ran in a separate process without the grader's confinement "
+    "(this platform has none): "
+)
 
 
-def plugin(assignment: Assignment, student: Path, sandbox: Runner,
-           oracle: Oracle | None = None) -> GradingPlugin:
+def plugin(
+    assignment: Assignment, student: Path, sandbox: Runner, oracle: Oracle | None = None
+) -> GradingPlugin:
     """The grading plugin for the public tests: the package in folder ``student`` against
     the answers recorded in the assignment's ``tests/expected`` (or ``oracle``)."""
     oracle = oracle or RecordedOracle(assignment.folder / "tests" / EXPECTED)
-    context = Context(SandboxedStudent(sandbox, student, assignment), oracle, hidden=False,
-                      seed=PUBLIC_SEED)
+    context = Context(
+        SandboxedStudent(sandbox, student, assignment), oracle, hidden=False, seed=PUBLIC_SEED
+    )
     return GradingPlugin(context, assignment.points)
 
 
@@ -87,8 +91,11 @@ def open_sandbox(assignment: Assignment) -> Runner:
             if forced or any(layers[name].active for name in CONFINING):
                 return sandbox
             sandbox.close()
-            reason = "no confinement layer works here (" + "; ".join(
-                f"{name}: {layers[name].detail}" for name in CONFINING) + ")"
+            reason = (
+                "no confinement layer works here ("
+                + "; ".join(f"{name}: {layers[name].detail}" for name in CONFINING)
+                + ")"
+            )
     portable = PortableSandbox(preload=preload, probes=probes, reason=reason)
     portable.start()
     return portable
@@ -109,8 +116,9 @@ class _Note:
         return f"note: {self.note}"
 
 
-def copy_in(sandbox: Runner, assignment: Assignment, student: Path,
-            stack: contextlib.ExitStack) -> Path:
+def copy_in(
+    sandbox: Runner, assignment: Assignment, student: Path, stack: contextlib.ExitStack
+) -> Path:
     """A copy of the package in folder ``student`` (its modules, as the grader takes them),
     in a workspace of ``sandbox`` that its children can read whoever runs the check (root's
     folders are not theirs); it lives as long as ``stack``. Portable: plain file copies."""
@@ -138,19 +146,26 @@ def install(config: pytest.Config, folder: Path) -> None:
         config.pluginmanager.register(_Note(note), "kit-selfcheck-note")
 
 
-def check(assignment: Assignment, student: Path, parts: list[str] | None = None,
-          oracle: Oracle | None = None,
-          sandbox: Runner | None = None) -> list[TestResult]:
+def check(
+    assignment: Assignment,
+    student: Path,
+    parts: list[str] | None = None,
+    oracle: Oracle | None = None,
+    sandbox: Runner | None = None,
+) -> list[TestResult]:
     """Run the public tests of ``parts`` (all by default) on the package in folder
     ``student``; the results of every case. ``sandbox`` (from :func:`open_sandbox`) is
     used and left open; without it, one is opened for this check."""
     with contextlib.ExitStack() as stack:
         if sandbox is None:
             sandbox = stack.enter_context(open_sandbox(assignment))
-        grading = plugin(assignment, copy_in(sandbox, assignment, student, stack), sandbox,
-                         oracle)
-        run_graders(assignment.folder / "tests", grading, " or ".join(parts) if parts else None,
-                    extra=["--noconftest"])
+        grading = plugin(assignment, copy_in(sandbox, assignment, student, stack), sandbox, oracle)
+        run_graders(
+            assignment.folder / "tests",
+            grading,
+            " or ".join(parts) if parts else None,
+            extra=["--noconftest"],
+        )
         return grading.context.results
 
 
@@ -168,8 +183,9 @@ def pack(folder: Path, student: str) -> tuple[Path, list[str]]:
                 continue
             todo = path.read_text(encoding="utf-8").count("raise NotImplementedError(")
             if todo:
-                warnings.append(f"{assignment.package}/{name} still has {todo} unimplemented "
-                                "place(s)")
+                warnings.append(
+                    f"{assignment.package}/{name} still has {todo} unimplemented place(s)"
+                )
             archive.write(path, f"{assignment.package}/{name}")
     return target, warnings
 
@@ -182,8 +198,9 @@ def first_failure(failed: list[TestResult], part: str) -> str:
     head, *more = failed[0].explanation()
     lines = [f"{failed[0].name}: {head}", *more]
     if len(failed) > 1:
-        lines.append(f"(and {len(failed) - 1} more failed cases: pytest tests -m {part} "
-                     "shows each)")
+        lines.append(
+            f"(and {len(failed) - 1} more failed cases: pytest tests -m {part} shows each)"
+        )
     return "\n".join(lines)
 
 
@@ -199,8 +216,11 @@ def table(assignment: Assignment, results: list[TestResult], parts: list[str] | 
     for part in parts or assignment.parts:
         cases = [r for r in results if r.part == part]
         failed = [r for r in cases if not r.passed]
-        view.add_row(part, f"{sum(r.score for r in cases):.1f} / {assignment.points[part]}",
-                     Text(first_failure(failed, part)))
+        view.add_row(
+            part,
+            f"{sum(r.score for r in cases):.1f} / {assignment.points[part]}",
+            Text(first_failure(failed, part)),
+        )
     return view
 
 
@@ -211,8 +231,13 @@ def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
     folder = folder or Path.cwd()
     assignment = from_manifest(folder / "assignment.toml")
     parser = argparse.ArgumentParser(prog="python selfcheck.py", description=__doc__.split("\n")[0])
-    parser.add_argument("parts", nargs="*", choices=[[], *assignment.parts], metavar="part",
-                        help=f"parts to check (default all): {', '.join(assignment.parts)}")
+    parser.add_argument(
+        "parts",
+        nargs="*",
+        choices=[[], *assignment.parts],
+        metavar="part",
+        help=f"parts to check (default all): {', '.join(assignment.parts)}",
+    )
     parser.add_argument("--pack", metavar="STUDENT_ID", help="write STUDENT_ID.zip to upload")
     args = parser.parse_args(argv)
     console = Console()

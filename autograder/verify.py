@@ -25,8 +25,19 @@ from .mistakes import regions
 from .reference import known_mistakes, module_files
 from .results import Result
 
-SWAPS = {"+": "-", "-": "+", "*": "/", "/": "*", "//": "/", "<": "<=", "<=": "<", ">": ">=",
-         ">=": ">", "==": "!=", "!=": "=="}
+SWAPS = {
+    "+": "-",
+    "-": "+",
+    "*": "/",
+    "/": "*",
+    "//": "/",
+    "<": "<=",
+    "<=": "<",
+    ">": ">=",
+    ">=": ">",
+    "==": "!=",
+    "!=": "==",
+}
 
 
 @dataclass(frozen=True)
@@ -63,13 +74,16 @@ def token_mutants(source: str) -> Iterator[tuple[str, str]]:
             new = SWAPS[token.string]
         elif token.type == tokenize.NUMBER:
             value = token.string
-            new = "1" if value in ("0", "0.0") else ("0" if value in ("1", "1.0")
-                                                      else f"({value} * 2)")
+            new = (
+                "1"
+                if value in ("0", "0.0")
+                else ("0" if value in ("1", "1.0") else f"({value} * 2)")
+            )
         else:
             continue
         line = lines[row - 1]
-        mutated = line[:col] + new + line[token.end[1]:]
-        text = "".join([*lines[:row - 1], mutated, *lines[row:]])
+        mutated = line[:col] + new + line[token.end[1] :]
+        text = "".join([*lines[: row - 1], mutated, *lines[row:]])
         try:
             compile(text, "<mutant>", "exec")
         except SyntaxError:
@@ -85,17 +99,29 @@ def variants(assignment: Assignment, mutants: int, seed: int = 0) -> list[Varian
     def submission(files: dict[str, str]) -> dict[str, str]:
         return {name: files[name] for name in graded}
 
-    found = [Variant("reference", "reference", None, submission(reference)),
-             Variant("stubs", "stubs", None, {name: (assignment.stub_dir / name).read_text(
-                 encoding="utf-8") for name in graded})]
+    found = [
+        Variant("reference", "reference", None, submission(reference)),
+        Variant(
+            "stubs",
+            "stubs",
+            None,
+            {name: (assignment.stub_dir / name).read_text(encoding="utf-8") for name in graded},
+        ),
+    ]
     for mistake in known_mistakes(assignment):
         kind = "mistake" if mistake.is_mistake else "equivalent"
-        found.append(Variant(mistake.name, kind, mistake.part,
-                             submission(mistake.apply(reference)), mistake.why))
+        found.append(
+            Variant(
+                mistake.name, kind, mistake.part, submission(mistake.apply(reference)), mistake.why
+            )
+        )
     equivalents = [v.files for v in found if v.kind == "equivalent"]
-    pool = [(f"{name} {description}", files)
-            for name in graded for description, text in token_mutants(reference[name])
-            if (files := {**submission(reference), name: text}) not in equivalents]
+    pool = [
+        (f"{name} {description}", files)
+        for name in graded
+        for description, text in token_mutants(reference[name])
+        if (files := {**submission(reference), name: text}) not in equivalents
+    ]
     for description, files in random.Random(seed).sample(pool, min(mutants, len(pool))):
         found.append(Variant(description, "mutant", None, files))
     return found
@@ -116,8 +142,9 @@ class Report:
         return sum(rows), len(rows)
 
 
-def verify(assignment: Assignment, *, mutants: int = 40, jobs: int = 1,
-           allow_unconfined: bool = False) -> Report:
+def verify(
+    assignment: Assignment, *, mutants: int = 40, jobs: int = 1, allow_unconfined: bool = False
+) -> Report:
     """Grade every variant (see the module docstring) and judge the graders."""
     chosen = variants(assignment, mutants)
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
@@ -127,6 +154,7 @@ def verify(assignment: Assignment, *, mutants: int = 40, jobs: int = 1,
             package.mkdir(parents=True)
             for name, text in variant.files.items():
                 (package / name).write_text(text, encoding="utf-8")
-        results = batch.grade_folder(assignment, folder, Path(tmp) / "out", jobs=jobs,
-                                     allow_unconfined=allow_unconfined)
+        results = batch.grade_folder(
+            assignment, folder, Path(tmp) / "out", jobs=jobs, allow_unconfined=allow_unconfined
+        )
     return Report([(v, r, v.passed(r)) for v, r in zip(chosen, results, strict=True)])

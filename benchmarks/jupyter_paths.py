@@ -44,8 +44,10 @@ OPTIM = course.load("optim_reg")
 def submissions(mistakes: int) -> dict[str, dict[str, str]]:
     """Student -> graded module name -> text."""
     files = module_files(OPTIM)
-    subs = {"reference": {n: files[n] for n in OPTIM.graded},
-            "stubs": {n: (OPTIM.stub_dir / n).read_text("utf-8") for n in OPTIM.graded}}
+    subs = {
+        "reference": {n: files[n] for n in OPTIM.graded},
+        "stubs": {n: (OPTIM.stub_dir / n).read_text("utf-8") for n in OPTIM.graded},
+    }
     known = [m for m in known_mistakes(OPTIM) if m.is_mistake]
     chosen = [next(m for m in reversed(known) if m.part == part) for part in OPTIM.parts]
     for mistake in chosen[:mistakes]:
@@ -56,8 +58,9 @@ def submissions(mistakes: int) -> dict[str, dict[str, str]]:
 
 def timed(command: list[str], cwd: Path) -> float:
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     if done.returncode != 0:
         raise SystemExit(f"{command} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return time.perf_counter() - start
@@ -72,8 +75,21 @@ def native(subs: dict, work: Path, jobs: int = 1) -> tuple[float, dict[str, floa
             for name, text in files.items():
                 (folder / student / OPTIM.package / name).write_text(text, encoding="utf-8")
     out = work / f"native-j{jobs}"
-    wall = timed([sys.executable, "-m", "release", "grade", OPTIM.name, str(folder),
-                  "--out", str(out), "-j", str(jobs)], course.ROOT)
+    wall = timed(
+        [
+            sys.executable,
+            "-m",
+            "release",
+            "grade",
+            OPTIM.name,
+            str(folder),
+            "--out",
+            str(out),
+            "-j",
+            str(jobs),
+        ],
+        course.ROOT,
+    )
     with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
         return wall, {row["student"]: float(row["score"]) for row in csv.DictReader(handle)}
 
@@ -106,9 +122,23 @@ def otter(subs: dict, work: Path) -> tuple[list[float], dict[str, float]]:
                 archive.writestr(f"{OPTIM.package}/{name}", text)
         out = work / "otter-results" / student
         out.mkdir(parents=True)
-        walls.append(timed([sys.executable, "-m", "otter", "run", "-a",
-                            str(dist / f"{OPTIM.name}-otter-autograder.zip"), "-o", str(out),
-                            "--no-logo", str(submission)], work))
+        walls.append(
+            timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "otter",
+                    "run",
+                    "-a",
+                    str(dist / f"{OPTIM.name}-otter-autograder.zip"),
+                    "-o",
+                    str(out),
+                    "--no-logo",
+                    str(submission),
+                ],
+                work,
+            )
+        )
         tests = json.loads((out / "results.json").read_text("utf-8"))["tests"]
         scores[student] = round(sum(t["score"] for t in tests if t["name"] in OPTIM.points), 2)
     return walls, scores
@@ -125,28 +155,43 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-jupyter-") as tmp:
         work = Path(tmp)
         wall, want = native(subs, work)
-        rows["native (release grade -j 1)"] = {"batch_s": wall, "per_submission_s": wall / n,
-                                               "scores": want}
+        rows["native (release grade -j 1)"] = {
+            "batch_s": wall,
+            "per_submission_s": wall / n,
+            "scores": want,
+        }
         wall, got = nbgrader(subs, work)
-        rows["nbgrader autograde"] = {"batch_s": wall, "per_submission_s": wall / n,
-                                      "scores": got}
+        rows["nbgrader autograde"] = {"batch_s": wall, "per_submission_s": wall / n, "scores": got}
         walls, got = otter(subs, work)
-        rows["otter run"] = {"batch_s": sum(walls), "per_submission_s": sum(walls) / n,
-                             "median_process_s": statistics.median(walls),
-                             "max_process_s": max(walls), "scores": got}
+        rows["otter run"] = {
+            "batch_s": sum(walls),
+            "per_submission_s": sum(walls) / n,
+            "median_process_s": statistics.median(walls),
+            "max_process_s": max(walls),
+            "scores": got,
+        }
     for row in rows.values():
-        row["agrees_with_native"] = all(abs(row["scores"].get(s, -1) - want[s]) < 1e-6
-                                        for s in want)
-    print(f"optim_reg, {n} submissions ({', '.join(subs)}), one run each, "
-          f"{course.ROOT.name} at {time.strftime('%Y-%m-%d %H:%M')}")
-    print(f"{'path':30s} {'batch s':>8s} {'s/submission':>13s} {'median s/process':>17s}"
-          f"  scores = native")
+        row["agrees_with_native"] = all(
+            abs(row["scores"].get(s, -1) - want[s]) < 1e-6 for s in want
+        )
+    print(
+        f"optim_reg, {n} submissions ({', '.join(subs)}), one run each, "
+        f"{course.ROOT.name} at {time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    print(
+        f"{'path':30s} {'batch s':>8s} {'s/submission':>13s} {'median s/process':>17s}"
+        f"  scores = native"
+    )
     for name, row in rows.items():
         median = row.get("median_process_s")
-        print(f"{name:30s} {row['batch_s']:8.2f} {row['per_submission_s']:13.2f} "
-              f"{(f'{median:.2f}' if median else '-'):>17s}  {row['agrees_with_native']}")
-    args.json.write_text(json.dumps({"assignment": OPTIM.name, "submissions": list(subs),
-                                     "paths": rows}, indent=1), encoding="utf-8")
+        print(
+            f"{name:30s} {row['batch_s']:8.2f} {row['per_submission_s']:13.2f} "
+            f"{(f'{median:.2f}' if median else '-'):>17s}  {row['agrees_with_native']}"
+        )
+    args.json.write_text(
+        json.dumps({"assignment": OPTIM.name, "submissions": list(subs), "paths": rows}, indent=1),
+        encoding="utf-8",
+    )
     print(f"wrote {args.json}")
 
 

@@ -86,8 +86,11 @@ def _rounds(ours, theirs, rounds: int) -> tuple[float, float, float]:
     ours(), theirs()  # warm up
     repeat = max(1, int(0.2 / max(_timed(ours, 1), 1e-6)))
     pairs = [(_timed(ours, repeat), _timed(theirs, repeat)) for _ in range(rounds)]
-    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
-            statistics.median(p[0] / p[1] for p in pairs))
+    return (
+        statistics.median(p[0] for p in pairs),
+        statistics.median(p[1] for p in pairs),
+        statistics.median(p[0] / p[1] for p in pairs),
+    )
 
 
 def main() -> None:
@@ -100,10 +103,11 @@ def main() -> None:
     for name, shape in CASES.items():
         for what, case in (("convolution", conv_case), ("max-pool 2x2", pool_case)):
             ours, theirs, ratio = case(shape, args.rounds)
-            figures[f"{name}, {what}"] = {"reference_s": ours, "torch_s": theirs,
-                                          "ratio": ratio}
-            print(f"{name}, {what}: reference {ours * 1e3:.2f} ms, torch {theirs * 1e3:.2f} ms,"
-                  f" ratio {ratio:.2f}")
+            figures[f"{name}, {what}"] = {"reference_s": ours, "torch_s": theirs, "ratio": ratio}
+            print(
+                f"{name}, {what}: reference {ours * 1e3:.2f} ms, torch {theirs * 1e3:.2f} ms,"
+                f" ratio {ratio:.2f}"
+            )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
 

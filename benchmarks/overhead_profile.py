@@ -52,9 +52,12 @@ class Recorder:
             started = time.perf_counter()
             outcome = recorder.original(session, probe, inputs, timeout)
             parent = time.perf_counter() - started
-            recorder.add(calls=1, student=outcome.probe_seconds,
-                         child=outcome.wall - outcome.probe_seconds,
-                         parent=parent - outcome.wall)
+            recorder.add(
+                calls=1,
+                student=outcome.probe_seconds,
+                child=outcome.wall - outcome.probe_seconds,
+                parent=parent - outcome.wall,
+            )
             if probe.endswith(":training"):
                 recorder.add(training=parent)
             return outcome
@@ -99,10 +102,17 @@ def profile(assignment: course.Assignment, copies: int) -> dict[str, float]:
                     total = time.perf_counter() - started
                 assert result.score == assignment.max_score, result.score
                 t = recorder.totals
-                rows.append({"total": total, "student": t["student"], "child": t["child"],
-                             "parent": t["parent"], "calls": t["calls"],
-                             "graders": total - t["student"] - t["child"] - t["parent"],
-                             "outside_training": total - t.get("training", 0.0)})
+                rows.append(
+                    {
+                        "total": total,
+                        "student": t["student"],
+                        "child": t["child"],
+                        "parent": t["parent"],
+                        "calls": t["calls"],
+                        "graders": total - t["student"] - t["child"] - t["parent"],
+                        "outside_training": total - t.get("training", 0.0),
+                    }
+                )
         finally:
             grader.close()
     figures = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
@@ -112,15 +122,19 @@ def profile(assignment: course.Assignment, copies: int) -> dict[str, float]:
 
 def print_profile(figures: dict[str, dict[str, float]]) -> None:
     print("median ms per reference submission, -j 1, after a warm-up submission")
-    print(f"{'assignment':10s} {'total':>7s} {'student':>8s} {'overhead':>9s} | "
-          f"{'child':>6s} {'parent':>7s} {'graders':>8s} {'(pytest)':>9s} {'calls':>6s} "
-          f"{'outside training':>17s}")
+    print(
+        f"{'assignment':10s} {'total':>7s} {'student':>8s} {'overhead':>9s} | "
+        f"{'child':>6s} {'parent':>7s} {'graders':>8s} {'(pytest)':>9s} {'calls':>6s} "
+        f"{'outside training':>17s}"
+    )
     for name, f in figures.items():
-        print(f"{name:10s} {f['total'] * 1e3:7.1f} {f['student'] * 1e3:8.1f} "
-              f"{(f['total'] - f['student']) * 1e3:9.1f} | {f['child'] * 1e3:6.1f} "
-              f"{f['parent'] * 1e3:7.1f} {f['graders'] * 1e3:8.1f} "
-              f"{f['pytest_session'] * 1e3:9.1f} {f['calls']:6.0f} "
-              f"{f['outside_training'] * 1e3:17.1f}")
+        print(
+            f"{name:10s} {f['total'] * 1e3:7.1f} {f['student'] * 1e3:8.1f} "
+            f"{(f['total'] - f['student']) * 1e3:9.1f} | {f['child'] * 1e3:6.1f} "
+            f"{f['parent'] * 1e3:7.1f} {f['graders'] * 1e3:8.1f} "
+            f"{f['pytest_session'] * 1e3:9.1f} {f['calls']:6.0f} "
+            f"{f['outside_training'] * 1e3:17.1f}"
+        )
 
 
 def main() -> None:

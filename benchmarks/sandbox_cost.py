@@ -63,18 +63,24 @@ def bare_fork(calls: int, work: bool) -> list[float]:
 def sandbox_rows(label: str, preload: tuple[str, ...], calls: int, submission: Path) -> None:
     t = time.perf_counter()
     with Sandbox(preload=preload, probes=["sandbox_probes"], probe_dirs=[ROOT / "tests"]) as box:
-        print(f"  zygote start ({label}): {time.perf_counter() - t:.2f} s, "
-              f"VmSize {box.info['vmsize'] / 2**20:.0f} MiB")
+        print(
+            f"  zygote start ({label}): {time.perf_counter() - t:.2f} s, "
+            f"VmSize {box.info['vmsize'] / 2**20:.0f} MiB"
+        )
         x = np.random.default_rng(0).standard_normal((100, 100))
-        probes = {"trivial": ("sandbox_probes:trivial", {}),
-                  "2x(100,100) in/out": ("sandbox_probes:call", {
-                      "module": "pkg.mm", "function": "mm", "args": [x, x]})}
+        probes = {
+            "trivial": ("sandbox_probes:trivial", {}),
+            "2x(100,100) in/out": (
+                "sandbox_probes:call",
+                {"module": "pkg.mm", "function": "mm", "args": [x, x]},
+            ),
+        }
         session = box.session(submission, "pkg", modules=["sandbox_probes"])
         for name, (probe, inputs) in probes.items():
             for kind, run in (
-                    ("fresh child", lambda p=probe, i=inputs: box.run(
-                        Call(p, submission, "pkg", i))),
-                    ("session call", lambda p=probe, i=inputs: session.run(p, i, 2.0))):
+                ("fresh child", lambda p=probe, i=inputs: box.run(Call(p, submission, "pkg", i))),
+                ("session call", lambda p=probe, i=inputs: session.run(p, i, 2.0)),
+            ):
                 total, walls = [], []
                 for i in range(calls + 5):
                     t = time.perf_counter()

@@ -11,15 +11,22 @@ BUGGY = {"cnn": "conv2d-flipped-kernel", "optim_reg": "adam-no-bias-correction"}
 KINDS = ("reference", "buggy", "stub")
 
 
-def submissions(assignment: course.Assignment, copies: int,
-                kinds: list[str]) -> dict[str, dict[str, str]]:
+def submissions(
+    assignment: course.Assignment, copies: int, kinds: list[str]
+) -> dict[str, dict[str, str]]:
     """Student id (``<kind>-<copy>``) -> graded module name -> text."""
     reference = module_files(assignment)
     [mistake] = [m for m in known_mistakes(assignment) if m.name == BUGGY[assignment.name]]
-    sources = {"reference": reference, "buggy": mistake.apply(reference),
-               "stub": {n: (assignment.stub_dir / n).read_text() for n in assignment.graded}}
-    return {f"{kind}-{copy}": {n: sources[kind][n] for n in assignment.graded}
-            for kind in kinds for copy in range(copies)}
+    sources = {
+        "reference": reference,
+        "buggy": mistake.apply(reference),
+        "stub": {n: (assignment.stub_dir / n).read_text() for n in assignment.graded},
+    }
+    return {
+        f"{kind}-{copy}": {n: sources[kind][n] for n in assignment.graded}
+        for kind in kinds
+        for copy in range(copies)
+    }
 
 
 def write(assignment: course.Assignment, subs: dict[str, dict[str, str]], folder: Path) -> None:

@@ -49,7 +49,7 @@ class LoopConvolution(conv.Convolution):
             for f in range(FN):
                 for i in range(out_h):
                     for j in range(out_w):
-                        window = self.xp[n, :, i * s:i * s + FH, j * s:j * s + FW]
+                        window = self.xp[n, :, i * s : i * s + FH, j * s : j * s + FW]
                         out[n, f, i, j] = np.sum(window * self.W[f]) + self.b[f]
         return out
 
@@ -64,12 +64,12 @@ class LoopConvolution(conv.Convolution):
             for f in range(FN):
                 for i in range(out_h):
                     for j in range(out_w):
-                        window = self.xp[n, :, i * s:i * s + FH, j * s:j * s + FW]
+                        window = self.xp[n, :, i * s : i * s + FH, j * s : j * s + FW]
                         g = dout[n, f, i, j]
                         self.dW[f] += window * g
-                        dxp[n, :, i * s:i * s + FH, j * s:j * s + FW] += self.W[f] * g
+                        dxp[n, :, i * s : i * s + FH, j * s : j * s + FW] += self.W[f] * g
         H, W = self.x.shape[2:]
-        return dxp[:, :, p:p + H, p:p + W]
+        return dxp[:, :, p : p + H, p : p + W]
 
 
 class PositionLoopConvolution(LoopConvolution):
@@ -85,7 +85,7 @@ class PositionLoopConvolution(LoopConvolution):
         out = np.zeros((N, FN, out_h, out_w))
         for i in range(out_h):
             for j in range(out_w):
-                window = self.xp[:, :, i * s:i * s + FH, j * s:j * s + FW]
+                window = self.xp[:, :, i * s : i * s + FH, j * s : j * s + FW]
                 out[:, :, i, j] = np.tensordot(window, self.W, axes=([1, 2, 3], [1, 2, 3])) + self.b
         return out
 
@@ -97,12 +97,13 @@ class PositionLoopConvolution(LoopConvolution):
         self.db = dout.sum(axis=(0, 2, 3))
         for i in range(dout.shape[2]):
             for j in range(dout.shape[3]):
-                window = self.xp[:, :, i * s:i * s + FH, j * s:j * s + FW]
+                window = self.xp[:, :, i * s : i * s + FH, j * s : j * s + FW]
                 self.dW += np.tensordot(dout[:, :, i, j], window, axes=([0], [0]))
-                dxp[:, :, i * s:i * s + FH, j * s:j * s + FW] += np.tensordot(
-                    dout[:, :, i, j], self.W, axes=([1], [0]))
+                dxp[:, :, i * s : i * s + FH, j * s : j * s + FW] += np.tensordot(
+                    dout[:, :, i, j], self.W, axes=([1], [0])
+                )
         H, W = self.x.shape[2:]
-        return dxp[:, :, p:p + H, p:p + W]
+        return dxp[:, :, p : p + H, p : p + W]
 
 
 class LoopPooling:
@@ -121,14 +122,14 @@ class LoopPooling:
             for c in range(C):
                 for i in range(out_h):
                     for j in range(out_w):
-                        out[n, c, i, j] = x[n, c, i * s:i * s + ph, j * s:j * s + pw].max()
+                        out[n, c, i, j] = x[n, c, i * s : i * s + ph, j * s : j * s + pw].max()
         return out
 
     def backward(self, dout):
         s, ph, pw = self.stride, self.pool_h, self.pool_w
         dx = np.zeros_like(self.x)
         for n, c, i, j in np.ndindex(dout.shape):
-            window = self.x[n, c, i * s:i * s + ph, j * s:j * s + pw]
+            window = self.x[n, c, i * s : i * s + ph, j * s : j * s + pw]
             a, b = np.unravel_index(np.argmax(window), window.shape)
             dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]
         return dx
@@ -141,8 +142,10 @@ def reference_runs(seeds: int) -> tuple[list[float], list[float]]:
         result = trainer.train_digits(simple_convnet.SimpleConvNet, seed=seed)
         accuracies.append(result["accuracy"])
         seconds.append(result["seconds"])
-        print(f"  seed {seed:2d}: accuracy {result['accuracy']:.4f}  {result['seconds']:.3f} s",
-              flush=True)
+        print(
+            f"  seed {seed:2d}: accuracy {result['accuracy']:.4f}  {result['seconds']:.3f} s",
+            flush=True,
+        )
     return accuracies, seconds
 
 
@@ -150,9 +153,12 @@ def seconds_per_step(replace: dict, steps: int) -> float:
     """Median time of one training step (gradient + Adam) with some layers replaced."""
     x_train, t_train, _, _ = trainer.load_digits_split(0)
     net = simple_convnet.SimpleConvNet(
-        input_dim=(1, 8, 8), conv_param=trainer.DIGITS_CONV_PARAM,
-        hidden_size=trainer.DIGITS_HIDDEN_SIZE, weight_init_std=trainer.DIGITS_WEIGHT_INIT_STD,
-        seed=0)
+        input_dim=(1, 8, 8),
+        conv_param=trainer.DIGITS_CONV_PARAM,
+        hidden_size=trainer.DIGITS_HIDDEN_SIZE,
+        weight_init_std=trainer.DIGITS_WEIGHT_INIT_STD,
+        seed=0,
+    )
     cp = trainer.DIGITS_CONV_PARAM
     makers = {
         "Conv1": lambda cls: cls(net.params["W1"], net.params["b1"], cp["stride"], cp["pad"]),
@@ -179,10 +185,12 @@ def main() -> None:
 
     n_train = len(trainer.load_digits_split(0)[1])
     steps = trainer.DIGITS_EPOCHS * math.ceil(n_train / trainer.DIGITS_BATCH_SIZE)
-    print(f"setup: conv {trainer.DIGITS_CONV_PARAM}, hidden {trainer.DIGITS_HIDDEN_SIZE}, "
-          f"init std {trainer.DIGITS_WEIGHT_INIT_STD}, Adam lr {trainer.DIGITS_LR}, "
-          f"batch {trainer.DIGITS_BATCH_SIZE}, {trainer.DIGITS_EPOCHS} epochs "
-          f"= {steps} steps on {n_train} training images; one thread")
+    print(
+        f"setup: conv {trainer.DIGITS_CONV_PARAM}, hidden {trainer.DIGITS_HIDDEN_SIZE}, "
+        f"init std {trainer.DIGITS_WEIGHT_INIT_STD}, Adam lr {trainer.DIGITS_LR}, "
+        f"batch {trainer.DIGITS_BATCH_SIZE}, {trainer.DIGITS_EPOCHS} epochs "
+        f"= {steps} steps on {n_train} training images; one thread"
+    )
 
     print(f"reference over {args.seeds} seeds (seed = split, init and shuffling):")
     accuracies, seconds = reference_runs(args.seeds)
@@ -203,8 +211,10 @@ def main() -> None:
     for name, (replace, n) in variants.items():
         step = step_ref if not replace else seconds_per_step(replace, n)
         projected[name] = step * steps
-        print(f"  {name:42s} {1e3 * step:9.2f} ms  x{step / step_ref:7.1f}"
-              f"  -> {projected[name]:8.1f} s")
+        print(
+            f"  {name:42s} {1e3 * step:9.2f} ms  x{step / step_ref:7.1f}"
+            f"  -> {projected[name]:8.1f} s"
+        )
 
     threshold, budget = trainer.ACCURACY_THRESHOLD, trainer.TIME_BUDGET_S
     print(f"chosen: ACCURACY_THRESHOLD {threshold}, TIME_BUDGET_S {budget}")
@@ -217,8 +227,10 @@ def main() -> None:
     }
     for name, ok in checks.items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
-    print(f"margins: accuracy {100 * (acc_min - threshold):.1f} points above the threshold at "
-          f"worst; budget {budget / t_med:.0f}x the median time, {budget / t_max:.0f}x the worst")
+    print(
+        f"margins: accuracy {100 * (acc_min - threshold):.1f} points above the threshold at "
+        f"worst; budget {budget / t_med:.0f}x the median time, {budget / t_max:.0f}x the worst"
+    )
 
 
 if __name__ == "__main__":

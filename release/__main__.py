@@ -27,32 +27,54 @@ def _parser() -> argparse.ArgumentParser:
     build = verbs.add_parser("build", help="student archive and Gradescope autograder zip")
     build.add_argument("assignment", choices=assignments)
     build.add_argument("--out", type=Path, default=Path("dist"))
-    build.add_argument("--nbgrader", type=Path, metavar="DIR",
-                       help="also write an nbgrader course folder (extra: nbgrader)")
-    build.add_argument("--nbgrader-overwrite", action="store_true",
-                       help="with --nbgrader: replace the files of DIR you edited since the "
-                            "kit wrote them (otherwise the rebuild stops and lists them)")
-    build.add_argument("--otter", type=Path, metavar="DIR",
-                       help="also write what otter-grader needs (extra: otter)")
+    build.add_argument(
+        "--nbgrader",
+        type=Path,
+        metavar="DIR",
+        help="also write an nbgrader course folder (extra: nbgrader)",
+    )
+    build.add_argument(
+        "--nbgrader-overwrite",
+        action="store_true",
+        help="with --nbgrader: replace the files of DIR you edited since the "
+        "kit wrote them (otherwise the rebuild stops and lists them)",
+    )
+    build.add_argument(
+        "--otter",
+        type=Path,
+        metavar="DIR",
+        help="also write what otter-grader needs (extra: otter)",
+    )
 
     grade = verbs.add_parser("grade", help="grade a folder of submissions")
     grade.add_argument("assignment", choices=assignments)
     grade.add_argument("submissions", type=Path)
     grade.add_argument("--out", type=Path, required=True)
     grade.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers")
-    grade.add_argument("--student", action="append", default=[],
-                       help="grade only this student (repeatable); implies --regrade for them")
+    grade.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        help="grade only this student (repeatable); implies --regrade for them",
+    )
     grade.add_argument("--regrade", action="store_true", help="ignore finished results")
-    grade.add_argument("--allow-unconfined", action="store_true",
-                       help="grade even where no confinement layer of the sandbox works")
-    grade.add_argument("--allow-empty", action="store_true",
-                       help="an empty submissions folder writes a gradebook with no rows "
-                            "(otherwise it is an error)")
+    grade.add_argument(
+        "--allow-unconfined",
+        action="store_true",
+        help="grade even where no confinement layer of the sandbox works",
+    )
+    grade.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="an empty submissions folder writes a gradebook with no rows "
+        "(otherwise it is an error)",
+    )
 
     verify = verbs.add_parser("verify", help="prove the graders sound")
     verify.add_argument("assignment", choices=assignments)
-    verify.add_argument("--mutants", type=int, default=40,
-                        help="systematic mutants to sample (default 40)")
+    verify.add_argument(
+        "--mutants", type=int, default=40, help="systematic mutants to sample (default 40)"
+    )
     verify.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers")
 
     demo = verbs.add_parser("demo", help="build and grade the embedded sample submissions")
@@ -74,9 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "grade":
         from .grade import grade
 
-        return grade(course.load(args.assignment), args.submissions, args.out, jobs=args.jobs,
-                     students=args.student, regrade=args.regrade,
-                     allow_unconfined=args.allow_unconfined, allow_empty=args.allow_empty)
+        return grade(
+            course.load(args.assignment),
+            args.submissions,
+            args.out,
+            jobs=args.jobs,
+            students=args.student,
+            regrade=args.regrade,
+            allow_unconfined=args.allow_unconfined,
+            allow_empty=args.allow_empty,
+        )
     if args.verb == "demo":
         from .demo import demo
 

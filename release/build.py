@@ -27,9 +27,23 @@ from autograder import course
 from autograder.course import Assignment
 
 AUTOGRADER = course.ROOT / "autograder"
-PUBLIC_RUNTIME = ["__init__.py", "compare.py", "course.py", "grading.py", "intake.py",
-                  "mistakes.py", "notebook.py", "oracles.py", "plain.py", "results.py",
-                  "runner.py", "selfcheck.py", "training.py", "sandbox", "probes/__init__.py"]
+PUBLIC_RUNTIME = [
+    "__init__.py",
+    "compare.py",
+    "course.py",
+    "grading.py",
+    "intake.py",
+    "mistakes.py",
+    "notebook.py",
+    "oracles.py",
+    "plain.py",
+    "results.py",
+    "runner.py",
+    "selfcheck.py",
+    "training.py",
+    "sandbox",
+    "probes/__init__.py",
+]
 REQUIREMENTS = ["numpy", "pytest", "rich", "scikit-learn"]  # the grader's and the student's
 NOTEBOOK_REQUIREMENTS = ["matplotlib", "ipykernel"]  # the student's notebook
 SKIP = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
@@ -45,8 +59,9 @@ def _files(path: Path) -> Iterable[Path]:
         yield path
 
 
-def _add(archive: zipfile.ZipFile, source: Path | bytes, name: str,
-         executable: bool = False) -> None:
+def _add(
+    archive: zipfile.ZipFile, source: Path | bytes, name: str, executable: bool = False
+) -> None:
     info = zipfile.ZipInfo(name, date_time=(2025, 7, 1, 0, 0, 0))  # reproducible archives
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
@@ -62,9 +77,10 @@ def _tree(archive: zipfile.ZipFile, root: Path, relative: Iterable[str], prefix:
 def _project_requirements() -> dict[str, Requirement]:
     """Name -> requirement, from ``pyproject.toml``'s dependencies and extras."""
     project = tomllib.loads((course.ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-    lines = [*project["dependencies"], *(line for extra in
-                                          project["optional-dependencies"].values()
-                                          for line in extra)]
+    lines = [
+        *project["dependencies"],
+        *(line for extra in project["optional-dependencies"].values() for line in extra),
+    ]
     return {(req := Requirement(line)).name: req for line in lines}
 
 
@@ -96,12 +112,16 @@ def student_files(assignment: Assignment) -> dict[str, bytes]:
     """What the student receives, by path relative to the assignment folder (see the module
     docstring): the student folder, the kit's public runtime and ``requirements.txt``."""
     folder = assignment.folder
-    files = {file.relative_to(folder).as_posix(): file.read_bytes()
-             for item in sorted(p.name for p in folder.iterdir() if p.name not in SKIP)
-             for file in _files(folder / item)}
-    files |= {f"autograder/{file.relative_to(AUTOGRADER).as_posix()}": file.read_bytes()
-              for item in [*PUBLIC_RUNTIME, f"probes/{assignment.name}.py"]
-              for file in _files(AUTOGRADER / item)}
+    files = {
+        file.relative_to(folder).as_posix(): file.read_bytes()
+        for item in sorted(p.name for p in folder.iterdir() if p.name not in SKIP)
+        for file in _files(folder / item)
+    }
+    files |= {
+        f"autograder/{file.relative_to(AUTOGRADER).as_posix()}": file.read_bytes()
+        for item in [*PUBLIC_RUNTIME, f"probes/{assignment.name}.py"]
+        for file in _files(AUTOGRADER / item)
+    }
     files["requirements.txt"] = student_requirements(assignment).encode()
     return files
 
@@ -147,8 +167,10 @@ echo "setup.sh: $("$PYTHON" --version) from $(command -v "$PYTHON")"
 chmod -R go-rwx "$SOURCE"
 """
 # CPU-only PyTorch: a plain 'pip install torch' pulls a CUDA build of several GB.
-TORCH = ('"$ROOT/venv/bin/python" -m pip install -q "torch=={version}" '
-         '${{TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}}\n')
+TORCH = (
+    '"$ROOT/venv/bin/python" -m pip install -q "torch=={version}" '
+    '${{TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}}\n'
+)
 RUN = """#!/usr/bin/env bash
 # Gradescope copies this to /autograder/run_autograder and runs it for every submission;
 # the grade is /autograder/results/results.json, the rest of stdout is the instructor's.
@@ -165,19 +187,33 @@ def autograder_archive(assignment: Assignment, out: Path) -> Path:
     torch = TORCH.format(version=metadata.version("torch")) if assignment.needs_torch else ""
     with zipfile.ZipFile(target, "w") as archive:
         _add(archive, SETUP.format(torch=torch).encode(), "setup.sh", executable=True)
-        _add(archive, RUN.format(assignment=assignment.name).encode(), "run_autograder",
-             executable=True)
+        _add(
+            archive,
+            RUN.format(assignment=assignment.name).encode(),
+            "run_autograder",
+            executable=True,
+        )
         _add(archive, grader_requirements().encode(), "requirements.txt")
-        _tree(archive, AUTOGRADER, [p.name for p in AUTOGRADER.iterdir()
-                                    if p.name not in SKIP and p.name != "graders"],
-              "autograder/")
+        _tree(
+            archive,
+            AUTOGRADER,
+            [p.name for p in AUTOGRADER.iterdir() if p.name not in SKIP and p.name != "graders"],
+            "autograder/",
+        )
         graders = AUTOGRADER / "graders"
         _tree(archive, graders, ["__init__.py", assignment.name], "autograder/graders/")
-        _tree(archive, assignment.solution_dir, [p.name for p in
-                                                 assignment.solution_dir.iterdir()],
-              f"solutions/{assignment.name}/")
-        _tree(archive, assignment.folder, ["assignment.toml", assignment.package],
-              f"assignments/{assignment.name}/")
+        _tree(
+            archive,
+            assignment.solution_dir,
+            [p.name for p in assignment.solution_dir.iterdir()],
+            f"solutions/{assignment.name}/",
+        )
+        _tree(
+            archive,
+            assignment.folder,
+            ["assignment.toml", assignment.package],
+            f"assignments/{assignment.name}/",
+        )
     return target
 
 

@@ -21,15 +21,20 @@ from .grade import grade
 
 # student id -> the known mistake (an entry of solutions/<a>/MISTAKES.md) in their work
 BUGGY = {
-    "cnn": {"2025101_kim": "conv2d-flipped-kernel", "2025102_lee": "maxpool-grad-spread",
-            "2025103_park": "net-no-relu-after-conv"},
-    "optim_reg": {"2025201_choi": "adam-no-bias-correction",
-                  "2025202_jung": "bn-unbiased-variance",
-                  "2025203_kang": "dropout-not-inverted"},
+    "cnn": {
+        "2025101_kim": "conv2d-flipped-kernel",
+        "2025102_lee": "maxpool-grad-spread",
+        "2025103_park": "net-no-relu-after-conv",
+    },
+    "optim_reg": {
+        "2025201_choi": "adam-no-bias-correction",
+        "2025202_jung": "bn-unbiased-variance",
+        "2025203_kang": "dropout-not-inverted",
+    },
 }
 # In every graded module: patches NumPy, tries to read the hidden graders and to fork, then
 # exits before any result. It must earn nothing, and change nothing else.
-HOSTILE = '''
+HOSTILE = """
 import os
 import pathlib
 
@@ -46,7 +51,7 @@ try:
 except OSError as error:
     print("denied:", error)
 os._exit(0)
-'''
+"""
 
 
 def samples(assignment: Assignment, folder: Path) -> list[str]:
@@ -56,11 +61,18 @@ def samples(assignment: Assignment, folder: Path) -> list[str]:
     mistakes = {m.name: m for m in known_mistakes(assignment)}
     students = {
         "2025000_reference": graded,
-        "2025999_stubs": {name: (assignment.stub_dir / name).read_text(encoding="utf-8")
-                          for name in assignment.graded},
-        **{student: {name: text for name, text in mistakes[bug].apply(reference).items()
-                     if name in assignment.graded}
-           for student, bug in BUGGY[assignment.name].items()},
+        "2025999_stubs": {
+            name: (assignment.stub_dir / name).read_text(encoding="utf-8")
+            for name in assignment.graded
+        },
+        **{
+            student: {
+                name: text
+                for name, text in mistakes[bug].apply(reference).items()
+                if name in assignment.graded
+            }
+            for student, bug in BUGGY[assignment.name].items()
+        },
         "2025666_hacker": dict.fromkeys(assignment.graded, HOSTILE.format(root=course.ROOT)),
     }
     for student, files in students.items():
@@ -82,10 +94,13 @@ def demo(out: Path, jobs: int = 2) -> int:
             console.print(f"built {path}")
         submissions = out / "submissions" / name
         samples(assignment, submissions)
-        code = grade(assignment, submissions, out / "graded" / name, jobs=jobs, regrade=True,
-                     console=console)
+        code = grade(
+            assignment, submissions, out / "graded" / name, jobs=jobs, regrade=True, console=console
+        )
         if code:
             return code
-    console.print(f"demo finished in {time.perf_counter() - started:.0f} s: archives in "
-                  f"{out / 'dist'}, gradebooks and feedback in {out / 'graded'}")
+    console.print(
+        f"demo finished in {time.perf_counter() - started:.0f} s: archives in "
+        f"{out / 'dist'}, gradebooks and feedback in {out / 'graded'}"
+    )
     return 0

@@ -24,6 +24,8 @@ def doctor() -> int:
     if confined:
         console.print(f"confinement: {', '.join(confined)}")
         return 0
-    console.print("[red]no confinement layer works here[/red]: `grade` refuses to run "
-                  "unless given --allow-unconfined")
+    console.print(
+        "[red]no confinement layer works here[/red]: `grade` refuses to run "
+        "unless given --allow-unconfined"
+    )
     return 1

@@ -49,14 +49,20 @@ def unknown_students(asked: list[str], submissions: list[intake.Submission]) -> 
         near = difflib.get_close_matches(student, ids, n=3)
         hint = f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
         lines.append(f"--student {student!r}: no submission of that id{hint}")
-    return ("; ".join(lines) + ". An id is an entry's name without .zip and without a "
-            "download suffix such as ' (1)'; nothing was graded or written.")
+    return (
+        "; ".join(lines) + ". An id is an entry's name without .zip and without a "
+        "download suffix such as ' (1)'; nothing was graded or written."
+    )
 
 
 def superseded(submissions: list[intake.Submission]) -> list[str]:
     """The batch summary's lines on students with several entries: which one was graded."""
-    return [f"{s.student}: graded {s.source.name} (the newest entry); not graded: "
-            f"{', '.join(s.superseded)}" for s in submissions if s.superseded]
+    return [
+        f"{s.student}: graded {s.source.name} (the newest entry); not graded: "
+        f"{', '.join(s.superseded)}"
+        for s in submissions
+        if s.superseded
+    ]
 
 
 def tables(assignment: Assignment, results: list[Result], width: int) -> list[Table]:
@@ -68,16 +74,20 @@ def tables(assignment: Assignment, results: list[Result], width: int) -> list[Ta
     misleads); only the status wraps. Only an id wider than ``width`` can overflow it.
     """
     parts = [r.part_scores() for r in results]
-    columns = [("score", [f"{r.score:g}" for r in results]),
-               *((part, [f"{p[part]:g}" for p in parts]) for part in assignment.parts)]
+    columns = [
+        ("score", [f"{r.score:g}" for r in results]),
+        *((part, [f"{p[part]:g}" for p in parts]) for part in assignment.parts),
+    ]
     statuses = ["[green]ok[/green]" if r.status == OK else escape(r.status) for r in results]
 
     measure = Console(width=10**6)  # measures cells, never prints
 
     def cells(header: str, texts: list[str]) -> int:
         """The width of a column: its widest line, in terminal cells."""
-        return max(Measurement.get(measure, measure.options, Text.from_markup(t)).maximum
-                   for t in [header, *texts])
+        return max(
+            Measurement.get(measure, measure.options, Text.from_markup(t)).maximum
+            for t in [header, *texts]
+        )
 
     student = cells("student", [escape(r.student) for r in results])
     start = 1 + student + 3  # a column takes its text, a space each side and one border
@@ -120,14 +130,25 @@ def _folder_error(submissions: Path) -> str | None:
     if not submissions.exists():
         return f"no submissions folder: {submissions} does not exist"
     unpack = "; unpack it into a folder first" if submissions.suffix.lower() == ".zip" else ""
-    return (f"{submissions} is a file, not a folder: give the folder that holds one zip or "
-            f"folder per student{unpack}")
+    return (
+        f"{submissions} is a file, not a folder: give the folder that holds one zip or "
+        f"folder per student{unpack}"
+    )
 
 
-def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1,
-          students: list[str] | None = None, regrade: bool = False,
-          allow_unconfined: bool = False, allow_empty: bool = False,
-          console: Console | None = None, stdout: Console | None = None) -> int:
+def grade(
+    assignment: Assignment,
+    submissions: Path,
+    out: Path,
+    *,
+    jobs: int = 1,
+    students: list[str] | None = None,
+    regrade: bool = False,
+    allow_unconfined: bool = False,
+    allow_empty: bool = False,
+    console: Console | None = None,
+    stdout: Console | None = None,
+) -> int:
     """Grade and report; 0 when every submission was graded, 1 when the kit failed on some
     (their rows say ``grading error``), 2 for the instructor's errors.
 
@@ -147,8 +168,12 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
     started = time.perf_counter()
     counts = {"kept": 0, "graded": 0}
     read: list[intake.Submission] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = None
 
@@ -167,21 +192,34 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
 
         def advance(submission: intake.Submission, result: Result) -> None:
             counts["graded"] += 1
-            bar.update(task, advance=1,
-                       description=escape(f"grading {assignment.name} ({submission.student})"))
+            bar.update(
+                task,
+                advance=1,
+                description=escape(f"grading {assignment.name} ({submission.student})"),
+            )
 
         try:
-            results = batch.grade_folder(assignment, submissions, out, jobs=jobs,
-                                         students=students, regrade=regrade,
-                                         allow_unconfined=allow_unconfined, progress=advance,
-                                         planned=plan)
+            results = batch.grade_folder(
+                assignment,
+                submissions,
+                out,
+                jobs=jobs,
+                students=students,
+                regrade=regrade,
+                allow_unconfined=allow_unconfined,
+                progress=advance,
+                planned=plan,
+            )
         except (intake.IntakeError, SandboxError, _UnknownStudents) as error:
             console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
             return 2
         except _NoSubmissions:
-            console.print(f"[red]error:[/red] {escape(str(submissions))} holds no submissions "
-                          "(hidden entries are skipped); nothing was written. To write a "
-                          "gradebook with no rows, pass --allow-empty.", soft_wrap=True)
+            console.print(
+                f"[red]error:[/red] {escape(str(submissions))} holds no submissions "
+                "(hidden entries are skipped); nothing was written. To write a "
+                "gradebook with no rows, pass --allow-empty.",
+                soft_wrap=True,
+            )
             return 2
     for view in tables(assignment, results, stdout.width) if results else ():
         stdout.print(view)
@@ -189,21 +227,31 @@ def grade(assignment: Assignment, submissions: Path, out: Path, *, jobs: int = 1
     if not results:
         done = "0 submissions (--allow-empty): the gradebook has no rows"
     elif counts["kept"]:
-        done = (f"{plural(len(results), 'submission')} in {seconds:.1f} s: {counts['kept']} "
-                f"kept from the last run, {counts['graded']} graded (--regrade grades all again)")
+        done = (
+            f"{plural(len(results), 'submission')} in {seconds:.1f} s: {counts['kept']} "
+            f"kept from the last run, {counts['graded']} graded (--regrade grades all again)"
+        )
     else:
         done = f"{plural(len(results), 'submission')} graded in {seconds:.1f} s"
     paths = batch.Paths(out)
-    console.print(escape(f"{done}; gradebook: {paths.gradebook} and {paths.gradebook_xlsx.name}"
-                         f" (for Excel); feedback: {out / 'feedback'}"), soft_wrap=True)
+    console.print(
+        escape(
+            f"{done}; gradebook: {paths.gradebook} and {paths.gradebook_xlsx.name}"
+            f" (for Excel); feedback: {out / 'feedback'}"
+        ),
+        soft_wrap=True,
+    )
     for line in superseded(read):
         console.print(escape(line), soft_wrap=True)
     failed = [r.student for r in results if r.status.startswith(GRADING_ERROR)]
     if failed:  # the kit's failure, not the students': loud, and how to grade them again
         again = " ".join(f"--student {shlex.quote(student)}" for student in failed)
-        console.print(f"[red]{escape(plural(len(failed), 'submission'))} not graded because "
-                      f"the kit failed on them[/red] (their rows say grading error, not a "
-                      f"grade); once the cause is fixed, run this command again with "
-                      f"{escape(again)}", soft_wrap=True)
+        console.print(
+            f"[red]{escape(plural(len(failed), 'submission'))} not graded because "
+            f"the kit failed on them[/red] (their rows say grading error, not a "
+            f"grade); once the cause is fixed, run this command again with "
+            f"{escape(again)}",
+            soft_wrap=True,
+        )
         return 1
     return 0

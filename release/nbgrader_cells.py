@@ -31,8 +31,10 @@ def part_score(assignment: str, part: str) -> float | None:
         return None
     path = os.environ.get(RESULT)
     if not path:
-        raise RuntimeError("the course's nbgrader_config.py did not load (see nbgrader's log): "
-                           "the kit did not grade this submission")
+        raise RuntimeError(
+            "the course's nbgrader_config.py did not load (see nbgrader's log): "
+            "the kit did not grade this submission"
+        )
     result = Result.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
     if result.assignment != assignment:
         raise RuntimeError(f"the kit graded {result.assignment}, not {assignment}")

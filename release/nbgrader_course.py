@@ -68,7 +68,8 @@ class EditedFiles(Exception):
         super().__init__(
             f"{root}: not rebuilt, these files were edited since the kit wrote them: "
             f"{', '.join(paths)}; keep your copies elsewhere and rebuild with "
-            "--nbgrader-overwrite to replace them")
+            "--nbgrader-overwrite to replace them"
+        )
 
 
 # ------------------------------------------------------------------ the notebook
@@ -76,8 +77,14 @@ class EditedFiles(Exception):
 
 def _metadata(grade_id: str, points: int | None = None) -> dict:
     """nbgrader's cell metadata, schema v3: a locked cell, or a test cell worth ``points``."""
-    meta = {"grade": points is not None, "grade_id": grade_id, "locked": True,
-            "schema_version": 3, "solution": False, "task": False}
+    meta = {
+        "grade": points is not None,
+        "grade_id": grade_id,
+        "locked": True,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"editable": False, "deletable": False, "nbgrader": meta}
@@ -110,32 +117,53 @@ shows one part's points and what went wrong.)
 
 def _test_cell(assignment: Assignment, part: str) -> str:
     points = assignment.points[part]
-    return "\n".join([
-        f"# `{part}` ({points}점): 공개 case로 확인합니다. 점수는 제출 후 숨은 case로 매깁니다.",
-        f"# Part `{part}`, {points} points: the public cases here; the hidden ones grade it.",
-        "from autograder.notebook import notebook_check",
-        "",
-        f"notebook_check({part!r})",
-        GRADE_MARK,
-        "from release.nbgrader_cells import part_score",
-        "",
-        f"part_score({assignment.name!r}, {part!r})",
-        GRADE_END,
-    ])
+    return "\n".join(
+        [
+            f"# `{part}` ({points}점): 공개 case로 확인합니다. "
+            "점수는 제출 후 숨은 case로 매깁니다.",
+            f"# Part `{part}`, {points} points: the public cases here; the hidden ones grade it.",
+            "from autograder.notebook import notebook_check",
+            "",
+            f"notebook_check({part!r})",
+            GRADE_MARK,
+            "from release.nbgrader_cells import part_score",
+            "",
+            f"part_score({assignment.name!r}, {part!r})",
+            GRADE_END,
+        ]
+    )
 
 
 def notebook(assignment: Assignment) -> dict:
     """The source (instructor's) grading notebook, as nbformat v4 JSON."""
-    cells = [{"cell_type": "markdown", "id": INTRO_ID, "metadata": _metadata(INTRO_ID),
-              "source": _intro(assignment)}]
+    cells = [
+        {
+            "cell_type": "markdown",
+            "id": INTRO_ID,
+            "metadata": _metadata(INTRO_ID),
+            "source": _intro(assignment),
+        }
+    ]
     for part, points in assignment.points.items():
-        cells.append({"cell_type": "code", "id": part, "metadata": _metadata(part, points),
-                      "execution_count": None, "outputs": [],
-                      "source": _test_cell(assignment, part)})
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                        "name": "python3"},
-                         "language_info": {"name": "python"}}}
+        cells.append(
+            {
+                "cell_type": "code",
+                "id": part,
+                "metadata": _metadata(part, points),
+                "execution_count": None,
+                "outputs": [],
+                "source": _test_cell(assignment, part),
+            }
+        )
+    return {
+        "cells": cells,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+    }
 
 
 def config() -> str:
@@ -182,11 +210,14 @@ def config() -> str:
 
 def course_files(assignment: Assignment) -> dict[str, bytes]:
     """Every file the kit writes for ``assignment``, by path relative to the course root."""
-    files = {f"source/{assignment.name}/{name}": data
-             for name, data in student_files(assignment).items()
-             if name not in NOT_RELEASED and not (name.endswith(".ipynb") and "/" not in name)}
+    files = {
+        f"source/{assignment.name}/{name}": data
+        for name, data in student_files(assignment).items()
+        if name not in NOT_RELEASED and not (name.endswith(".ipynb") and "/" not in name)
+    }
     files[f"source/{assignment.name}/{assignment.name}.ipynb"] = (
-        json.dumps(notebook(assignment), indent=1, ensure_ascii=False) + "\n").encode()
+        json.dumps(notebook(assignment), indent=1, ensure_ascii=False) + "\n"
+    ).encode()
     files[CONFIG] = config().encode()
     return files
 
@@ -205,8 +236,9 @@ def export(assignment: Assignment, root: Path, overwrite: bool = False) -> Path:
     are never touched."""
     files = course_files(assignment)
     record_path = root / RECORD
-    record: dict[str, str] = (json.loads(record_path.read_text("utf-8"))
-                              if record_path.is_file() else {})
+    record: dict[str, str] = (
+        json.loads(record_path.read_text("utf-8")) if record_path.is_file() else {}
+    )
     prefix = f"source/{assignment.name}/"
     stale = [name for name in record if name.startswith(prefix) and name not in files]
 

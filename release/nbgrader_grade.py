@@ -41,16 +41,22 @@ def _defined(source: str) -> set[str]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
-    return {node.name for node in tree.body
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
 
 
 def _home(assignment: Assignment, source: str) -> str:
     """Where the code of a notebook cell belongs: the graded modules whose stub defines a
     name the cell defines, else every graded module."""
     names = _defined(source)
-    modules = [m for m in assignment.graded
-               if names & _defined((assignment.stub_dir / m).read_text("utf-8"))]
+    modules = [
+        m
+        for m in assignment.graded
+        if names & _defined((assignment.stub_dir / m).read_text("utf-8"))
+    ]
     return " or ".join(f"`{assignment.package}/{m}`" for m in modules or assignment.graded)
 
 
@@ -90,11 +96,14 @@ def notebook_notes(path: Path, assignment: Assignment, course_cells: set[str]) -
             continue
         if source := _code(cell):
             first = next(line for line in source.splitlines() if line.strip())
-            found.append(f"your notebook cell {number} (`{intake._show(first.strip(), 60)}`) "
-                         f"was not graded; put the code in {_home(assignment, source)}")
+            found.append(
+                f"your notebook cell {number} (`{intake._show(first.strip(), 60)}`) "
+                f"was not graded; put the code in {_home(assignment, source)}"
+            )
     if len(found) > MAX_CELL_NOTES:
-        found[MAX_CELL_NOTES:] = [f"{len(found) - MAX_CELL_NOTES} more notebook cells with "
-                                  "code were not graded"]
+        found[MAX_CELL_NOTES:] = [
+            f"{len(found) - MAX_CELL_NOTES} more notebook cells with code were not graded"
+        ]
     return found
 
 
@@ -103,11 +112,11 @@ def grade(grader: Grader, results: Path, request: dict) -> Path:
     assignment = grader.assignment
     folder = Path(request["folder"])
     submission = intake.read_folder(folder, assignment)
-    submission.student, submission.safe_id = request["student"], intake.safe_id(
-        request["student"])
+    submission.student, submission.safe_id = request["student"], intake.safe_id(request["student"])
     if folder.is_dir() and not folder.is_symlink():
-        submission.notes += notebook_notes(folder / f"{assignment.name}.ipynb", assignment,
-                                           set(request["cells"]))
+        submission.notes += notebook_notes(
+            folder / f"{assignment.name}.ipynb", assignment, set(request["cells"])
+        )
     result = grader.grade(submission)
     intake.materialize(submission, assignment, Path(request["package"]))
     paths = Paths(results)
@@ -122,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)  # stdout carries the answers only
-    grader = Grader(course.load(args.assignment),
-                    allow_unconfined=os.environ.get(ALLOW_UNCONFINED) == "1")
+    grader = Grader(
+        course.load(args.assignment), allow_unconfined=os.environ.get(ALLOW_UNCONFINED) == "1"
+    )
     try:
         for line in sys.stdin:
             try:

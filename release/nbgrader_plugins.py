@@ -78,21 +78,31 @@ def rebuilt_notebook(gradebook: Gradebook, notebook: str, assignment: str) -> An
     (the source version: hidden tests included), in their order, with their checksums."""
     source = gradebook.find_notebook(notebook, assignment)
     if source.solution_cells:  # rebuilt, it would run the instructor's solution
-        raise NbGraderException(f"{assignment}: the kit's notebook grades modules, it cannot "
-                                f"hold solution cells ({source.solution_cells[0].name})")
+        raise NbGraderException(
+            f"{assignment}: the kit's notebook grades modules, it cannot "
+            f"hold solution cells ({source.solution_cells[0].name})"
+        )
     points = {cell.name: cell.max_score for cell in source.grade_cells}
     tasks = {cell.name: cell.max_score for cell in source.task_cells}
     cells = []
     for cell in source.source_cells:
-        meta = {"grade": cell.name in points, "grade_id": cell.name, "locked": cell.locked,
-                "schema_version": 3, "solution": False, "task": cell.name in tasks,
-                "checksum": cell.checksum}
+        meta = {
+            "grade": cell.name in points,
+            "grade_id": cell.name,
+            "locked": cell.locked,
+            "schema_version": 3,
+            "solution": False,
+            "task": cell.name in tasks,
+            "checksum": cell.checksum,
+        }
         if cell.name in points or cell.name in tasks:
             meta["points"] = points.get(cell.name, tasks.get(cell.name))
-        make = nbformat.v4.new_code_cell if cell.cell_type == "code" else \
-            nbformat.v4.new_markdown_cell
-        cells.append(make(cell.source, metadata={"nbgrader": meta, "editable": False,
-                                                 "deletable": False}))
+        make = (
+            nbformat.v4.new_code_cell if cell.cell_type == "code" else nbformat.v4.new_markdown_cell
+        )
+        cells.append(
+            make(cell.source, metadata={"nbgrader": meta, "editable": False, "deletable": False})
+        )
     nb = nbformat.v4.new_notebook(cells=cells)
     if source.kernelspec:
         nb.metadata.kernelspec = json.loads(source.kernelspec)
@@ -130,17 +140,29 @@ class GradingProcess:
     on first use and again after it failed."""
 
     def __init__(self, assignment: str, results: Path):
-        self.command = [sys.executable, "-P", "-m", "release.nbgrader_grade", assignment,
-                        "--results", str(results)]
+        self.command = [
+            sys.executable,
+            "-P",
+            "-m",
+            "release.nbgrader_grade",
+            assignment,
+            "--results",
+            str(results),
+        ]
         self.process: subprocess.Popen | None = None
 
     def grade(self, request: dict) -> Path:
         """The saved Result of one submission (see `release.nbgrader_grade`); raises where
         the kit did not grade it."""
         if self.process is None or self.process.poll() is not None:
-            self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, text=True,
-                                            encoding="utf-8", cwd=tempfile.gettempdir())
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                cwd=tempfile.gettempdir(),
+            )
         assert self.process.stdin and self.process.stdout
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
@@ -148,8 +170,11 @@ class GradingProcess:
         line = self.process.stdout.readline() if ready else ""
         if not line:
             self.close()
-            raise RuntimeError("the kit's grading process " + (
-                "timed out" if not ready else "ended") + " (its output is above)")
+            raise RuntimeError(
+                "the kit's grading process "
+                + ("timed out" if not ready else "ended")
+                + " (its output is above)"
+            )
         answer = json.loads(line)
         if "error" in answer:
             raise RuntimeError(f"the kit failed: {answer['error']}")
@@ -183,8 +208,9 @@ class KitAutograde(Autograde):
             if self._kit:
                 self._stage()
             elif any(fnmatch.fnmatch(name, assignment) for name in course.names()):
-                raise NbGraderException(f"{assignment!r} matches the kit's assignments: "
-                                        "autograde each by its name")
+                raise NbGraderException(
+                    f"{assignment!r} matches the kit's assignments: autograde each by its name"
+                )
         except NbGraderException as error:  # nbgrader exits 1 without a word
             self.log.error("%s", error)
             raise
@@ -203,26 +229,39 @@ class KitAutograde(Autograde):
         return super()._input_directory
 
     def _submitted(self, assignment: str, student: str) -> Path:
-        return Path(self.coursedir.format_path(self.coursedir.submitted_directory, student,
-                                               assignment))
+        return Path(
+            self.coursedir.format_path(self.coursedir.submitted_directory, student, assignment)
+        )
 
     def _stage(self) -> None:
         """``kit/submitted/<student>/<a>/`` for every entry ``submitted/<student>/<a>``:
         the rebuilt notebook and a copy of ``timestamp.txt``."""
         assignment = self.coursedir.assignment_id
-        pattern = re.compile(self.coursedir.format_path(
-            self.coursedir.submitted_directory, "(?P<student>[^/]+)", re.escape(assignment),
-            escape=True) + "$")
-        entries = glob.glob(self.coursedir.format_path(
-            self.coursedir.submitted_directory, self.coursedir.student_id, assignment))
+        pattern = re.compile(
+            self.coursedir.format_path(
+                self.coursedir.submitted_directory,
+                "(?P<student>[^/]+)",
+                re.escape(assignment),
+                escape=True,
+            )
+            + "$"
+        )
+        entries = glob.glob(
+            self.coursedir.format_path(
+                self.coursedir.submitted_directory, self.coursedir.student_id, assignment
+            )
+        )
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gradebook:
             try:
                 nb = rebuilt_notebook(gradebook, assignment, assignment)
             except MissingEntry:
-                raise NbGraderException(f"{assignment} is not in the gradebook: run "
-                                        f"'nbgrader generate_assignment {assignment}'") from None
-        for old in glob.glob(self.coursedir.format_path(STAGED, self.coursedir.student_id,
-                                                        assignment)):
+                raise NbGraderException(
+                    f"{assignment} is not in the gradebook: run "
+                    f"'nbgrader generate_assignment {assignment}'"
+                ) from None
+        for old in glob.glob(
+            self.coursedir.format_path(STAGED, self.coursedir.student_id, assignment)
+        ):
             shutil.rmtree(old)  # a copy whose submission is gone must not be graded
         for entry in sorted(entries):
             match = pattern.match(entry)
@@ -245,21 +284,26 @@ class KitAutograde(Autograde):
         assert self._grading is not None
         folder = self._submitted(assignment, student)
         if refused := links(folder):
-            self.log.warning("%s: %d symbolic link(s) refused, never followed: %s", student,
-                             len(refused), ", ".join(refused[:5]))
+            self.log.warning(
+                "%s: %d symbolic link(s) refused, never followed: %s",
+                student,
+                len(refused),
+                ", ".join(refused[:5]),
+            )
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gradebook:
-            cells = [cell.name for cell in
-                     gradebook.find_notebook(assignment, assignment).source_cells]
+            cells = [
+                cell.name for cell in gradebook.find_notebook(assignment, assignment).source_cells
+            ]
         package = Path(self._format_dest(assignment, student)) / course.load(assignment).package
         with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
-            path = self._grading.grade({"folder": str(folder), "student": student,
-                                        "package": tmp, "cells": cells})
+            path = self._grading.grade(
+                {"folder": str(folder), "student": student, "package": tmp, "cells": cells}
+            )
             if package.exists():
                 shutil.rmtree(package)
             shutil.copytree(Path(tmp) / package.name, package)
         result = Result.from_json(json.loads(path.read_text("utf-8")))
-        self.log.info("%s: %g / %d (%s)", student, result.score, result.max_score,
-                      result.status)
+        self.log.info("%s: %g / %d (%s)", student, result.score, result.max_score, result.status)
         if result.status.startswith(GRADING_ERROR):
             raise RuntimeError(f"{student}: {result.status}")
         return path
@@ -283,19 +327,36 @@ class KitCollect(ExchangeCollect):
         size = self.get_size(src)
         if size > 1000 * self.coursedir.max_dir_size:
             self.log.error("Directory size is too big")
-            raise RuntimeError(f"Directory size is too big. Size is {size}, maximum size is "
-                               f"{1000 * self.coursedir.max_dir_size}")
-        shutil.copytree(src, dest, symlinks=True, ignore=utils.ignore_patterns(
-            exclude=self.coursedir.ignore, include=self.coursedir.include,
-            max_file_size=self.coursedir.max_file_size, log=self.log))
+            raise RuntimeError(
+                f"Directory size is too big. Size is {size}, maximum size is "
+                f"{1000 * self.coursedir.max_dir_size}"
+            )
+        shutil.copytree(
+            src,
+            dest,
+            symlinks=True,
+            ignore=utils.ignore_patterns(
+                exclude=self.coursedir.ignore,
+                include=self.coursedir.include,
+                max_file_size=self.coursedir.max_file_size,
+                log=self.log,
+            ),
+        )
         if refused := links(Path(dest)):
-            self.log.warning("%s: %d symbolic link(s) kept as links, not followed: %s", src,
-                             len(refused), ", ".join(refused[:5]))
+            self.log.warning(
+                "%s: %d symbolic link(s) kept as links, not followed: %s",
+                src,
+                len(refused),
+                ", ".join(refused[:5]),
+            )
         if not self.coursedir.groupshared:
             return
         for top, dirs, files in os.walk(dest):
-            for name, bits in [(".", 0o2770), *((d, 0o2770) for d in dirs),
-                               *((f, 0o660) for f in files)]:
+            for name, bits in [
+                (".", 0o2770),
+                *((d, 0o2770) for d in dirs),
+                *((f, 0o660) for f in files),
+            ]:
                 path = os.path.join(top, name)
                 mode = os.lstat(path).st_mode
                 if stat.S_ISLNK(mode) or (name != "." and stat.S_ISDIR(mode)):
@@ -304,8 +365,9 @@ class KitCollect(ExchangeCollect):
                     try:
                         os.chmod(path, (mode | bits) & 0o7777)
                     except PermissionError:
-                        self.log.warning("Could not update permissions of %s to make it "
-                                         "groupshared", path)
+                        self.log.warning(
+                            "Could not update permissions of %s to make it groupshared", path
+                        )
 
 
 class KitExport(ExportPlugin):
@@ -322,24 +384,32 @@ class KitExport(ExportPlugin):
 
     def export(self, gradebook: Gradebook) -> None:
         dest = self.to or "gradebook-{assignment}.csv"
-        names = [a.name for a in gradebook.assignments if a.name in course.names()
-                 and (not self.assignment or a.name in map(str, self.assignment))]
+        names = [
+            a.name
+            for a in gradebook.assignments
+            if a.name in course.names()
+            and (not self.assignment or a.name in map(str, self.assignment))
+        ]
         if len(names) > 1 and "{assignment}" not in dest:
-            raise ValueError(f"--to {dest}: give a path with {{assignment}} to export "
-                             f"{', '.join(names)}")
+            raise ValueError(
+                f"--to {dest}: give a path with {{assignment}} to export {', '.join(names)}"
+            )
         root = Path(getattr(getattr(self.parent, "coursedir", None), "root", "."))
         for name in names:
             assignment = course.load(name)
-            rows = [self._row(gradebook, assignment, student.id, root)
-                    for student in gradebook.students
-                    if not self.student or student.id in map(str, self.student)]
+            rows = [
+                self._row(gradebook, assignment, student.id, root)
+                for student in gradebook.students
+                if not self.student or student.id in map(str, self.student)
+            ]
             path = Path(dest.format(assignment=name))
             self.log.info("Exporting the kit's gradebook of %s to %s", name, path)
             write_atomic(path, gradebook_csv(rows, assignment.parts))
 
     @staticmethod
-    def _row(gradebook: Gradebook, assignment: course.Assignment, student: str,
-             root: Path) -> Result:
+    def _row(
+        gradebook: Gradebook, assignment: course.Assignment, student: str, root: Path
+    ) -> Result:
         """One student's row as a Result: nbgrader's score per part, the kit's status."""
         name = assignment.name
         try:
@@ -354,7 +424,8 @@ class KitExport(ExportPlugin):
                 score = 0.0
             tests.append(TestResult(part, part, score, points))
         saved = Paths(root / KIT / name).result(
-            intake.Submission(student, intake.safe_id(student), root))
+            intake.Submission(student, intake.safe_id(student), root)
+        )
         try:
             status = Result.from_json(json.loads(saved.read_text("utf-8"))).status
         except (OSError, ValueError, KeyError, IndexError, TypeError):

@@ -64,18 +64,28 @@ def grade_uploads(autograder: Path, uploads: Path, out: Path) -> list[Result]:
                 written = Path(tempfile.mkdtemp(dir=tmp))
                 try:
                     with batch_upload(grader, submission), capture_run_output():
-                        graded = otter_run(str(stand_in), autograder=str(autograder),
-                                           output_dir=str(written), no_logo=True)
+                        graded = otter_run(
+                            str(stand_in),
+                            autograder=str(autograder),
+                            output_dir=str(written),
+                            no_logo=True,
+                        )
                     result = Result.from_json(graded.get_plugin_data(PLUGIN))
-                    write_atomic(out / "results" / f"{submission.safe_id}.json",
-                                 (written / "results.json").read_bytes())
+                    write_atomic(
+                        out / "results" / f"{submission.safe_id}.json",
+                        (written / "results.json").read_bytes(),
+                    )
                 except Exception as error:  # the kit or otter failed: a row, never a grade
                     log.error("otter run on %s failed", submission.student, exc_info=True)
-                    result = Result(submission.student, assignment.name, assignment.points,
-                                    status=f"{GRADING_ERROR} ({type(error).__name__} in "
-                                           "otter run); the instructor was told",
-                                    notes=list(submission.notes),
-                                    submission_sha256=submission.sha256 or "")
+                    result = Result(
+                        submission.student,
+                        assignment.name,
+                        assignment.points,
+                        status=f"{GRADING_ERROR} ({type(error).__name__} in "
+                        "otter run); the instructor was told",
+                        notes=list(submission.notes),
+                        submission_sha256=submission.sha256 or "",
+                    )
                 rows.append(result)
     finally:
         grader.close()
@@ -86,11 +96,17 @@ def grade_uploads(autograder: Path, uploads: Path, out: Path) -> list[Result]:
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 when every entry was graded, 1 when the kit or otter failed on some, 2 for a
     missing folder."""
-    parser = argparse.ArgumentParser(prog="python -m release.otter_batch",
-                                     description="grade a folder of uploads with otter run")
+    parser = argparse.ArgumentParser(
+        prog="python -m release.otter_batch", description="grade a folder of uploads with otter run"
+    )
     parser.add_argument("uploads", type=Path, help="one entry per student: zip, folder, ...")
-    parser.add_argument("-a", "--autograder", type=Path, required=True,
-                        help="<a>-otter-autograder.zip of release build --otter")
+    parser.add_argument(
+        "-a",
+        "--autograder",
+        type=Path,
+        required=True,
+        help="<a>-otter-autograder.zip of release build --otter",
+    )
     parser.add_argument("-o", "--out", type=Path, required=True)
     args = parser.parse_args(argv)
     if not args.uploads.is_dir():

@@ -82,14 +82,21 @@ def _markdown(source: str) -> dict:
 
 
 def _code(source: str) -> dict:
-    return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-            "source": source}
+    return {
+        "cell_type": "code",
+        "metadata": {},
+        "execution_count": None,
+        "outputs": [],
+        "source": source,
+    }
 
 
 def _metadata(assignment: Assignment) -> dict:
-    return {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-            "otter": {"assignment_name": assignment.name}}
+    return {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "otter": {"assignment_name": assignment.name},
+    }
 
 
 def student_notebook(assignment: Assignment) -> dict:
@@ -97,25 +104,32 @@ def student_notebook(assignment: Assignment) -> dict:
     name = notebook_name(assignment)
     modules = [f"{assignment.package}/{module}" for module in assignment.graded]
     shown = ", ".join(f"`{module}`" for module in modules)
-    cells = [_markdown(
-        f"# {assignment.title}: otter checks\n\n"
-        f"코드는 {shown}에 작성하고, 아래 cell로 part마다\n"
-        "**공개 case**를 확인하세요. `python selfcheck.py <part>`와 같은 확인입니다:\n"
-        "여러분의 package를 sandbox에서 실행해 기록된 정답과 비교합니다.\n"
-        "점수는 제출 후 **숨은 case**로 매겨집니다. 마지막 cell이 제출할 zip을 만듭니다.\n\n"
-        f"(Write your code in {shown}. Each cell below runs the public cases of one part, as\n"
-        "`python selfcheck.py <part>` does; the grade comes from hidden cases after you submit.\n"
-        "The last cell writes the zip file to upload.)"),
-        _code(f'import otter\n\ngrader = otter.Notebook("{name}", tests_dir="{TESTS}")')]
+    cells = [
+        _markdown(
+            f"# {assignment.title}: otter checks\n\n"
+            f"코드는 {shown}에 작성하고, 아래 cell로 part마다\n"
+            "**공개 case**를 확인하세요. `python selfcheck.py <part>`와 같은 확인입니다:\n"
+            "여러분의 package를 sandbox에서 실행해 기록된 정답과 비교합니다.\n"
+            "점수는 제출 후 **숨은 case**로 매겨집니다. 마지막 cell이 제출할 zip을 만듭니다.\n\n"
+            f"(Write your code in {shown}. Each cell below runs the public cases of one part, as\n"
+            "`python selfcheck.py <part>` does; the grade comes from hidden cases "
+            "after you submit.\n"
+            "The last cell writes the zip file to upload.)"
+        ),
+        _code(f'import otter\n\ngrader = otter.Notebook("{name}", tests_dir="{TESTS}")'),
+    ]
     for part, points in assignment.points.items():
         cells += [_markdown(f"### `{part}` ({points}점)"), _code(f'grader.check("{part}")')]
-    cells += [_markdown("## 제출 (submit)\n\n이 cell이 만든 zip 파일을 제출하세요. "
-                        "(Upload the zip file this cell writes.)"),
-              _code(f'grader.export("{name}", pdf=False, ignore_log=True, files={modules!r})')]
+    cells += [
+        _markdown(
+            "## 제출 (submit)\n\n이 cell이 만든 zip 파일을 제출하세요. "
+            "(Upload the zip file this cell writes.)"
+        ),
+        _code(f'grader.export("{name}", pdf=False, ignore_log=True, files={modules!r})'),
+    ]
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number}"
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": _metadata(assignment)}
+    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": _metadata(assignment)}
 
 
 def notebook_text(assignment: Assignment) -> str:
@@ -188,14 +202,21 @@ def hidden_tests():
 
 def question_files(assignment: Assignment) -> dict[str, str]:
     """``tests/<part>.py`` -> source: otter's questions, one per part with its points."""
-    return {f"tests/{part}.py": PLACEHOLDER_TEST.format(
-        part=part, points=points, assignment=assignment.name, plugin=PLUGIN)
-        for part, points in assignment.points.items()}
+    return {
+        f"tests/{part}.py": PLACEHOLDER_TEST.format(
+            part=part, points=points, assignment=assignment.name, plugin=PLUGIN
+        )
+        for part, points in assignment.points.items()
+    }
 
 
 def otter_config(assignment: Assignment) -> dict:
-    return {"lang": "python", "assignment_name": assignment.name, "pdf": False,
-            "plugins": [{PLUGIN: {"assignment": assignment.name}}]}
+    return {
+        "lang": "python",
+        "assignment_name": assignment.name,
+        "pdf": False,
+        "plugins": [{PLUGIN: {"assignment": assignment.name}}],
+    }
 
 
 def student_zip(assignment: Assignment, out: Path) -> Path:
@@ -213,8 +234,9 @@ def student_zip(assignment: Assignment, out: Path) -> Path:
                 archive.writestr(info, data)
             _add(archive, notebook_text(assignment), f"{top}{notebook_name(assignment)}")
             for part, points in assignment.points.items():
-                _add(archive, PUBLIC_TEST.format(part=part, points=points),
-                     f"{top}{TESTS}/{part}.py")
+                _add(
+                    archive, PUBLIC_TEST.format(part=part, points=points), f"{top}{TESTS}/{part}.py"
+                )
     return target
 
 
@@ -255,8 +277,11 @@ def take_upload(folder: Path, assignment: Assignment) -> Path:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
-    files = {**question_files(assignment), notebook_name(assignment): notebook_text(assignment),
-             "__init__.py": ""}
+    files = {
+        **question_files(assignment),
+        notebook_name(assignment): notebook_text(assignment),
+        "__init__.py": "",
+    }
     for name, text in files.items():
         (folder / name).parent.mkdir(exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
@@ -289,8 +314,10 @@ def grade(grader: Grader, submission: Submission) -> tuple[Result, list[TestResu
 
 
 def summary(result: Result) -> str:
-    lines = [f"{result.assignment}: {result.score:g} / {result.max_score} "
-             "(the course's hidden tests)", f"student: {result.student}"]
+    lines = [
+        f"{result.assignment}: {result.score:g} / {result.max_score} (the course's hidden tests)",
+        f"student: {result.student}",
+    ]
     if result.status != OK:
         lines.append(f"status: {result.status}")
     lines += [f"note: {note}" for note in result.notes]
@@ -309,14 +336,17 @@ def test_files(result: Result, public: list[TestResult]) -> list[Any]:
     files = []
     for part, points in result.points.items():
         missing = f"not graded: {result.status}"
-        shown = [(t.name, 0, t.output, t.passed) for t in public if t.part == part] or \
-            [(f"{part}: public cases", 0, missing, False)]
-        hidden = [(t.name, t.max_score, t.output, t.passed)
-                  for t in result.tests if t.part == part] or \
-            [(f"{part}: hidden cases", points, missing, False)]
+        shown = [(t.name, 0, t.output, t.passed) for t in public if t.part == part] or [
+            (f"{part}: public cases", 0, missing, False)
+        ]
+        hidden = [
+            (t.name, t.max_score, t.output, t.passed) for t in result.tests if t.part == part
+        ] or [(f"{part}: hidden cases", points, missing, False)]
         cases, outcomes = [], []
-        for (name, worth, output, passed), secret in [*((c, False) for c in shown),
-                                                      *((c, True) for c in hidden)]:
+        for (name, worth, output, passed), secret in [
+            *((c, False) for c in shown),
+            *((c, True) for c in hidden),
+        ]:
             cases.append(TestCase(name, None, secret, worth, None, None))
             outcomes.append(TestCaseResult(cases[-1], output, passed))
         file = ExceptionTestFile(part, f"tests/{part}.py", cases, all_or_nothing=False)
@@ -365,23 +395,32 @@ def _plugin_class() -> type:
             folder = Path(self.submission_path).parent  # otter's grading folder (its cwd)
             upload = take_upload(folder, assignment)
             try:
-                self.graded = (grade(*_batch) if _batch is not None
-                               else self._grade_alone(assignment, folder, upload))
+                self.graded = (
+                    grade(*_batch)
+                    if _batch is not None
+                    else self._grade_alone(assignment, folder, upload)
+                )
             finally:
                 shutil.rmtree(upload, ignore_errors=True)
             result = self.graded[0]
             if result.status.startswith(GRADING_ERROR):
-                raise OtterRuntimeError(f"the course kit could not grade {result.student}: "
-                                        f"{result.status}")
+                raise OtterRuntimeError(
+                    f"the course kit could not grade {result.student}: {result.status}"
+                )
 
-        def _grade_alone(self, assignment: Assignment, folder: Path,
-                         upload: Path) -> tuple[Result, list[TestResult]]:
+        def _grade_alone(
+            self, assignment: Assignment, folder: Path, upload: Path
+        ) -> tuple[Result, list[TestResult]]:
             """``otter run`` on one upload: its files as otter extracted them."""
             name = upload_name()
-            student = (student_of(folder.parent)
-                       or (intake.student_id(Path(name)) if name else Path(folder).name))
-            submission = replace(intake.read_folder(upload, assignment), student=student,
-                                 safe_id=intake.safe_id(student))
+            student = student_of(folder.parent) or (
+                intake.student_id(Path(name)) if name else Path(folder).name
+            )
+            submission = replace(
+                intake.read_folder(upload, assignment),
+                student=student,
+                safe_id=intake.safe_id(student),
+            )
             grader = Grader(assignment, allow_unconfined=os.environ.get(ALLOW_UNCONFINED) == "1")
             try:
                 return grade(grader, submission)

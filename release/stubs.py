@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION"
-                   r"(?:\s+hint:\s*(?P<hint>.*?)|\s+stub:\s*(?P<stub>.*?))?\s*$")
+BEGIN = re.compile(
+    r"^(?P<indent>[ \t]*)# BEGIN SOLUTION"
+    r"(?:\s+hint:\s*(?P<hint>.*?)|\s+stub:\s*(?P<stub>.*?))?\s*$"
+)
 END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
 DEFAULT_HINT = "your code here"
 
@@ -32,12 +34,14 @@ def make_stub(source: str, filename: str = "<solution>") -> str:
         begin, end = BEGIN.match(line), END.match(line)
         if begin:
             if opened_at:
-                raise MarkerError(f"{filename}:{number}: BEGIN SOLUTION inside the region "
-                                  f"opened at line {opened_at}")
+                raise MarkerError(
+                    f"{filename}:{number}: BEGIN SOLUTION inside the region "
+                    f"opened at line {opened_at}"
+                )
             opened_at = number
             hint = (begin["hint"] or DEFAULT_HINT).replace("\\", "\\\\").replace('"', '\\"')
             line = begin["stub"] or f'raise NotImplementedError("{hint}")'
-            out.append(f'{begin["indent"]}{line}\n')
+            out.append(f"{begin['indent']}{line}\n")
         elif end:
             if not opened_at:
                 raise MarkerError(f"{filename}:{number}: END SOLUTION without BEGIN SOLUTION")

@@ -7,10 +7,13 @@ from rich.console import Console
 from autograder import verify as checks
 from autograder.course import Assignment
 
-KINDS = {"reference": "reference earns full marks", "stubs": "stubs earn nothing",
-         "mistake": "known mistakes lose points in their part",
-         "equivalent": "equivalent forms earn full marks",
-         "mutant": "systematic mutants lose points"}
+KINDS = {
+    "reference": "reference earns full marks",
+    "stubs": "stubs earn nothing",
+    "mistake": "known mistakes lose points in their part",
+    "equivalent": "equivalent forms earn full marks",
+    "mutant": "systematic mutants lose points",
+}
 
 
 def verify(assignment: Assignment, *, mutants: int = 40, jobs: int = 2) -> int:
@@ -23,13 +26,20 @@ def verify(assignment: Assignment, *, mutants: int = 40, jobs: int = 2) -> int:
         colour = "green" if right == total else "red"
         console.print(f"[{colour}]{right}/{total}[/{colour}] {label}")
         for variant, result in report.failures(kind):
-            where = f" (part {variant.part}: {result.part_scores()[variant.part]:g})" \
-                if variant.part else ""
-            console.print(f"    {'survivor' if kind == 'mutant' else 'wrong'}: {variant.name}: "
-                          f"scored {result.score:g}{where}")
+            where = (
+                f" (part {variant.part}: {result.part_scores()[variant.part]:g})"
+                if variant.part
+                else ""
+            )
+            console.print(
+                f"    {'survivor' if kind == 'mutant' else 'wrong'}: {variant.name}: "
+                f"scored {result.score:g}{where}"
+            )
     killed, total = report.count("mistake")
     mutant_killed, mutant_total = report.count("mutant")
     rate = (killed + mutant_killed) / max(total + mutant_total, 1)
-    console.print(f"kill rate {rate:.1%} ({killed + mutant_killed} of {total + mutant_total} "
-                  "mistakes and mutants)")
+    console.print(
+        f"kill rate {rate:.1%} ({killed + mutant_killed} of {total + mutant_total} "
+        "mistakes and mutants)"
+    )
     return 0 if not report.failures() else 1

@@ -177,7 +177,8 @@ def report(output: str) -> dict:
 def faking_results(t: Target) -> list[Attacker]:
     out = []
     # 1: write the results file (the attacker's own and another student's), the gradebook
-    out.append(sgd(f"""
+    out.append(
+        sgd(f"""
         import os
         out = {str(t.out)!r}
         def write(path, text):
@@ -193,13 +194,23 @@ def faking_results(t: Target) -> list[Attacker]:
             unlink=_try(lambda: os.unlink(out + "/results/aaa-correct.json")),
             mkdir=_try(lambda: os.makedirs(out + "/results/extra")),
         )
-    """).folder("fake-results", (1,)))
+    """).folder("fake-results", (1,))
+    )
     # 2: rewrite the harness, the graders and the results writer on disk (SGD); import the
     # comparison; replace the child's result writer in memory by one that claims success
     # without any output (Momentum)
-    kit = {"child": "autograder/sandbox/child.py", "grader": "autograder/graders/optim_reg/"
-           "test_optimizers.py", "results": "autograder/results.py", "cli": "release/grade.py"}
-    out.append(Source().patch("SGD.update", "params, grads", f"""
+    kit = {
+        "child": "autograder/sandbox/child.py",
+        "grader": "autograder/graders/optim_reg/test_optimizers.py",
+        "results": "autograder/results.py",
+        "cli": "release/grade.py",
+    }
+    out.append(
+        Source()
+        .patch(
+            "SGD.update",
+            "params, grads",
+            f"""
         import os
         repo = {str(t.repo)!r}
         def append(rel):
@@ -208,7 +219,12 @@ def faking_results(t: Target) -> list[Attacker]:
         found = {{key: _try(lambda rel=rel: append(rel)) for key, rel in {kit!r}.items()}}
         found["import_compare"] = _try(lambda: __import__("autograder.compare"))
         _report(**found)
-    """).patch("Momentum.update", "params, grads", """
+    """,
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            """
         import sys
         plain = sys.modules["autograder.plain"]
         real = plain.dump
@@ -216,20 +232,35 @@ def faking_results(t: Target) -> list[Attacker]:
             real({"status": "ok"} if folder.endswith("result") else obj, folder)
         plain.dump = forged
         raise RuntimeError("this update failed, but the record will say ok")
-    """).folder("rewrite-harness", (2,)))
+    """,
+        )
+        .folder("rewrite-harness", (2,))
+    )
     # 3: make every comparison numpy offers say "equal", then do nothing
-    out.append(Source().at_import("optimizers.py", """
+    out.append(
+        Source()
+        .at_import(
+            "optimizers.py",
+            """
         np.allclose = lambda *a, **k: True
         np.array_equal = lambda *a, **k: True
         np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
         np.testing.assert_allclose = lambda *a, **k: None
         np.testing.assert_array_equal = lambda *a, **k: None
-    """).patch("SGD.update", "params, grads", "return None").at_import("layers.py", """
+    """,
+        )
+        .patch("SGD.update", "params, grads", "return None")
+        .at_import(
+            "layers.py",
+            """
         np.allclose = lambda *a, **k: True
         np.array_equal = lambda *a, **k: True
-    """).patch("Dropout.forward", "x, train_flg=True", "return x.copy()")
+    """,
+        )
+        .patch("Dropout.forward", "x, train_flg=True", "return x.copy()")
         .patch("Dropout.backward", "dout", "return dout.copy()")
-        .folder("patch-numpy", (3,)))
+        .folder("patch-numpy", (3,))
+    )
     # 4: a conftest.py / pytest.ini that would force every test to pass, next to stubs
     conftest = f"""
         import pathlib, pytest
@@ -240,35 +271,53 @@ def faking_results(t: Target) -> list[Attacker]:
             outcome.get_result().outcome = "passed"
     """
     ini = "[pytest]\naddopts = -p no:cacheprovider\npython_files = *.py\n"
-    out.append(Source(STUBS).add("conftest.py", conftest).add(f"{PACKAGE}/conftest.py", conftest)
-               .add("pytest.ini", ini).add(f"{PACKAGE}/pytest.ini", ini)
-               .add("setup.cfg", "[tool:pytest]\naddopts = -p conftest\n")
-               .folder("conftest-shipped", (4,)))
+    out.append(
+        Source(STUBS)
+        .add("conftest.py", conftest)
+        .add(f"{PACKAGE}/conftest.py", conftest)
+        .add("pytest.ini", ini)
+        .add(f"{PACKAGE}/pytest.ini", ini)
+        .add("setup.cfg", "[tool:pytest]\naddopts = -p conftest\n")
+        .folder("conftest-shipped", (4,))
+    )
     # 5: leave the process "successfully" before returning
-    out.append(Source()
-               .patch("SGD.update", "params, grads", "import os\nos._exit(0)")
-               .patch("Momentum.update", "params, grads", "import sys\nsys.exit(0)")
-               .patch("Nesterov.update", "params, grads", "raise SystemExit('all tests passed')")
-               .folder("exits", (5,)))
+    out.append(
+        Source()
+        .patch("SGD.update", "params, grads", "import os\nos._exit(0)")
+        .patch("Momentum.update", "params, grads", "import sys\nsys.exit(0)")
+        .patch("Nesterov.update", "params, grads", "raise SystemExit('all tests passed')")
+        .folder("exits", (5,))
+    )
     # 6: print what a naive grader would believe, then flood stdout and stderr
-    out.append(Source()
-               .patch("SGD.update", "params, grads", """
+    out.append(
+        Source()
+        .patch(
+            "SGD.update",
+            "params, grads",
+            """
                    import json, sys
                    print("PASSED 100/100 FAKE-PASS-MARKER")
                    print(json.dumps({"score": 100, "output": "FAKE-PASS-MARKER"}))
                    for _ in range(3000):
                        print("x" * 10_000)
                        sys.stderr.write("e" * 10_000)
-               """)
-               .patch("Momentum.update", "params, grads", """
+               """,
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            """
                    print("PASSED 100/100 FAKE-PASS-MARKER")
                    for i in range(20_000):
                        print("line", i, "x" * 1000)
                    raise AssertionError("FAKE-PASS-MARKER")
-               """)
-               .folder("prints-fake", (6,)))
+               """,
+        )
+        .folder("prints-fake", (6,))
+    )
     # 8: hunt the reference or the expected values through frames and the garbage collector
-    out.append(sgd("""
+    out.append(
+        sgd("""
         import gc, sys
         words = ("reference", "solution", "graders", "expect", "want", "oracle", "hidden_seed")
         frames, hits = [], set()
@@ -287,16 +336,24 @@ def faking_results(t: Target) -> list[Attacker]:
             if any(w in name.lower() for w in words) or name.startswith("_reference_"):
                 hits.add("module:" + name)
         _report(frames=frames[:8], hits=sorted(hits)[:10])
-    """).folder("frame-hunter", (8,)))
+    """).folder("frame-hunter", (8,))
+    )
     # 9: hide every failure: no traceback, no excepthook, then fail
-    out.append(Source().at_import("optimizers.py", """
+    out.append(
+        Source()
+        .at_import(
+            "optimizers.py",
+            """
         import sys, traceback
         sys.excepthook = lambda *a: None
         traceback.print_exception = lambda *a, **k: None
         traceback.format_exception = lambda *a, **k: []
         traceback.extract_tb = lambda *a, **k: traceback.StackSummary()
-    """).patch("SGD.update", "params, grads", "raise ValueError('hidden failure')")
-        .folder("hides-traceback", (9,)))
+    """,
+        )
+        .patch("SGD.update", "params, grads", "raise ValueError('hidden failure')")
+        .folder("hides-traceback", (9,))
+    )
     return out
 
 
@@ -314,10 +371,12 @@ def signals_at_the_grader(t: Target) -> Attacker:
             "stop": _try(lambda: os.kill({t.grader_pid}, signal.SIGSTOP)),
         }}
     """
-    return (Source()
-            .patch("SGD.update", "params, grads", body, then=True)
-            .patch("Momentum.update", "params, grads", dedent(body) + "\n_report(**tried)")
-            .folder("kills-grader", (7,)))
+    return (
+        Source()
+        .patch("SGD.update", "params, grads", body, then=True)
+        .patch("Momentum.update", "params, grads", dedent(body) + "\n_report(**tried)")
+        .folder("kills-grader", (7,))
+    )
 
 
 # ------------------------------------------------------------- hidden tests, reference
@@ -327,23 +386,28 @@ def hidden_material(t: Target) -> list[Attacker]:
     out = []
     repo = t.repo
     # 11: read the reference and the hidden graders (and their seed) by absolute path
-    paths = {"solution": repo / "solutions/optim_reg/optimizers.py",
-             "seed": repo / "autograder/graders/__init__.py",
-             "grader": repo / "autograder/graders/optim_reg/test_optimizers.py",
-             "mistakes": repo / "solutions/optim_reg/MISTAKES.md",
-             "shadow": Path("/etc/shadow")}
+    paths = {
+        "solution": repo / "solutions/optim_reg/optimizers.py",
+        "seed": repo / "autograder/graders/__init__.py",
+        "grader": repo / "autograder/graders/optim_reg/test_optimizers.py",
+        "mistakes": repo / "solutions/optim_reg/MISTAKES.md",
+        "shadow": Path("/etc/shadow"),
+    }
     listed = {key: str(path) for key, path in paths.items()}
-    out.append(sgd(f"""
+    out.append(
+        sgd(f"""
         import os
         found = {{k: _try(lambda p=p: open(p).read()) for k, p in {listed!r}.items()}}
         found["list_repo"] = _try(lambda: os.listdir({str(repo)!r}))
         found["list_solutions"] = _try(lambda: os.listdir({str(repo / "solutions")!r}))
         _report(**found)
-    """).folder("reads-secrets", (11,)))
+    """).folder("reads-secrets", (11,))
+    )
     # 12: list the submissions folder, read another student's files, list the folders
     # around its own materialized copy and the batch's outputs
     peer = t.subs / "aaa-correct" / PACKAGE / "optimizers.py"
-    out.append(sgd(f"""
+    out.append(
+        sgd(f"""
         import os, tempfile
         here = os.path.dirname(os.path.abspath(__file__))
         _report(
@@ -354,10 +418,12 @@ def hidden_material(t: Target) -> list[Attacker]:
             out=_try(lambda: os.listdir({str(t.out)!r})),
             own=_try(lambda: sorted(os.listdir(here))[:2]),
         )
-    """).folder("snoops-peers", (12,)))
+    """).folder("snoops-peers", (12,))
+    )
     # 13: the grader's command line, environment and memory through /proc
     pid = t.grader_pid
-    out.append(sgd(f"""
+    out.append(
+        sgd(f"""
         import os
         _report(
             cmdline=_try(lambda: open("/proc/{pid}/cmdline", "rb").read()),
@@ -367,9 +433,11 @@ def hidden_material(t: Target) -> list[Attacker]:
             init=_try(lambda: open("/proc/1/environ", "rb").read()),
             listing=_try(lambda: os.listdir("/proc")),
         )
-    """).folder("reads-proc", (13,)))
+    """).folder("reads-proc", (13,))
+    )
     # 14: exfiltrate over the network: TCP to the test's listener, UDP, a unix socket, HTTP
-    out.append(sgd(f"""
+    out.append(
+        sgd(f"""
         import socket, urllib.request
         def tcp():
             s = socket.create_connection(("127.0.0.1", {t.port}), timeout=0.5)
@@ -381,31 +449,44 @@ def hidden_material(t: Target) -> list[Attacker]:
         _report(tcp=_try(tcp), udp=_try(udp), unix=_try(unix),
                 http=_try(lambda: urllib.request.urlopen("http://127.0.0.1:{t.port}/",
                                                          timeout=0.5)))
-    """).folder("network", (14,)))
+    """).folder("network", (14,))
+    )
     # 15: smuggle the hidden inputs out through the feedback: the exception message and
     # printed arrays; and a plain wrong answer, whose feedback must not show the values
-    out.append(Source()
-               .patch("SGD.update", "params, grads", """
+    out.append(
+        Source()
+        .patch(
+            "SGD.update",
+            "params, grads",
+            """
                    import numpy as np
                    np.set_printoptions(threshold=10**9, precision=17)
                    line = (repr(params) + repr(grads)).replace("\\n", " ")
                    for _ in range(20):
                        print("INPUTS", line)
                    raise ValueError("SMUGGLED " + repr(params) + repr(grads))
-               """)
-               .patch("Momentum.update", "params, grads", """
+               """,
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            """
                    for key in params:
                        params[key] += 1000.0
-               """)
-               .folder("smuggles-inputs", (15,)))
+               """,
+        )
+        .folder("smuggles-inputs", (15,))
+    )
     # 18: import the reference, the graders, the kit's private modules by name
-    out.append(sgd("""
+    out.append(
+        sgd("""
         import importlib
         names = ["solutions", "solutions.optim_reg", "autograder.graders",
                  "autograder.graders.optim_reg", "autograder.reference", "_reference_optim_reg",
                  "release"]
         _report(**{n: _try(lambda n=n: importlib.import_module(n)) for n in names})
-    """).folder("imports-secrets", (18,)))
+    """).folder("imports-secrets", (18,))
+    )
     return out
 
 
@@ -421,8 +502,13 @@ def hardcoded_public_answers() -> Attacker:
     nodeid = "test_optimizers.py::test_three_steps[SGD]"
     rng = np.random.default_rng([PUBLIC_SEED, zlib.crc32(nodeid.encode())])
     params = {"W": rng.random((2, 3)), "b": rng.random(3)}
-    grads = [{key: (rng.random(value.shape) + 0.5) * rng.choice([-1.0, 1.0], value.shape)
-              for key, value in params.items()} for _ in range(3)]
+    grads = [
+        {
+            key: (rng.random(value.shape) + 0.5) * rng.choice([-1.0, 1.0], value.shape)
+            for key, value in params.items()
+        }
+        for _ in range(3)
+    ]
     answers, current = [], {key: value.copy() for key, value in params.items()}
     for step in grads:
         for key in current:
@@ -450,19 +536,27 @@ def denial_of_service(t: Target) -> list[Attacker]:
     out = []
     canary = t.canary
     # 19, 20, 21, 10, 33 (time): each optimizer wastes time its own way
-    out.append(Source()
-               .patch("SGD.update", "params, grads", "while True:\n    pass")
-               .patch("Momentum.update", "params, grads", "import time\ntime.sleep(10**6)")
-               .patch("Nesterov.update", "params, grads", """
+    out.append(
+        Source()
+        .patch("SGD.update", "params, grads", "while True:\n    pass")
+        .patch("Momentum.update", "params, grads", "import time\ntime.sleep(10**6)")
+        .patch(
+            "Nesterov.update",
+            "params, grads",
+            """
                    import signal
                    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGXCPU, signal.SIGHUP,
                              signal.SIGALRM, signal.SIGUSR1):
                        signal.signal(s, signal.SIG_IGN)
                    while True:
                        pass
-               """)
-               .patch("AdaGrad.update", "params, grads", "input('answer? ')")
-               .patch("RMSprop.update", "params, grads", f"""
+               """,
+        )
+        .patch("AdaGrad.update", "params, grads", "input('answer? ')")
+        .patch(
+            "RMSprop.update",
+            "params, grads",
+            f"""
                    import os, threading, time
                    def scribble(path):
                        while True:
@@ -481,29 +575,46 @@ def denial_of_service(t: Target) -> list[Attacker]:
                    for path in ({str(canary / "thread.txt")!r}, "scratch.txt"):
                        threading.Thread(target=scribble, args=(path,)).start()
                    time.sleep(10**6)
-               """)
-               .patch("Adam.update", "params, grads", """
+               """,
+        )
+        .patch(
+            "Adam.update",
+            "params, grads",
+            """
                    import os, signal
                    os.kill(os.getpid(), signal.SIGSTOP)
                    signal.raise_signal(signal.SIGSTOP)
-               """, then=True)
-               .folder("dos-time", (10, 19, 20, 21, 33)))
+               """,
+            then=True,
+        )
+        .folder("dos-time", (10, 19, 20, 21, 33))
+    )
     # 22: memory bombs of three kinds
-    out.append(Source()
-               .patch("SGD.update", "params, grads", "import numpy as np\nnp.ones(1 << 34)")
-               .patch("Momentum.update", "params, grads", "hog = [0] * (1 << 33)")
-               .patch("Nesterov.update", "params, grads", """
+    out.append(
+        Source()
+        .patch("SGD.update", "params, grads", "import numpy as np\nnp.ones(1 << 34)")
+        .patch("Momentum.update", "params, grads", "hog = [0] * (1 << 33)")
+        .patch(
+            "Nesterov.update",
+            "params, grads",
+            """
                    import numpy as np
                    hog = []
                    while True:
                        hog.append(np.empty(1 << 25))
-               """)
-               .folder("memory-bomb", (22,)))
+               """,
+        )
+        .folder("memory-bomb", (22,))
+    )
     # 23: fork bomb, subprocess, os.system, multiprocessing
     spawned = str(canary / "spawned")
-    out.append(Source()
-               .patch("SGD.update", "params, grads", "import os\nwhile True:\n    os.fork()")
-               .patch("Momentum.update", "params, grads", f"""
+    out.append(
+        Source()
+        .patch("SGD.update", "params, grads", "import os\nwhile True:\n    os.fork()")
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            f"""
                    import multiprocessing, os, subprocess
                    _report(
                        subprocess=_try(lambda: subprocess.run(["touch", {spawned!r}])),
@@ -514,14 +625,18 @@ def denial_of_service(t: Target) -> list[Attacker]:
                        posix_spawn=_try(lambda: os.posix_spawn("/bin/touch",
                                                                ["touch", {spawned!r}], {{}})),
                    )
-               """)
-               .folder("spawns", (23,)))
+               """,
+        )
+        .folder("spawns", (23,))
+    )
     # 24: ten thousand threads
-    out.append(sgd("""
+    out.append(
+        sgd("""
         import threading, time
         for _ in range(10_000):
             threading.Thread(target=time.sleep, args=(10**6,), daemon=True).start()
-    """).folder("thread-bomb", (24,)))
+    """).folder("thread-bomb", (24,))
+    )
     # 25: daemons meant to outlive the run and rewrite files later
     daemon = f"""
         import os, threading, time
@@ -548,12 +663,16 @@ def denial_of_service(t: Target) -> list[Attacker]:
             tried["fork"] = type(exc).__name__
         threading.Thread(target=loop, daemon=False).start()
     """
-    out.append(Source()
-               .patch("SGD.update", "params, grads", daemon, then=True)
-               .patch("Momentum.update", "params, grads", dedent(daemon) + "\n_report(**tried)")
-               .folder("daemon", (25,)))
+    out.append(
+        Source()
+        .patch("SGD.update", "params, grads", daemon, then=True)
+        .patch("Momentum.update", "params, grads", dedent(daemon) + "\n_report(**tried)")
+        .folder("daemon", (25,))
+    )
     # 26: hold stdout open in a thread that never ends, while returning normally
-    out.append(sgd("""
+    out.append(
+        sgd(
+            """
         import os, sys, threading, time
         held = os.dup(1)
         def hold():
@@ -562,16 +681,27 @@ def denial_of_service(t: Target) -> list[Attacker]:
                 time.sleep(0.2)
         threading.Thread(target=hold).start()
         sys.stdout.flush()
-    """, then=True).folder("holds-stdout", (26,)))
+    """,
+            then=True,
+        ).folder("holds-stdout", (26,))
+    )
     # 27: fill the disk: one huge file, many files, many big files
-    out.append(Source()
-               .patch("SGD.update", "params, grads", """
+    out.append(
+        Source()
+        .patch(
+            "SGD.update",
+            "params, grads",
+            """
                    chunk = b"x" * (1 << 20)
                    with open("huge.bin", "wb") as fh:
                        for _ in range(100):
                            fh.write(chunk)
-               """)
-               .patch("Momentum.update", "params, grads", """
+               """,
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            """
                    import os
                    made = 0
                    try:
@@ -583,8 +713,12 @@ def denial_of_service(t: Target) -> list[Attacker]:
                        for i in range(made):
                            os.unlink(f"f{i}")
                        _report(made=made, error=os.strerror(exc.errno))
-               """)
-               .patch("Nesterov.update", "params, grads", """
+               """,
+        )
+        .patch(
+            "Nesterov.update",
+            "params, grads",
+            """
                    import os
                    written = 0
                    try:
@@ -600,11 +734,17 @@ def denial_of_service(t: Target) -> list[Attacker]:
                            if name.startswith("big"):
                                os.unlink(name)
                        _report(mib=written, error=os.strerror(exc.errno))
-               """)
-               .folder("fills-disk", (27,)))
+               """,
+        )
+        .folder("fills-disk", (27,))
+    )
     # 28: exhaust file descriptors; read devices forever
-    out.append(Source()
-               .patch("SGD.update", "params, grads", """
+    out.append(
+        Source()
+        .patch(
+            "SGD.update",
+            "params, grads",
+            """
                    import os
                    fds = []
                    try:
@@ -614,22 +754,37 @@ def denial_of_service(t: Target) -> list[Attacker]:
                        for fd in fds:
                            os.close(fd)
                        _report(opened=len(fds), error=os.strerror(exc.errno))
-               """)
-               .patch("Momentum.update", "params, grads", """
+               """,
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            """
                    _report(zero=_try(lambda: open("/dev/zero", "rb").read(1 << 20)),
                            mem=_try(lambda: open("/dev/mem", "rb").read(16)),
                            disk=_try(lambda: open("/dev/vda", "rb").read(16)),
                            tty=_try(lambda: open("/dev/tty", "rb").read(1)))
-               """)
-               .folder("exhausts-fds", (28,)))
+               """,
+        )
+        .folder("exhausts-fds", (28,))
+    )
     # 29: heavy work at import time (in layers.py: batchnorm and dropout pay for it)
-    out.append(Source().at_import("layers.py", """
+    out.append(
+        Source()
+        .at_import(
+            "layers.py",
+            """
         _w = np.random.default_rng(0).standard_normal((300, 300))
         while True:  # "training a network" at import
             _w = np.tanh(_w @ _w.T / 300)
-    """).folder("slow-import", (29,)))
+    """,
+        )
+        .folder("slow-import", (29,))
+    )
     # 30: oversubscription: ask for 64 BLAS threads and run matrix products in 16 threads
-    out.append(sgd("""
+    out.append(
+        sgd(
+            """
         import ctypes, os, threading
         import numpy as np
         os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = "64"
@@ -647,7 +802,10 @@ def denial_of_service(t: Target) -> list[Attacker]:
             th.start()
         for th in threads:
             th.join()
-    """, then=True).folder("oversubscribes", (30,)))
+    """,
+            then=True,
+        ).folder("oversubscribes", (30,))
+    )
     return out
 
 
@@ -667,27 +825,42 @@ def crashes() -> list[Attacker]:
         .patch("SGD.update", "params, grads", "import ctypes\nctypes.string_at(0)")
         .folder("segfaults", (31,)),
         Source()
-        .patch("SGD.update", "params, grads", """
+        .patch(
+            "SGD.update",
+            "params, grads",
+            """
             import sys
             sys.setrecursionlimit(10**6)
             def down(n):
                 return list(map(down, [n + 1]))
             down(0)
-        """)
+        """,
+        )
         .patch("Momentum.update", "params, grads", "import os\nos.abort()")
         .folder("recursion-abort", (32,)),
         # 34: raw memory access without ctypes: clobber an object header (crash), and
         # silently zero the gradient arrays' buffers (wrong values)
         Source()
-        .patch("SGD.update", "params, grads", dedent(corrupt) + dedent("""
+        .patch(
+            "SGD.update",
+            "params, grads",
+            dedent(corrupt)
+            + dedent("""
             victim = [1, 2, 3]
             np.asarray(Raw(id(victim), 16))[8:16] = 0  # the header's type pointer
             repr(victim)
-        """))
-        .patch("Momentum.update", "params, grads", dedent(corrupt) + dedent("""
+        """),
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            dedent(corrupt)
+            + dedent("""
             for g in grads.values():
                 np.asarray(Raw(g.ctypes.data, g.nbytes))[:] = 0
-        """), then=True)
+        """),
+            then=True,
+        )
         .folder("corrupts-memory", (34,)),
     ]
 
@@ -723,16 +896,26 @@ def _many_entries(count: int) -> bytes:
 def archives(t: Target) -> list[Attacker]:
     ref = {f"{PACKAGE}/{k}": v for k, v in REFERENCE.items()}
     slip = str(t.canary / "slipped.py")
-    tar = _tar({"../../tarslip.py": b"x = 1\n", f"{PACKAGE}/optimizers.py":
-                REFERENCE["optimizers.py"].encode()})
+    tar = _tar(
+        {
+            "../../tarslip.py": b"x = 1\n",
+            f"{PACKAGE}/optimizers.py": REFERENCE["optimizers.py"].encode(),
+        }
+    )
     inner = hostile.zip_of(ref)
     return [
         Attacker("zip-slip.zip", (35,), archive=hostile.zip_of({**ref, "../../slipped.py": "x"})),
         Attacker("abs-path.zip", (35,), archive=hostile.zip_of({**ref, slip: "x = 1\n"})),
         Attacker("tar-renamed.zip", (36, 37), archive=tar),
-        Attacker("symlink-member.zip", (38,), archive=hostile.zip_with_symlink(
-            f"{PACKAGE}/optimizers.py", str(SOLUTIONS / "optimizers.py"),
-            {f"{PACKAGE}/layers.py": REFERENCE["layers.py"]})),
+        Attacker(
+            "symlink-member.zip",
+            (38,),
+            archive=hostile.zip_with_symlink(
+                f"{PACKAGE}/optimizers.py",
+                str(SOLUTIONS / "optimizers.py"),
+                {f"{PACKAGE}/layers.py": REFERENCE["layers.py"]},
+            ),
+        ),
         Attacker("zip-bomb.zip", (39,), archive=hostile.zip_bomb(f"{PACKAGE}/optimizers.py")),
         Attacker("overlap-bomb.zip", (40,), archive=hostile.overlapping_bomb()),
         Attacker("many-entries.zip", (41,), archive=_many_entries(100_000)),
@@ -746,9 +929,15 @@ def archives(t: Target) -> list[Attacker]:
 
 def symlinked_folder() -> Attacker:
     """38 (folders): optimizers.py is a link to the reference; layers.py is real."""
-    return Attacker("symlink-folder", (38,), {f"{PACKAGE}/layers.py": REFERENCE["layers.py"]},
-                    links={f"{PACKAGE}/optimizers.py": str(SOLUTIONS / "optimizers.py"),
-                           "graders": str(REPO / "autograder" / "graders")})
+    return Attacker(
+        "symlink-folder",
+        (38,),
+        {f"{PACKAGE}/layers.py": REFERENCE["layers.py"]},
+        links={
+            f"{PACKAGE}/optimizers.py": str(SOLUTIONS / "optimizers.py"),
+            "graders": str(REPO / "autograder" / "graders"),
+        },
+    )
 
 
 def shadowing(t: Target) -> Attacker:
@@ -757,8 +946,14 @@ def shadowing(t: Target) -> Attacker:
     plant = f"import pathlib\npathlib.Path({str(t.canary / 'shadow-ran')!r}).write_text('ran')\n"
     source = Source()
     for folder in ("", f"{PACKAGE}/"):
-        for name in ("numpy.py", "sitecustomize.py", "usercustomize.py", "conftest.py",
-                     "json.py", "autograder.py"):
+        for name in (
+            "numpy.py",
+            "sitecustomize.py",
+            "usercustomize.py",
+            "conftest.py",
+            "json.py",
+            "autograder.py",
+        ):
             source.add(folder + name, plant + "raise SystemExit(0)\n")
         source.add(folder + "evil.pth", "import os; os.system('touch /tmp/pth-ran')\n")
     return source.folder("shadows", (42,))
@@ -766,9 +961,18 @@ def shadowing(t: Target) -> Attacker:
 
 # Shell metacharacters (a grader that interpolated them into a command would create
 # odd-id-canary in its working folder), dashes, dots, a newline, Hangul, 200 characters.
-ODD_NAMES = ("$(touch odd-id-canary)", "; touch odd-id-canary #", "`touch odd-id-canary`",
-             "-rf --no-preserve-root", "x..y", "a\nb", "김민지 (홍길동)", "x" * 200, "CON",
-             "a'b\"c")
+ODD_NAMES = (
+    "$(touch odd-id-canary)",
+    "; touch odd-id-canary #",
+    "`touch odd-id-canary`",
+    "-rf --no-preserve-root",
+    "x..y",
+    "a\nb",
+    "김민지 (홍길동)",
+    "x" * 200,
+    "CON",
+    "a'b\"c",
+)
 
 
 def odd_ids() -> list[Attacker]:
@@ -808,51 +1012,86 @@ def output_tricks(t: Target) -> list[Attacker]:
     """
     return [
         # 45: an object whose __eq__, __array__ and __array_function__ all say "equal"
-        Source().patch(bn, sig, """
+        Source()
+        .patch(
+            bn,
+            sig,
+            """
             class Liar:
                 def __eq__(self, other): return True
                 def __array__(self, dtype=None, copy=None): return np.ones(x.shape)
                 def __array_function__(self, *a, **k): return True
                 def __len__(self): return len(x)
             return Liar()
-        """).folder("liar-object", (45,)),
+        """,
+        )
+        .folder("liar-object", (45,)),
         # 46: an ndarray subclass whose ufuncs and comparisons always say "equal"
-        Source().patch(bn, sig, """
+        Source()
+        .patch(
+            bn,
+            sig,
+            """
             class Sneaky(np.ndarray):
                 def __array_ufunc__(self, *a, **k): return True
                 def __eq__(self, other): return True
                 def __ne__(self, other): return False
             return np.zeros(x.shape).view(Sneaky)
-        """).folder("ufunc-subclass", (46,)),
+        """,
+        )
+        .folder("ufunc-subclass", (46,)),
         # 47: NaN (2-D inputs) and infinities (4-D inputs)
-        Source().patch(bn, sig, "return np.full(x.shape, np.nan if x.ndim == 2 else np.inf)")
+        Source()
+        .patch(bn, sig, "return np.full(x.shape, np.nan if x.ndim == 2 else np.inf)")
         .folder("nan-inf", (47,)),
         # 48: shapes that broadcast against the answer
-        Source().patch(bn, sig, "return np.array([2.0]) if x.ndim == 2 else np.zeros(0)")
+        Source()
+        .patch(bn, sig, "return np.array([2.0]) if x.ndim == 2 else np.zeros(0)")
         .folder("broadcasts", (48,)),
         # 49: the right values in the wrong dtype: float16 (2-D), bool (4-D); int for dropout
-        Source().patch(bn, sig, """
+        Source()
+        .patch(
+            bn,
+            sig,
+            """
             out = _real_BatchNormalization_forward(self, x, train_flg)
             return out.astype(np.float16) if x.ndim == 2 else out.astype(bool)
-        """).folder("wrong-dtype", (49,)),
+        """,
+        )
+        .folder("wrong-dtype", (49,)),
         # 50: a hand-made array whose shape claims 10**12 elements (forged transport)
-        Source().at_import("layers.py", dedent("""
+        Source()
+        .at_import(
+            "layers.py",
+            dedent("""
             _NODE = ["<f8", [10**12]]
             def _write_blob(path):
                 with open(path, "wb") as fh:
                     fh.write(b"\\0" * 64)
-        """) + dedent(forged_dump)).folder("forged-array", (50,)),
+        """)
+            + dedent(forged_dump),
+        )
+        .folder("forged-array", (50,)),
         # 51: the output file as a symbolic link to a secret, or as a FIFO
-        Source().at_import("layers.py", dedent(f"""
+        Source()
+        .at_import(
+            "layers.py",
+            dedent(f"""
             _NODE = ["<f8", [3]]
             def _write_blob(path):
                 try:
                     os.symlink({str(t.repo / "solutions/optim_reg/layers.py")!r}, path)
                 except OSError:
                     os.mkfifo(path)
-        """) + dedent(forged_dump)).folder("blob-symlink", (51,)),
+        """)
+            + dedent(forged_dump),
+        )
+        .folder("blob-symlink", (51,)),
         # 52: a pickle payload that would create a canary in the grader if unpickled
-        Source().at_import("layers.py", dedent(f"""
+        Source()
+        .at_import(
+            "layers.py",
+            dedent(f"""
             class _Evil:
                 def __reduce__(self):
                     return (open, ({str(t.canary / "unpickled")!r}, "w"))
@@ -860,36 +1099,59 @@ def output_tricks(t: Target) -> list[Attacker]:
             def _write_blob(path):
                 with open(path, "wb") as fh:
                     np.save(fh, np.array([_Evil()], dtype=object), allow_pickle=True)
-        """) + dedent(forged_dump)).folder("pickle-payload", (52,)),
+        """)
+            + dedent(forged_dump),
+        )
+        .folder("pickle-payload", (52,)),
         # 53: values that are no array at all: a generator, a set, a dict with int keys
-        Source().patch(bn, sig, """
+        Source()
+        .patch(
+            bn,
+            sig,
+            """
             if x.ndim == 4:
                 return {1: x}
             return (v for v in x) if train_flg else {1.0, 2.0}
-        """).folder("odd-objects", (53,)),
+        """,
+        )
+        .folder("odd-objects", (53,)),
     ]
 
 
 def mutates_inputs() -> Attacker:
     """54: zero the caller's parameters *and* gradients (a grader computing its answer from
     the same arrays would agree); and mutate the inputs after a correct update."""
-    return (Source()
-            .patch("SGD.update", "params, grads", """
+    return (
+        Source()
+        .patch(
+            "SGD.update",
+            "params, grads",
+            """
                 for key in params:
                     params[key][...] = 0.0
                     grads[key][...] = 0.0
-            """)
-            .patch("Momentum.update", "params, grads", """
+            """,
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            """
                 _real_Momentum_update(self, params, grads)
                 for key in grads:
                     grads[key][...] = 0.0
-            """)
-            .patch("BatchNormalization.forward", "x, train_flg=True", """
+            """,
+        )
+        .patch(
+            "BatchNormalization.forward",
+            "x, train_flg=True",
+            """
                 out = _real_BatchNormalization_forward(self, x, train_flg)
                 x[...] = 0.0
                 return out
-            """)
-            .folder("mutates-inputs", (54,)))
+            """,
+        )
+        .folder("mutates-inputs", (54,))
+    )
 
 
 # -------------------------------------------------- nondeterminism, state, environment
@@ -897,18 +1159,27 @@ def mutates_inputs() -> Attacker:
 
 def nondeterministic(name: str) -> Attacker:
     """55: a Dropout drawing its mask from fresh OS entropy (no seed can fix it)."""
-    return Source().patch("Dropout.forward", "x, train_flg=True", """
+    return (
+        Source()
+        .patch(
+            "Dropout.forward",
+            "x, train_flg=True",
+            """
         if not train_flg:
             return x.copy()
         self.mask = np.random.default_rng().random(x.shape) >= self.dropout_ratio
         return x * self.mask / (1.0 - self.dropout_ratio)
-    """).folder(name, (55,))
+    """,
+        )
+        .folder(name, (55,))
+    )
 
 
 def global_state() -> Attacker:
     """57: change NumPy's error handling, its RNG, warnings, printing, modules and the
     environment in every call; fail if a previous call's change is still there."""
-    return sgd("""
+    return sgd(
+        """
         import os, sys, warnings
         import numpy as np
         def change():
@@ -931,7 +1202,9 @@ def global_state() -> Attacker:
         if not getattr(self, "_changed", False):  # once per call (the first step)
             self._changed = True
             change()
-    """, then=True).folder("global-state", (57,))
+    """,
+        then=True,
+    ).folder("global-state", (57,))
 
 
 def environment(t: Target) -> list[Attacker]:
@@ -944,7 +1217,10 @@ def environment(t: Target) -> list[Attacker]:
         """).folder("reads-env", (58,)),
         # 59: HOME, cwd, TMPDIR and caches: plant files, fail if a previous call's are there
         Source()
-        .patch("SGD.update", "params, grads", """
+        .patch(
+            "SGD.update",
+            "params, grads",
+            """
             import os
             def plant():
                 planted = [os.path.expanduser("~/.cache/torch/poison"), "poison.txt",
@@ -959,14 +1235,20 @@ def environment(t: Target) -> list[Attacker]:
             if not getattr(self, "_planted", False):  # once per call (the first step)
                 self._planted = True
                 plant()
-        """, then=True)
-        .patch("Momentum.update", "params, grads", """
+        """,
+            then=True,
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            """
             import os, sys
             home = os.environ.get("HOME")
             _report(home=home[-60:], same=home == os.getcwd() == os.environ.get("TMPDIR")
                     == os.path.expanduser("~"), bytecode=sys.dont_write_bytecode,
                     cache=_try(lambda: os.listdir(os.path.expanduser("~/.cache"))))
-        """)
+        """,
+        )
         .folder("home-cache", (59,)),
     ]
 
@@ -1042,16 +1324,28 @@ def correct(name: str) -> Attacker:
 def attackers(t: Target, *, signals: bool = True) -> list[Attacker]:
     """Every attacker of the main batch, between two correct submissions (first and last
     by name: ``aaa-correct`` is graded before them, ``zzz-correct`` after)."""
-    crowd = [correct("aaa-correct"), *faking_results(t), *hidden_material(t),
-             hardcoded_public_answers(), *denial_of_service(t), *crashes(), *archives(t),
-             symlinked_folder(), shadowing(t), *odd_ids(), *output_tricks(t),
-             mutates_inputs(), nondeterministic("unseeded-dropout-a"),
-             nondeterministic("unseeded-dropout-b"), global_state(), *environment(t),
-             *grader_folders(t), correct("zzz-correct")]
+    crowd = [
+        correct("aaa-correct"),
+        *faking_results(t),
+        *hidden_material(t),
+        hardcoded_public_answers(),
+        *denial_of_service(t),
+        *crashes(),
+        *archives(t),
+        symlinked_folder(),
+        shadowing(t),
+        *odd_ids(),
+        *output_tricks(t),
+        mutates_inputs(),
+        nondeterministic("unseeded-dropout-a"),
+        nondeterministic("unseeded-dropout-b"),
+        global_state(),
+        *environment(t),
+        *grader_folders(t),
+        correct("zzz-correct"),
+    ]
     if signals:
         crowd.append(signals_at_the_grader(t))
     names = [a.name for a in crowd]
     assert len(set(names)) == len(names), "two attackers share a name"
     return crowd
-
-

@@ -66,11 +66,22 @@ def _checked_system_kit(python: Path) -> Path:
     """``python`` if it is a virtual environment of the system's interpreter with this
     checkout installed; otherwise the session stops with the reason."""
     probe = subprocess.run(
-        [str(python), "-c", "import sys, autograder; print(sys.prefix != sys.base_prefix, "
-         "sys.base_prefix, autograder.__file__)"], capture_output=True, text=True,
-        env=system_environment(), cwd="/")
+        [
+            str(python),
+            "-c",
+            "import sys, autograder; print(sys.prefix != sys.base_prefix, "
+            "sys.base_prefix, autograder.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=system_environment(),
+        cwd="/",
+    )
     want = f"True /usr {course.ROOT / 'autograder' / '__init__.py'}"
     if probe.returncode != 0 or probe.stdout.strip() != want:
-        pytest.exit(f"KIT_SYSTEM_PYTHON={python} is not a system-interpreter venv of this kit: "
-                    f"{probe.stdout.strip()} {probe.stderr[-500:]}", returncode=2)
+        pytest.exit(
+            f"KIT_SYSTEM_PYTHON={python} is not a system-interpreter venv of this kit: "
+            f"{probe.stdout.strip()} {probe.stderr[-500:]}",
+            returncode=2,
+        )
     return python

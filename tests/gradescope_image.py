@@ -48,14 +48,18 @@ class GradescopeImage:
         os.chmod(self.root, 0o755)  # as /autograder is
         archive = autograder_archive(assignment, self.root)
         self.zip = archive
-        subprocess.run(["unzip", "-q", str(archive), "-d", str(self.root / "source")],
-                       check=True)
+        subprocess.run(["unzip", "-q", str(archive), "-d", str(self.root / "source")], check=True)
         with zipfile.ZipFile(archive) as opened:
             self.names = opened.namelist()
         archive.unlink()
-        self.setup = subprocess.run(["bash", "./setup.sh"], cwd=self.root / "source",
-                                    env=system_environment(TORCH_INDEX_URL=""),
-                                    capture_output=True, text=True, timeout=900)
+        self.setup = subprocess.run(
+            ["bash", "./setup.sh"],
+            cwd=self.root / "source",
+            env=system_environment(TORCH_INDEX_URL=""),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if self.setup.returncode != 0:
             raise RuntimeError(f"setup.sh failed:\n{self.setup.stdout}\n{self.setup.stderr}")
         shutil.copy2(self.root / "source" / "run_autograder", self.root / "run_autograder")
@@ -73,9 +77,14 @@ class GradescopeImage:
         meta.unlink(missing_ok=True)
         if metadata is not None:
             meta.write_text(json.dumps(metadata), encoding="utf-8")
-        process = subprocess.run([str(self.root / "run_autograder")], cwd=self.root,
-                                 env=system_environment(TMPDIR=str(self.root / "tmp")),
-                                 capture_output=True, text=True, timeout=600)
+        process = subprocess.run(
+            [str(self.root / "run_autograder")],
+            cwd=self.root,
+            env=system_environment(TMPDIR=str(self.root / "tmp")),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         path = self.root / "results" / "results.json"
         results = json.loads(path.read_text("utf-8")) if path.exists() else {}
         return Run(process, results)

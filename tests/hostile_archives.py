@@ -27,8 +27,11 @@ def _bytes(data: Source) -> bytes:
 WHEN = (2025, 3, 1, 12, 0, 0)  # every member's time in `zip_of`, unless it is given one
 
 
-def zip_of(files: Mapping[str, Source], compression: int = zipfile.ZIP_DEFLATED,
-           times: Mapping[str, tuple[int, int, int, int, int, int]] | None = None) -> bytes:
+def zip_of(
+    files: Mapping[str, Source],
+    compression: int = zipfile.ZIP_DEFLATED,
+    times: Mapping[str, tuple[int, int, int, int, int, int]] | None = None,
+) -> bytes:
     """A zip with the given member names and contents, as `zipfile` writes it, each member
     dated `WHEN` or its time in ``times``: the same bytes at every run."""
     out = io.BytesIO()

@@ -45,9 +45,16 @@ def fresh_venv(folder: Path, *packages: str) -> Path:
 
 def pip(python: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``python -m pip args`` in the clean environment; raises with pip's output on failure."""
-    run = subprocess.run([str(python), "-m", "pip", *args], env=system_environment(),
-                         cwd=cwd, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [str(python), "-m", "pip", *args],
+        env=system_environment(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if run.returncode != 0:
-        raise RuntimeError(f"pip {' '.join(args)} failed:\n{run.stdout[-3000:]}\n"
-                           f"{run.stderr[-3000:]}")
+        raise RuntimeError(
+            f"pip {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        )
     return run

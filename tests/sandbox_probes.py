@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 
-def call(module: str, function: str, args: list[Any] | None = None,
-         kwargs: dict[str, Any] | None = None) -> Any:
+def call(
+    module: str, function: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None
+) -> Any:
     """Import ``module`` from the student's package and return ``function(*args, **kwargs)``."""
     fn = getattr(importlib.import_module(module), function)
     return fn(*(args or []), **(kwargs or {}))
@@ -33,5 +34,9 @@ def trivial() -> int:
 def global_state() -> dict[str, Any]:
     """NumPy global state as a fresh child sees it."""
     err = np.geterr()
-    return {"divide": err["divide"], "over": err["over"],
-            "random": float(np.random.random()), "printoptions": np.get_printoptions()["precision"]}
+    return {
+        "divide": err["divide"],
+        "over": err["over"],
+        "random": float(np.random.random()),
+        "printoptions": np.get_printoptions()["precision"],
+    }

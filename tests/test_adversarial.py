@@ -62,13 +62,26 @@ def safe_name(name: str) -> bool:
     """A results or feedback file name: letters of any script (Hangul included), decimal
     digits and ``._-``, not led by ``.`` or ``-``, then ``.json`` or ``.md``."""
     stem = name.removesuffix(".json").removesuffix(".md")
-    return (stem != name and stem[:1] not in ("", ".", "-")
-            and all(c in "._-" or unicodedata.category(c)[0] in "LM"
-                    or unicodedata.category(c) == "Nd" for c in stem))
+    return (
+        stem != name
+        and stem[:1] not in ("", ".", "-")
+        and all(
+            c in "._-" or unicodedata.category(c)[0] in "LM" or unicodedata.category(c) == "Nd"
+            for c in stem
+        )
+    )
 
 
-ENV_WHITELIST = {"PATH", "HOME", "TMPDIR", "LANG", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                 "MKL_NUM_THREADS", "PYTHONDONTWRITEBYTECODE"}
+ENV_WHITELIST = {
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "PYTHONDONTWRITEBYTECODE",
+}
 # Refused: by Landlock, the uid drop or seccomp (PermissionError), or by the read-only
 # mounts of the rofs layer (EROFS, which the kernel checks before Landlock).
 DENIED = {"PermissionError", "EROFS"}
@@ -157,16 +170,21 @@ class Graded:
     def notes(self, student: str) -> list[str]:
         return self.results[student]["extra_data"]["notes"]
 
-    def expect(self, student: str, zero: tuple[str, ...] = (),
-               partial: tuple[str, ...] = ()) -> None:
+    def expect(
+        self, student: str, zero: tuple[str, ...] = (), partial: tuple[str, ...] = ()
+    ) -> None:
         """Parts in ``zero`` earn nothing; every other part but ``partial`` earns in full."""
         parts = self.parts(student)
         for part in POINTS:
             if part in zero:
                 assert parts[part] == 0, (student, part, parts)
             elif part not in partial:
-                assert parts[part] == POINTS[part], (student, part, parts,
-                                                     self.outputs(student, part)[:1])
+                assert parts[part] == POINTS[part], (
+                    student,
+                    part,
+                    parts,
+                    self.outputs(student, part)[:1],
+                )
 
 
 def canary_state(folder: Path) -> dict[str, tuple]:
@@ -191,10 +209,12 @@ def make_canary() -> Path:
 
 
 def snapshot(target: adv.Target) -> dict[str, dict]:
-    return {"solutions": tree_digest(adv.SOLUTIONS),
-            "graders": tree_digest(adv.REPO / "autograder" / "graders"),
-            "probes": tree_digest(adv.REPO / "autograder" / "probes"),
-            "subs": tree_digest(target.subs)}
+    return {
+        "solutions": tree_digest(adv.SOLUTIONS),
+        "graders": tree_digest(adv.REPO / "autograder" / "graders"),
+        "probes": tree_digest(adv.REPO / "autograder" / "probes"),
+        "subs": tree_digest(target.subs),
+    }
 
 
 # ----------------------------------------------------------------------------- the batch
@@ -221,10 +241,16 @@ def _grade_the_crowd(root: Path) -> Graded:
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     listener.setblocking(False)
-    target = adv.Target(canary=canary, repo=adv.REPO, subs=subs, out=out,
-                        port=listener.getsockname()[1], grader_pid=os.getpid(),
-                        secret=f"secret-{os.urandom(8).hex()}",
-                        site=Path(site.getsitepackages()[0]))
+    target = adv.Target(
+        canary=canary,
+        repo=adv.REPO,
+        subs=subs,
+        out=out,
+        port=listener.getsockname()[1],
+        grader_pid=os.getpid(),
+        secret=f"secret-{os.urandom(8).hex()}",
+        site=Path(site.getsitepackages()[0]),
+    )
     crowd = adv.attackers(target, signals=SIGNALS)
     for attacker in crowd:
         attacker.write(subs)
@@ -234,8 +260,24 @@ def _grade_the_crowd(root: Path) -> Graded:
     started = time.monotonic()
     try:
         cli = subprocess.run(
-            [sys.executable, "-m", "release", "grade", OPTIM.name, str(subs), "--out", str(out),
-             "-j", "2"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "release",
+                "grade",
+                OPTIM.name,
+                str(subs),
+                "--out",
+                str(out),
+                "-j",
+                "2",
+            ],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         wall = time.monotonic() - started
         # Every process of the batch had a path under root on its command line (the
         # command and its workers: the submissions folder; zygotes and children: the
@@ -272,10 +314,26 @@ def _grade_the_crowd(root: Path) -> Graded:
         student = data["extra_data"]["student"]
         results[student], raw[student], files[student] = data, text, path.name
         feedback[student] = (out / "feedback" / path.with_suffix(".md").name).read_text(
-            encoding="utf-8")
-    return Graded(target, {a.student: a for a in crowd}, results, raw, feedback, files,
-                  gradebook, cli, wall, before, after, survivors, connections, state,
-                  sorted(os.listdir(cwd)), sorted(os.listdir(tmp)))
+            encoding="utf-8"
+        )
+    return Graded(
+        target,
+        {a.student: a for a in crowd},
+        results,
+        raw,
+        feedback,
+        files,
+        gradebook,
+        cli,
+        wall,
+        before,
+        after,
+        survivors,
+        connections,
+        state,
+        sorted(os.listdir(cwd)),
+        sorted(os.listdir(tmp)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -285,9 +343,13 @@ def control(tmp_path_factory) -> dict[str, tuple[str, str]]:
     for name in ("aaa-correct", "zzz-correct"):
         adv.correct(name).write(root / "submissions")
     batch.grade_folder(OPTIM, root / "submissions", root / "out")
-    return {name: ((root / "out" / "results" / f"{name}.json").read_text(encoding="utf-8"),
-                   (root / "out" / "feedback" / f"{name}.md").read_text(encoding="utf-8"))
-            for name in ("aaa-correct", "zzz-correct")}
+    return {
+        name: (
+            (root / "out" / "results" / f"{name}.json").read_text(encoding="utf-8"),
+            (root / "out" / "feedback" / f"{name}.md").read_text(encoding="utf-8"),
+        )
+        for name in ("aaa-correct", "zzz-correct")
+    }
 
 
 # ------------------------------------------------------------------ the batch as a whole
@@ -467,7 +529,8 @@ def test_no_connection_leaves_the_sandbox(graded):
     listener saw no connection."""
     found = graded.report("network")
     assert {k: found[k] for k in ("tcp", "udp", "unix")} == dict.fromkeys(
-        ("tcp", "udp", "unix"), "PermissionError")
+        ("tcp", "udp", "unix"), "PermissionError"
+    )
     assert found["http"] == "URLError"
     assert graded.connections == []
 
@@ -519,8 +582,9 @@ def test_time_wasters_cost_only_their_part(graded):
     for part in ("sgd", "momentum", "nesterov", "rmsprop"):
         first, *rest = graded.outputs(name, part)
         assert first == "time limit exceeded (3 s)", (part, first)
-        assert rest and all(r.startswith("not run: an earlier case of this part ran out")
-                            for r in rest)
+        assert rest and all(
+            r.startswith("not run: an earlier case of this part ran out") for r in rest
+        )
     assert graded.first(name, "adagrad").startswith("your code raised EOFError")
     assert graded.parts(name)["adam"] == POINTS["adam"]
 
@@ -547,15 +611,18 @@ def test_ten_thousand_threads_fail_cleanly(graded):
     """#24: thread creation fails in the child (address-space limit); only its part."""
     graded.expect("thread-bomb", zero=("sgd",))
     assert graded.first("thread-bomb", "sgd").startswith(
-        "your code raised RuntimeError: can't start new thread")
+        "your code raised RuntimeError: can't start new thread"
+    )
 
 
 def test_daemons_cannot_outlive_the_call(graded):
     """#25: setsid and fork refused; a non-daemon thread looping on a file dies with the
     call; the SGD that started it is graded normally (see also the survivor check)."""
     graded.expect("daemon", zero=("momentum",))
-    assert graded.report("daemon", "momentum") == {"fork": "PermissionError",
-                                                   "setsid": "PermissionError"}
+    assert graded.report("daemon", "momentum") == {
+        "fork": "PermissionError",
+        "setsid": "PermissionError",
+    }
 
 
 def test_holding_stdout_does_not_hold_the_grader(graded):
@@ -714,11 +781,13 @@ def test_lying_objects_and_exotic_values_are_not_outputs(graded):
             graded.expect(student, zero=("batchnorm",))
         assert graded.first(student, "batchnorm").startswith(start), student
     four_d = {t["name"]: t["output"] for t in graded.results["wrong-dtype"]["tests"]}
-    assert "expected float64 values, got dtype bool" in four_d[
-        "batchnorm: train_forward[case 2]"]
-    assert "expected shape (4, 3, 5, 5), got (0,)" in {
-        t["name"]: t["output"] for t in graded.results["broadcasts"]["tests"]}[
-        "batchnorm: train_forward[case 2]"]
+    assert "expected float64 values, got dtype bool" in four_d["batchnorm: train_forward[case 2]"]
+    assert (
+        "expected shape (4, 3, 5, 5), got (0,)"
+        in {t["name"]: t["output"] for t in graded.results["broadcasts"]["tests"]}[
+            "batchnorm: train_forward[case 2]"
+        ]
+    )
     assert "keys must be str" in " ".join(graded.outputs("odd-objects", "batchnorm"))
 
 
@@ -727,9 +796,11 @@ def test_forged_output_files_are_refused_by_the_parent(graded):
     reference, then as a FIFO (both refused in scratch, by Landlock or seccomp); #52 a
     pickle whose __reduce__ would create a canary in the grader. The kit's own writer was
     replaced in the child; the parent validates what it reads."""
-    starts = {"forged-array": "invalid output: arrays too large",
-              "blob-symlink": "the output could not be written (",
-              "pickle-payload": "invalid output: array dtype '|O' is not numeric"}
+    starts = {
+        "forged-array": "invalid output: arrays too large",
+        "blob-symlink": "the output could not be written (",
+        "pickle-payload": "invalid output: array dtype '|O' is not numeric",
+    }
     for student, start in starts.items():
         # the forged writer, installed at the import of layers.py, stays in the
         # submission's child: its later parts (the optimizers) lose their outputs too
@@ -804,8 +875,9 @@ def test_inode_flags_cannot_be_set_inside_or_outside(graded):
     allowlist (the canary keeps its flags: see the untouched-files test)."""
     found = graded.report("sets-inode-flags")
     assert found.pop("outside") in ("PermissionError", "FileNotFoundError")  # Landlock first
-    assert found == dict.fromkeys(("own", "scratch", "fsxattr", "file_setattr"),
-                                  "PermissionError"), found
+    assert found == dict.fromkeys(
+        ("own", "scratch", "fsxattr", "file_setattr"), "PermissionError"
+    ), found
 
 
 # ---------------------------------------------------------- refusal, doctor, new holes
@@ -826,15 +898,25 @@ def test_grade_refuses_to_run_without_a_confinement_layer(tmp_path, monkeypatch)
     assert "no confinement layer works on this machine" in message
     assert "refusing to run untrusted code" in message
     assert not (tmp_path / "out" / "results").exists()
-    allowed = grade(OPTIM, tmp_path / "subs", tmp_path / "out2", allow_unconfined=True,
-                    console=Console(file=io.StringIO()))
+    allowed = grade(
+        OPTIM,
+        tmp_path / "subs",
+        tmp_path / "out2",
+        allow_unconfined=True,
+        console=Console(file=io.StringIO()),
+    )
     assert allowed == 0
     assert json.loads((tmp_path / "out2" / "results" / "kim.json").read_text())["score"] == 100
 
 
 def test_doctor_reports_the_layers():
-    run = subprocess.run([sys.executable, "-m", "release", "doctor"], capture_output=True,
-                         text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    run = subprocess.run(
+        [sys.executable, "-m", "release", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert run.returncode == (0 if ACTIVE & {"landlock", "seccomp", "netns"} else 1)
     for name in LAYERS:
         assert name in run.stdout
@@ -864,9 +946,13 @@ def test_student_text_is_not_rich_markup(tmp_path, capsys, monkeypatch):
 
 def test_a_surrogate_in_an_exception_message_costs_only_its_tests(tmp_path):
     """#6 #15: ``raise ValueError('\\ud800')``: the student's row, and the rows after it."""
-    rows = _tiny_batch(tmp_path, [
-        adv.sgd("raise ValueError('bad \\ud800 text')").folder("a-surrogate", (6,)),
-        adv.correct("b-correct")])
+    rows = _tiny_batch(
+        tmp_path,
+        [
+            adv.sgd("raise ValueError('bad \\ud800 text')").folder("a-surrogate", (6,)),
+            adv.correct("b-correct"),
+        ],
+    )
     assert rows["b-correct"].score == 100
     assert rows["a-surrogate"].part_scores()["sgd"] == 0
     for path in (tmp_path / "out" / "results").iterdir():
@@ -883,7 +969,11 @@ def test_a_file_name_that_is_not_utf8_gets_a_row(tmp_path):
 
 def test_feedback_is_capped_whatever_the_output_holds(tmp_path):
     """#6 #15: the child's to_plain replaced to return a record with 100 000 keys."""
-    flood = adv.Source().at_import("layers.py", """
+    flood = (
+        adv.Source()
+        .at_import(
+            "layers.py",
+            """
         import autograder.plain as _plain
         _real_to_plain = _plain.to_plain
         def _flood(value, **kwargs):
@@ -892,7 +982,10 @@ def test_feedback_is_capped_whatever_the_output_holds(tmp_path):
                 return [{"key_%06d" % i + "_" * 20: 0 for i in range(100_000)}]
             return _real_to_plain(value, **kwargs)
         _plain.to_plain = _flood
-    """).folder("keys-flood", (6,))
+    """,
+        )
+        .folder("keys-flood", (6,))
+    )
     rows = _tiny_batch(tmp_path, [flood])
     assert rows["keys-flood"].part_scores()["batchnorm"] == 0
     assert all(len(t.output) < 10_000 for t in rows["keys-flood"].tests)
@@ -923,8 +1016,7 @@ def test_file_metadata_outside_scratch_cannot_change(tmp_path):
         shutil.rmtree(folder, ignore_errors=True)
     found = adv.report(next(t.output for t in rows["meta"].tests if t.part == "sgd"))
     assert set(found.values()) <= DENIED, found
-    assert (after.st_mode, after.st_mtime_ns, xattrs) == (before.st_mode, before.st_mtime_ns,
-                                                          [])
+    assert (after.st_mode, after.st_mtime_ns, xattrs) == (before.st_mode, before.st_mtime_ns, [])
     assert mode & 0o777 != 0o777
 
 

@@ -29,8 +29,11 @@ def _reference() -> dict[str, str]:
 
 def _mistake(name: str) -> dict[str, str]:
     [mistake] = [m for m in known_mistakes(OPTIM) if m.name == name]
-    return {file: text for file, text in mistake.apply(module_files(OPTIM)).items()
-            if file in OPTIM.graded}
+    return {
+        file: text
+        for file, text in mistake.apply(module_files(OPTIM)).items()
+        if file in OPTIM.graded
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +49,21 @@ def graded(tmp_path_factory):
     _folder(subs, "only-optimizers", {"optimizers.py": reference["optimizers.py"]})
     _folder(subs, "syntax-error", {**reference, "layers.py": "def broken(:\n"})
     _folder(subs, "exits", {**reference, "optimizers.py": "import os\nos._exit(0)\n"})
-    _folder(subs, "liar", {**reference, "optimizers.py": reference["optimizers.py"] + (
-        "\nimport numpy as np\nnp.allclose = lambda *a, **k: True\n"
-        "class Lie(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
-        "SGD.update = lambda self, params, grads: None\n")})
+    _folder(
+        subs,
+        "liar",
+        {
+            **reference,
+            "optimizers.py": reference["optimizers.py"]
+            + (
+                "\nimport numpy as np\nnp.allclose = lambda *a, **k: True\n"
+                "class Lie(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
+                "SGD.update = lambda self, params, grads: None\n"
+            ),
+        },
+    )
     _folder(subs, "loops", {**reference, "layers.py": "while True:\n    pass\n"})
-    with zipfile.ZipFile(subs / "kim, \"minji\".zip", "w") as archive:
+    with zipfile.ZipFile(subs / 'kim, "minji".zip', "w") as archive:
         for name, text in reference.items():
             archive.writestr(f"optim_reg-student/optim_reg/{name}", text)
     (subs / "notes.pdf").write_bytes(b"%PDF-1.4 not a submission")
@@ -67,7 +79,8 @@ def test_every_entry_gets_one_row(graded):
         rows = list(csv.reader(handle))
     assert rows[0] == ["student", "score", "max_score", *OPTIM.parts, "status"]
     assert sorted(row[0] for row in rows[1:]) == sorted(
-        p.name.removesuffix(".zip") for p in subs.iterdir() if not p.name.startswith("."))
+        p.name.removesuffix(".zip") for p in subs.iterdir() if not p.name.startswith(".")
+    )
     assert len(rows) - 1 == len(results) == 11
 
 
@@ -80,8 +93,9 @@ def test_scores(graded):
     only = results["only-optimizers"].part_scores()
     assert only["adam"] == 14 and only["batchnorm"] == only["dropout"] == 0
     mistaken = results["no-bias-correction"].part_scores()
-    assert mistaken["adam"] < 14 and results["no-bias-correction"].score == 100 - 14 + mistaken[
-        "adam"]
+    assert (
+        mistaken["adam"] < 14 and results["no-bias-correction"].score == 100 - 14 + mistaken["adam"]
+    )
     assert results["notes.pdf"].status.startswith("not a folder or a zip file")
     assert results["notes.pdf"].score == 0
 
@@ -152,5 +166,6 @@ def test_two_workers_agree_with_one(graded, tmp_path):
         shutil.copytree(subs / name, chosen / name)
     parallel = batch.grade_folder(OPTIM, chosen, tmp_path / "out", jobs=2)
     assert {r.student: r.part_scores() for r in parallel} == {
-        name: results[name].part_scores() for name in ("reference", "stubs",
-                                                        "no-bias-correction", "exits")}
+        name: results[name].part_scores()
+        for name in ("reference", "stubs", "no-bias-correction", "exits")
+    }

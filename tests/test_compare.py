@@ -12,14 +12,17 @@ def test_equal_values_pass():
     assert mismatch(got, want) is None
 
 
-@pytest.mark.parametrize("got, reason", [
-    (np.array([2.0]), "expected shape (3, 3), got (1,)"),  # broadcasts under np.allclose
-    (np.array([]), "expected shape (3, 3), got (0,)"),
-    (np.full((3, 3), 2, dtype=bool), "expected float64 values, got dtype bool"),
-    (np.full((3, 3), 2, dtype=np.float32), "expected float64 values, got dtype float32"),
-    (2.0, "expected an array of shape (3, 3), got float"),
-    ([[2.0] * 3] * 3, "got list"),
-])
+@pytest.mark.parametrize(
+    "got, reason",
+    [
+        (np.array([2.0]), "expected shape (3, 3), got (1,)"),  # broadcasts under np.allclose
+        (np.array([]), "expected shape (3, 3), got (0,)"),
+        (np.full((3, 3), 2, dtype=bool), "expected float64 values, got dtype bool"),
+        (np.full((3, 3), 2, dtype=np.float32), "expected float64 values, got dtype float32"),
+        (2.0, "expected an array of shape (3, 3), got float"),
+        ([[2.0] * 3] * 3, "got list"),
+    ],
+)
 def test_shape_and_type_are_exact(got, reason):
     assert reason in mismatch(got, np.full((3, 3), 2.0))
 
@@ -66,8 +69,13 @@ def test_strings_and_none():
 def test_an_expected_infinity_matches_only_the_same_infinity():
     want = np.array([1.0, np.inf, -np.inf])
     assert mismatch(want.copy(), want) is None
-    for got in ([1.0, 0.0, -np.inf], [1.0, 1e308, -np.inf], [1.0, -np.inf, -np.inf],
-                [1.0, np.inf, np.inf], [1.0, np.nan, -np.inf]):
+    for got in (
+        [1.0, 0.0, -np.inf],
+        [1.0, 1e308, -np.inf],
+        [1.0, -np.inf, -np.inf],
+        [1.0, np.inf, np.inf],
+        [1.0, np.nan, -np.inf],
+    ):
         reason = mismatch(np.array(got), want)
         assert reason and "nan" not in reason.split("(expected")[0], (got, reason)
     assert mismatch(1e308, float("inf")) is not None

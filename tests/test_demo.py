@@ -12,8 +12,10 @@ from release.demo import BUGGY, samples
 def test_samples_are_graded_as_promised(name, tmp_path):
     assignment = course.load(name)
     samples(assignment, tmp_path / "submissions")
-    results = {r.student: r for r in batch.grade_folder(assignment, tmp_path / "submissions",
-                                                         tmp_path / "out", jobs=2)}
+    results = {
+        r.student: r
+        for r in batch.grade_folder(assignment, tmp_path / "submissions", tmp_path / "out", jobs=2)
+    }
     assert results["2025000_reference"].score == 100
     assert results["2025999_stubs"].score == 0
     assert results["2025666_hacker"].score == 0

@@ -63,30 +63,47 @@ def eps_default(eps: str) -> dict[str, str]:
 
 OPTIM_SUBMISSIONS = {
     "optim_reg_reference": edited(OPTIM),
-    "bn_textbook": edited(OPTIM, ("layers.py", BN_STD,
-                                  "        self.std = np.sqrt(var + 10e-7)\n")),
-    "bn_eps_ignored": edited(OPTIM, ("layers.py", "        self.eps = eps\n",
-                                     "        self.eps = 1e-5  # PyTorch's, whatever is passed\n")),
-    "bn_eps_outside_sqrt": edited(OPTIM, ("layers.py", BN_STD,
-                                          "        self.std = np.sqrt(var) + self.eps\n")),
+    "bn_textbook": edited(
+        OPTIM, ("layers.py", BN_STD, "        self.std = np.sqrt(var + 10e-7)\n")
+    ),
+    "bn_eps_ignored": edited(
+        OPTIM,
+        (
+            "layers.py",
+            "        self.eps = eps\n",
+            "        self.eps = 1e-5  # PyTorch's, whatever is passed\n",
+        ),
+    ),
+    "bn_eps_outside_sqrt": edited(
+        OPTIM, ("layers.py", BN_STD, "        self.std = np.sqrt(var) + self.eps\n")
+    ),
     "bn_default_eps_1e-8": eps_default("1e-8"),
     "bn_default_eps_1e-7": eps_default("1e-7"),
     "bn_default_eps_10e-7": eps_default("10e-7"),
-    "adagrad_textbook": edited(OPTIM, ("optimizers.py", ADAGRAD_STEP,
-                                       ADAGRAD_STEP.replace("self.eps", "1e-7"))),
-    "rmsprop_textbook": edited(OPTIM, ("optimizers.py", RMSPROP_STEP,
-                                       RMSPROP_STEP.replace("self.eps", "1e-7"))),
-    "rmsprop_eps_inside_sqrt": edited(OPTIM, ("optimizers.py", RMSPROP_STEP,
-                                              "params[key] -= self.lr * g / np.sqrt(self.h[key]"
-                                              " + self.eps)")),
-    "adam_eps_ignored": edited(OPTIM, ("optimizers.py", ADAM_STEP,
-                                       ADAM_STEP.replace("self.eps", "1e-8"))),
+    "adagrad_textbook": edited(
+        OPTIM, ("optimizers.py", ADAGRAD_STEP, ADAGRAD_STEP.replace("self.eps", "1e-7"))
+    ),
+    "rmsprop_textbook": edited(
+        OPTIM, ("optimizers.py", RMSPROP_STEP, RMSPROP_STEP.replace("self.eps", "1e-7"))
+    ),
+    "rmsprop_eps_inside_sqrt": edited(
+        OPTIM,
+        (
+            "optimizers.py",
+            RMSPROP_STEP,
+            "params[key] -= self.lr * g / np.sqrt(self.h[key] + self.eps)",
+        ),
+    ),
+    "adam_eps_ignored": edited(
+        OPTIM, ("optimizers.py", ADAM_STEP, ADAM_STEP.replace("self.eps", "1e-8"))
+    ),
     "adam_textbook": edited(OPTIM, ("optimizers.py", ADAM_STEP, ADAM_TEXTBOOK)),
 }
 CNN_SUBMISSIONS = {
     "cnn_reference": edited(CNN),
-    "pooling_textbook_stride": edited(CNN, ("pooling.py", "stride: int = 1, pad: int = 0",
-                                            "stride: int = 2, pad: int = 0")),
+    "pooling_textbook_stride": edited(
+        CNN, ("pooling.py", "stride: int = 1, pad: int = 0", "stride: int = 2, pad: int = 0")
+    ),
     "pool2d_tuples_only": edited(CNN, ("pooling.py", POOL2D_CHECKS, POOL2D_TUPLES_ONLY)),
 }
 
@@ -96,22 +113,22 @@ MISTAKEN = {
     "bn_textbook": ("batchnorm", "bn-eps-ignored", BN_EPS_CASES),
     "bn_eps_ignored": ("batchnorm", "bn-eps-ignored", BN_EPS_CASES),
     "bn_eps_outside_sqrt": ("batchnorm", "bn-eps-outside-sqrt", BN_EPS_CASES),
-    "adagrad_textbook": ("adagrad", "adagrad-eps-ignored",
-                         {"adagrad: updates[case 3]"}),
-    "rmsprop_textbook": ("rmsprop", "rmsprop-eps-ignored",
-                         {"rmsprop: updates[case 3]"}),
-    "rmsprop_eps_inside_sqrt": ("rmsprop", "rmsprop-eps-inside-sqrt",
-                                {"rmsprop: updates[case 3]"}),
-    "adam_eps_ignored": ("adam", "adam-eps-ignored",
-                         {"adam: updates[case 3]"}),
+    "adagrad_textbook": ("adagrad", "adagrad-eps-ignored", {"adagrad: updates[case 3]"}),
+    "rmsprop_textbook": ("rmsprop", "rmsprop-eps-ignored", {"rmsprop: updates[case 3]"}),
+    "rmsprop_eps_inside_sqrt": ("rmsprop", "rmsprop-eps-inside-sqrt", {"rmsprop: updates[case 3]"}),
+    "adam_eps_ignored": ("adam", "adam-eps-ignored", {"adam: updates[case 3]"}),
     "adam_textbook": ("adam", "adam-eps-ignored", {"adam: updates[case 3]"}),
-    "pooling_textbook_stride": ("pooling", "pooling-default-stride-2",
-                                {"pooling: pooling_layer_defaults"}),
+    "pooling_textbook_stride": (
+        "pooling",
+        "pooling-default-stride-2",
+        {"pooling: pooling_layer_defaults"},
+    ),
 }
 
 
-def _grade(assignment: course.Assignment, submissions: dict[str, dict[str, str]],
-           folder: Path) -> dict[str, Result]:
+def _grade(
+    assignment: course.Assignment, submissions: dict[str, dict[str, str]], folder: Path
+) -> dict[str, Result]:
     for student, files in submissions.items():
         package = folder / "submissions" / student / assignment.package
         package.mkdir(parents=True)
@@ -125,8 +142,10 @@ def _grade(assignment: course.Assignment, submissions: dict[str, dict[str, str]]
 def graded(tmp_path_factory) -> dict[str, Result]:
     """Every submission's result, by student (the two assignments' students differ)."""
     folder = tmp_path_factory.mktemp("fair")
-    return {**_grade(OPTIM, OPTIM_SUBMISSIONS, folder / "optim_reg"),
-            **_grade(CNN, CNN_SUBMISSIONS, folder / "cnn")}
+    return {
+        **_grade(OPTIM, OPTIM_SUBMISSIONS, folder / "optim_reg"),
+        **_grade(CNN, CNN_SUBMISSIONS, folder / "cnn"),
+    }
 
 
 def _lost(result: Result) -> dict[str, str]:
@@ -135,9 +154,16 @@ def _lost(result: Result) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("student", ["optim_reg_reference", "cnn_reference",
-                                     "bn_default_eps_1e-8", "bn_default_eps_1e-7",
-                                     "bn_default_eps_10e-7"])
+@pytest.mark.parametrize(
+    "student",
+    [
+        "optim_reg_reference",
+        "cnn_reference",
+        "bn_default_eps_1e-8",
+        "bn_default_eps_1e-7",
+        "bn_default_eps_10e-7",
+    ],
+)
 def test_full_marks(graded, student):
     """The reference, and BatchNorm with the textbook's, CS231n's or a smaller default eps."""
     result = graded[student]

@@ -15,7 +15,7 @@ import tempfile
 from autograder import batch, course
 
 OPTIM = course.load("optim_reg")
-SNOOP = '''
+SNOOP = """
 import os, sys, tempfile
 import numpy
 
@@ -33,7 +33,7 @@ class SGD:
     def update(self, params, grads):
         print(_seen())
         raise RuntimeError(_seen())
-'''
+"""
 
 
 def test_feedback_names_no_folder_of_the_grading_machine(tmp_path):
@@ -44,6 +44,13 @@ def test_feedback_names_no_folder_of_the_grading_machine(tmp_path):
     page = (tmp_path / "out" / "feedback" / "snoop.md").read_text("utf-8")
     sgd = next(t.output for t in result.tests if t.part == "sgd")
     assert "<submission>" in sgd and "your code raised" in sgd  # the text is kept
-    for path in {str(course.ROOT), os.path.realpath(course.ROOT), sys.prefix, sys.base_prefix,
-                 tempfile.gettempdir(), str(tmp_path), "autograder-sandbox-"}:
+    for path in {
+        str(course.ROOT),
+        os.path.realpath(course.ROOT),
+        sys.prefix,
+        sys.base_prefix,
+        tempfile.gettempdir(),
+        str(tmp_path),
+        "autograder-sandbox-",
+    }:
         assert path not in page, path

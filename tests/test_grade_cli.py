@@ -38,8 +38,10 @@ def _results(assignment, students: list[str]) -> list[Result]:
     """Made-up results with fractional scores and one long status (no grading)."""
     results = []
     for number, student in enumerate(students):
-        tests = [TestResult("case", part, points * (number % 4) / 4 + 0.25 * (number % 2),
-                            points) for part, points in assignment.points.items()]
+        tests = [
+            TestResult("case", part, points * (number % 4) / 4 + 0.25 * (number % 2), points)
+            for part, points in assignment.points.items()
+        ]
         status = "ok" if number != 2 else "could not read your archive (BadZipFile: not a zip)"
         results.append(Result(student, assignment.name, assignment.points, status, tests))
     return results
@@ -85,7 +87,7 @@ def test_table_at_80_columns_fits_and_cuts_nothing(assignment):
         assert len(row) == len(views)  # the student leads one line of every table
         scores = [w for line in row for w in line.split("│")[2:] if w.strip()]
         shown = [f"{result.score:g}", *(f"{s:g}" for s in result.part_scores().values())]
-        assert [s.strip() for s in scores[:len(shown)]] == shown
+        assert [s.strip() for s in scores[: len(shown)]] == shown
     assert set(results[2].status.split()) <= words  # wrapped, not cut
 
 
@@ -99,7 +101,9 @@ def test_table_in_a_wide_terminal_is_one_table():
     assert max(cell_len(line) for line in _lines(text)) <= 250
     row = next(line for line in _lines(text) if line.startswith(f"│ {HANGUL} "))
     assert [c.strip() for c in row.split("│")[2:-2]] == [
-        f"{results[1].score:g}", *(f"{s:g}" for s in results[1].part_scores().values())]
+        f"{results[1].score:g}",
+        *(f"{s:g}" for s in results[1].part_scores().values()),
+    ]
 
 
 # ------------------------------------------------------------------------ a real run
@@ -157,11 +161,17 @@ def test_xlsx_holds_what_the_csv_holds(graded):
 
 def test_xlsx_keeps_hostile_text_as_text():
     results = _results(OPTIM, ["=1+1", ZEROS, "tab\there\x01", "@SUM(A1)", "bad\udcff"])
-    sheet = openpyxl.load_workbook(io.BytesIO(gradebook_xlsx(results, "optim_reg",
-                                                             OPTIM.parts)))["optim_reg"]
+    sheet = openpyxl.load_workbook(io.BytesIO(gradebook_xlsx(results, "optim_reg", OPTIM.parts)))[
+        "optim_reg"
+    ]
     ids = [sheet.cell(row, 1) for row in range(2, 7)]
     assert [cell.value for cell in ids] == [
-        "=1+1", ZEROS, "tab\there\\x01", "@SUM(A1)", "bad\\udcff"]
+        "=1+1",
+        ZEROS,
+        "tab\there\\x01",
+        "@SUM(A1)",
+        "bad\\udcff",
+    ]
     assert all(cell.data_type == "s" for cell in ids)
 
 
@@ -185,9 +195,14 @@ def test_an_empty_folder_is_an_error_unless_asked_for(tmp_path):
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     """``python -m release grade optim_reg ...`` in an 80-column terminal."""
-    return subprocess.run([sys.executable, "-m", "release", "grade", "optim_reg", *args],
-                          cwd=course.ROOT, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "80"}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "release", "grade", "optim_reg", *args],
+        cwd=course.ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        timeout=120,
+    )
 
 
 def test_cli_file_as_folder_exits_2_saying_so(tmp_path):

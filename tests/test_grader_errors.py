@@ -73,9 +73,25 @@ def test_a_worker_killed_mid_batch_costs_no_row(tmp_path):
     adv.sgd("import time\ntime.sleep(1.5)", then=True).folder("mmm-slow", ()).write(subs)
     env = {**os.environ, "TMPDIR": str(tmp)}
     env.pop("PYTHONPATH", None)
-    cli = subprocess.Popen([sys.executable, "-m", "release", "grade", "optim_reg", str(subs),
-                            "--out", str(tmp_path / "out"), "-j", "2"], cwd=course.ROOT,
-                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cli = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "release",
+            "grade",
+            "optim_reg",
+            str(subs),
+            "--out",
+            str(tmp_path / "out"),
+            "-j",
+            "2",
+        ],
+        cwd=course.ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while len(_workers(cli.pid)) < 2 and time.monotonic() < deadline:

@@ -27,16 +27,19 @@ from autograder.sandbox import Layer
 from release.build import autograder_archive
 from release.demo import BUGGY, HOSTILE
 
-SCHEMA = json.loads((Path(__file__).parent / "data" / "gradescope-results.schema.json")
-                    .read_text("utf-8"))
+SCHEMA = json.loads(
+    (Path(__file__).parent / "data" / "gradescope-results.schema.json").read_text("utf-8")
+)
 CNN = course.load("cnn")
 OPTIM = course.load("optim_reg")
-METADATA = {"users": [{"name": "김민지", "email": "minji@example.com", "sid": "20251234"}],
-            "assignment": {"title": "cnn"}, "id": 1}
+METADATA = {
+    "users": [{"name": "김민지", "email": "minji@example.com", "sid": "20251234"}],
+    "assignment": {"title": "cnn"},
+    "id": 1,
+}
 
 
-def modules(assignment: course.Assignment, kind: str, root: Path | None = None
-            ) -> dict[str, str]:
+def modules(assignment: course.Assignment, kind: str, root: Path | None = None) -> dict[str, str]:
     """The graded modules of the reference, the stubs, or the reference with a mistake."""
     reference = {n: (assignment.solution_dir / n).read_text("utf-8") for n in assignment.graded}
     if kind == "reference":
@@ -46,8 +49,12 @@ def modules(assignment: course.Assignment, kind: str, root: Path | None = None
     if kind == "hostile":
         return dict.fromkeys(assignment.graded, HOSTILE.format(root=root))
     [mistake] = [m for m in known_mistakes(assignment) if m.name == kind]
-    edited = mistake.apply({n: (assignment.solution_dir / n).read_text("utf-8")
-                            for n in (*assignment.given, *assignment.graded)})
+    edited = mistake.apply(
+        {
+            n: (assignment.solution_dir / n).read_text("utf-8")
+            for n in (*assignment.given, *assignment.graded)
+        }
+    )
     return {n: edited[n] for n in assignment.graded}
 
 
@@ -147,19 +154,28 @@ def test_no_confinement_fails_loudly_unless_allowed(gradescope):
     launcher = image.root / "source" / "autograder" / "sandbox" / "zygote.py"
     code = launcher.read_text("utf-8")
     try:  # the image without Landlock, seccomp and network namespaces
-        launcher.write_text(code.replace("    def detect(self) -> None:", (
-            "    def detect(self) -> None:\n        self._detect()\n"
-            "        for name in ('landlock', 'seccomp', 'netns'):\n"
-            "            self._set(name, False, 'not on this image')\n\n"
-            "    def _detect(self) -> None:"), 1), "utf-8")
+        launcher.write_text(
+            code.replace(
+                "    def detect(self) -> None:",
+                (
+                    "    def detect(self) -> None:\n        self._detect()\n"
+                    "        for name in ('landlock', 'seccomp', 'netns'):\n"
+                    "            self._set(name, False, 'not on this image')\n\n"
+                    "    def _detect(self) -> None:"
+                ),
+                1,
+            ),
+            "utf-8",
+        )
         refused = image.run(files(modules(OPTIM, "reference")))
         assert refused.process.returncode == 1
         jsonschema.validate(refused.results, SCHEMA)
         assert refused.results["tests"] == []
         assert "This is not your score" in refused.results["output"]
         assert refused.results["extra_data"]["status"].startswith("grader error")
-        manifest.write_text(original.replace("allow_unconfined = false",
-                                             "allow_unconfined = true"), "utf-8")
+        manifest.write_text(
+            original.replace("allow_unconfined = false", "allow_unconfined = true"), "utf-8"
+        )
         allowed = image.run(files(modules(OPTIM, "reference")))
         assert allowed.process.returncode == 0 and allowed.results["score"] == 100
         assert allowed.results["extra_data"]["sandbox_layers"]["seccomp"] is False
@@ -170,11 +186,19 @@ def test_no_confinement_fails_loudly_unless_allowed(gradescope):
 
 def _result() -> Result:
     points = {"sgd": 4, "adam": 6}
-    tests = [TestResult("sgd: updates[case 1]", "sgd", 2, 2, "passed"),
-             TestResult("sgd: updates[case 2]", "sgd", 0, 2, "expected 1.0, got 2.0"),
-             TestResult("adam: updates[case 1]", "adam", 6, 6, "passed")]
-    return Result("kim", "optim_reg", points, tests=tests,
-                  notes=["took `conv (1).py` as conv.py"], metrics={"test accuracy": 0.9})
+    tests = [
+        TestResult("sgd: updates[case 1]", "sgd", 2, 2, "passed"),
+        TestResult("sgd: updates[case 2]", "sgd", 0, 2, "expected 1.0, got 2.0"),
+        TestResult("adam: updates[case 1]", "adam", 6, 6, "passed"),
+    ]
+    return Result(
+        "kim",
+        "optim_reg",
+        points,
+        tests=tests,
+        notes=["took `conv (1).py` as conv.py"],
+        metrics={"test accuracy": 0.9},
+    )
 
 
 @pytest.mark.parametrize("visibility", VISIBILITIES)
@@ -183,25 +207,28 @@ def test_results_follow_the_manifest_settings(visibility):
     per_part = results_json(_result(), Gradescope(visibility=visibility), layers)
     jsonschema.validate(per_part, SCHEMA)
     assert [(t["name"], t["score"], t["max_score"], t["status"]) for t in per_part["tests"]] == [
-        ("sgd", 2, 4, "failed"), ("adam", 6, 6, "passed")]
+        ("sgd", 2, 4, "failed"),
+        ("adam", 6, 6, "passed"),
+    ]
     assert per_part["tests"][0]["output"] == (
-        "updates[case 1]: passed\nupdates[case 2]: 0.00 / 2.00\n    expected 1.0, got 2.0")
+        "updates[case 1]: passed\nupdates[case 2]: 0.00 / 2.00\n    expected 1.0, got 2.0"
+    )
     assert {t["visibility"] for t in per_part["tests"]} == {visibility}
     assert "leaderboard" not in per_part  # no leaderboard asked for
     assert "took \\`conv (1).py\\` as conv.py" in per_part["output"]  # student text escaped
-    per_case = results_json(_result(), Gradescope(visibility=visibility, tests="case",
-                                                  leaderboard={"test accuracy": "desc"}),
-                            layers)
+    per_case = results_json(
+        _result(),
+        Gradescope(visibility=visibility, tests="case", leaderboard={"test accuracy": "desc"}),
+        layers,
+    )
     jsonschema.validate(per_case, SCHEMA)
     assert [t["name"] for t in per_case["tests"]] == [t.name for t in _result().tests]
-    assert per_case["leaderboard"] == [{"name": "test accuracy", "value": 0.9,
-                                        "order": "desc"}]
+    assert per_case["leaderboard"] == [{"name": "test accuracy", "value": 0.9, "order": "desc"}]
     assert per_case["extra_data"]["sandbox_layers"] == {"uid": True}
 
 
 def test_bad_settings_are_refused():
-    for settings in ({"visibility": "always"}, {"tests": "module"},
-                     {"leaderboard": {"x": "up"}}):
+    for settings in ({"visibility": "always"}, {"tests": "module"}, {"leaderboard": {"x": "up"}}):
         with pytest.raises(ValueError):
             Gradescope(**settings)
 

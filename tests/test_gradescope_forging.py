@@ -51,13 +51,14 @@ def _alive(marker: str) -> list[str]:
     return found
 
 
-def _gradescope(image: GradescopeImage, upload) -> tuple[Path, subprocess.CompletedProcess,
-                                                          dict]:
+def _gradescope(image: GradescopeImage, upload) -> tuple[Path, subprocess.CompletedProcess, dict]:
     """Run ``upload`` (it fills the submission folder) on the image; the root, the run and
     the digest of ``source`` (with run_autograder) before it."""
     root = image.root
-    before = {**_digest(root / "source"),
-              "run_autograder": hashlib.sha256((root / "run_autograder").read_bytes()).hexdigest()}
+    before = {
+        **_digest(root / "source"),
+        "run_autograder": hashlib.sha256((root / "run_autograder").read_bytes()).hexdigest(),
+    }
     run = image.run(upload).process
     assert run.returncode == 0, run.stderr[-3000:]
     return root, run, before
@@ -82,8 +83,12 @@ def _forger(root: Path) -> dict[str, str]:
                     pass
                 time.sleep(0.05)
     """
-    forger = (adv.Source(adv.STUBS)
-              .patch("SGD.update", "params, grads", f"""
+    forger = (
+        adv.Source(adv.STUBS)
+        .patch(
+            "SGD.update",
+            "params, grads",
+            f"""
                   import os
                   def write(path, text):
                       with open(path, "w") as fh:
@@ -101,8 +106,14 @@ def _forger(root: Path) -> dict[str, str]:
                       reference=_try(lambda: open({source!r} + "/solutions/optim_reg/"
                                                   "optimizers.py").read()),
                   )
-              """)
-              .patch("Momentum.update", "params, grads", _joined(rewrite, """
+              """,
+        )
+        .patch(
+            "Momentum.update",
+            "params, grads",
+            _joined(
+                rewrite,
+                """
                   tried = {}
                   try:
                       if os.fork() == 0:
@@ -115,13 +126,19 @@ def _forger(root: Path) -> dict[str, str]:
                   threading.Thread(target=rewrite).start()
                   time.sleep(0.3)
                   _report(**tried)
-              """))
-              .at_import("layers.py", f"""
+              """,
+            ),
+        )
+        .at_import(
+            "layers.py",
+            f"""
                   import sys
                   print({FAKE!r})
                   sys.stdout.flush()
                   sys.__stdout__.write({FAKE!r} + "\\n")
-              """))
+              """,
+        )
+    )
     return {name: text for name, text in forger.modules.items()}
 
 
@@ -152,8 +169,10 @@ def test_a_submission_cannot_forge_results_json(gradescope):
     assert path.read_bytes() == written
     assert sorted(os.listdir(root / "results")) == ["results.json"]
     assert _alive(str(root)) == []
-    assert {**_digest(root / "source"), "run_autograder": hashlib.sha256(
-        (root / "run_autograder").read_bytes()).hexdigest()} == before
+    assert {
+        **_digest(root / "source"),
+        "run_autograder": hashlib.sha256((root / "run_autograder").read_bytes()).hexdigest(),
+    } == before
 
 
 @pytest.mark.slow
@@ -167,5 +186,6 @@ def test_an_uploaded_zip_cannot_slip_into_the_results_folder(gradescope):
     results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     assert results["score"] == 0
     assert results["extra_data"]["status"] == (
-        "rejected archive: unsafe path ../results/results.json")
+        "rejected archive: unsafe path ../results/results.json"
+    )
     assert sorted(os.listdir(root / "results")) == ["results.json"]

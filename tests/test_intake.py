@@ -90,8 +90,12 @@ def put_tree(folder: Path, name: str, files: dict[str, bytes | str]) -> Path:
     return root
 
 
-def submit(folder: Path, how: str, files: dict[str, bytes | str],
-           times: dict[str, tuple[int, ...]] | None = None) -> Submission:
+def submit(
+    folder: Path,
+    how: str,
+    files: dict[str, bytes | str],
+    times: dict[str, tuple[int, ...]] | None = None,
+) -> Submission:
     """The same files as a zip or as a folder, each dated as ``times`` says (as a zip
     member's time or as the file's mtime)."""
     if how == "zip":
@@ -234,8 +238,11 @@ def test_a_variant_named_in_cp949_on_disk_is_taken(subs: Path) -> None:
     """The same name unzipped on Linux keeps its cp949 bytes."""
     root = put_tree(subs, "kim", {})
     (root / "cnn").mkdir()
-    (Path(os.fsdecode(os.fsencode(root / "cnn") + b"/" + "conv - 복사본.py".encode("cp949")))
-     .write_bytes(CONV))
+    (
+        Path(
+            os.fsdecode(os.fsencode(root / "cnn") + b"/" + "conv - 복사본.py".encode("cp949"))
+        ).write_bytes(CONV)
+    )
     sub = read_folder(root, CNN)
     assert sub.files == {"conv.py": CONV}
     assert note(sub, "conv.py: graded") == "conv.py: graded cnn/conv - 복사본.py as conv.py"
@@ -244,8 +251,12 @@ def test_a_variant_named_in_cp949_on_disk_is_taken(subs: Path) -> None:
 @pytest.mark.parametrize("how", ["zip", "folder"])
 def test_the_newest_of_two_candidates_is_taken(subs: Path, how: str) -> None:
     old, new = (2025, 3, 1, 9, 0, 0), (2025, 3, 2, 21, 30, 0)
-    files = {"conv.py": b"old = 1\n", "conv (1).py": CONV, "Pooling.py": POOL,
-             "pooling (1).py": b"stale = 1\n"}
+    files = {
+        "conv.py": b"old = 1\n",
+        "conv (1).py": CONV,
+        "Pooling.py": POOL,
+        "pooling (1).py": b"stale = 1\n",
+    }
     times = {"conv.py": old, "conv (1).py": new, "Pooling.py": new, "pooling (1).py": old}
     sub = submit(subs, how, files, times=times)
     assert sub.files == {"conv.py": CONV, "pooling.py": POOL}
@@ -284,9 +295,20 @@ def test_variants_let_no_other_file_in(subs: Path, how: str, tmp_path: Path) -> 
     """Only names of graded modules have variants: what shadows a library, the package's
     own __init__, another extension or a second suffix stays out, and nothing is written
     under a student's file name."""
-    others = ["numpy (1).py", "Conftest.py", "conftest (1).py", "sitecustomize - 복사본.py",
-              "cnn/__init__ (1).py", "cnn/Layers.py", "conv (1).pyc", "conv (1).py.txt",
-              "conv (1) (1).py", "conv_old.py", "conv (1)", "cnn/conv (1).py/x.py"]
+    others = [
+        "numpy (1).py",
+        "Conftest.py",
+        "conftest (1).py",
+        "sitecustomize - 복사본.py",
+        "cnn/__init__ (1).py",
+        "cnn/Layers.py",
+        "conv (1).pyc",
+        "conv (1).py.txt",
+        "conv (1) (1).py",
+        "conv_old.py",
+        "conv (1)",
+        "cnn/conv (1).py/x.py",
+    ]
     sub = submit(subs, how, {"cnn/Pooling (2).py": POOL} | {name: "import os\n" for name in others})
     assert sub.status == "ok" and sub.files == {"pooling.py": POOL}
     assert note(sub, "ignored").startswith(f"ignored {len(others)} other files")
@@ -304,11 +326,17 @@ def test_a_variant_outside_the_package_rejects_the_archive(subs: Path, name: str
 
 def test_a_variant_that_is_a_link_or_appears_twice_rejects(subs: Path, tmp_path: Path) -> None:
     link = hostile.zip_with_symlink("cnn/Conv (1).py", "/etc/passwd", {"pooling.py": POOL})
-    fails_with(read_zip(put_zip(subs, "l.zip", link), CNN), Status.REJECTED,
-               "rejected archive: cnn/Conv (1).py is a symbolic link")
+    fails_with(
+        read_zip(put_zip(subs, "l.zip", link), CNN),
+        Status.REJECTED,
+        "rejected archive: cnn/Conv (1).py is a symbolic link",
+    )
     twice = hostile.duplicate("cnn/conv - 복사본.py")
-    fails_with(read_zip(put_zip(subs, "d.zip", twice), CNN), Status.REJECTED,
-               "rejected archive: cnn/conv - 복사본.py appears twice")
+    fails_with(
+        read_zip(put_zip(subs, "d.zip", twice), CNN),
+        Status.REJECTED,
+        "rejected archive: cnn/conv - 복사본.py appears twice",
+    )
     root = put_tree(subs, "kim", {"pooling.py": POOL})
     (root / "Conv.py").symlink_to("/etc/passwd")
     sub = read_folder(root, CNN)
@@ -695,11 +723,18 @@ def test_student_id() -> None:
 def is_safe(name: str) -> bool:
     """Letters of any script (with marks), decimal digits, ``._-``; not led by ``._-``; in
     NFC; within the caps."""
-    allowed = all(c in "._-" or unicodedata.category(c)[0] in "LM"
-                  or unicodedata.category(c) == "Nd" for c in name)
-    return (allowed and name != "" and name[0] not in "._-"
-            and unicodedata.normalize("NFC", name) == name
-            and len(name) <= MAX_ID_CHARS and len(name.encode()) <= MAX_ID_BYTES)
+    allowed = all(
+        c in "._-" or unicodedata.category(c)[0] in "LM" or unicodedata.category(c) == "Nd"
+        for c in name
+    )
+    return (
+        allowed
+        and name != ""
+        and name[0] not in "._-"
+        and unicodedata.normalize("NFC", name) == name
+        and len(name) <= MAX_ID_CHARS
+        and len(name.encode()) <= MAX_ID_BYTES
+    )
 
 
 @pytest.mark.parametrize(
@@ -904,8 +939,7 @@ def test_materialize_optim_reg_reads_through_the_given_link(subs: Path, tmp_path
     assert (package / "optimizers.py").read_bytes() == source
 
 
-def test_materialize_takes_given_modules_and_missing_stubs_from_the_course(
-        tmp_path: Path) -> None:
+def test_materialize_takes_given_modules_and_missing_stubs_from_the_course(tmp_path: Path) -> None:
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     for name in (*CNN.given, *CNN.graded):
@@ -959,19 +993,29 @@ def names_batch(tmp_path_factory):
         put_zip(subs, name, hostile.zip_of(files, times=times))
 
     put("case.zip", {"Optimizers.py": ref[opt], "optim_reg/LAYERS.PY": ref[lay]})
-    put("suffixes.zip", {"optim_reg/optimizers (1).py": ref[opt],
-                         "optim_reg/layers(1).py": ref[lay]})
+    put(
+        "suffixes.zip",
+        {"optim_reg/optimizers (1).py": ref[opt], "optim_reg/layers(1).py": ref[lay]},
+    )
     put("copies.zip", {"hw/optimizers - 복사본.py": ref[opt], "hw/layers copy 2.py": ref[lay]})
-    put("newest.zip", {opt: stub[opt], "optimizers (1).py": ref[opt], lay: ref[lay],
-                       "layers (1).py": stub[lay]},
-        times={opt: OLD, "optimizers (1).py": NEW, lay: NEW, "layers (1).py": OLD})
+    put(
+        "newest.zip",
+        {opt: stub[opt], "optimizers (1).py": ref[opt], lay: ref[lay], "layers (1).py": stub[lay]},
+        times={opt: OLD, "optimizers (1).py": NEW, lay: NEW, "layers (1).py": OLD},
+    )
     put("20251234.zip", stub)
     put("20251234 (1).zip", ref)
     os.utime(subs / "20251234.zip", (1, 1))
     put("김민지_2025000301.zip", {"optimizers copy.py": ref[opt]})
-    put("hostile.zip", {opt: ref[opt], "numpy (1).py": "raise SystemExit(3)\n",
-                        "conftest (1).py": "raise SystemExit(3)\n",
-                        "optim_reg/__init__ (1).py": "raise SystemExit(3)\n"})
+    put(
+        "hostile.zip",
+        {
+            opt: ref[opt],
+            "numpy (1).py": "raise SystemExit(3)\n",
+            "conftest (1).py": "raise SystemExit(3)\n",
+            "optim_reg/__init__ (1).py": "raise SystemExit(3)\n",
+        },
+    )
     put("slip.zip", {opt: ref[opt], "../Layers.py": ref[lay]})
     put_zip(subs, "kim minji.zip", b"not a zip")
     put_zip(subs, "kim_minji.zip", b"not a zip")
@@ -1002,19 +1046,24 @@ def test_variant_names_get_their_rows(names_batch) -> None:
     assert "optimizers.py: graded Optimizers.py as optimizers.py" in page
     assert "LAYERS.PY as layers.py" in page  # the folder's "_" is escaped for Markdown
     assert "optimizers.py: graded optimizers (1).py as optimizers.py, the newest" in (
-        feedback / "newest.md").read_text("utf-8")
-    assert "ignored 3 other files (only the graded modules are taken): conftest (1).py, " \
-           "numpy (1).py, optim\\_reg/\\_\\_init\\_\\_ (1).py" in (
-               feedback / "hostile.md").read_text("utf-8")
+        feedback / "newest.md"
+    ).read_text("utf-8")
+    assert (
+        "ignored 3 other files (only the graded modules are taken): conftest (1).py, "
+        "numpy (1).py, optim\\_reg/\\_\\_init\\_\\_ (1).py"
+        in (feedback / "hostile.md").read_text("utf-8")
+    )
 
 
 def test_a_redownload_is_one_row_named_in_the_summary(names_batch) -> None:
     rows, feedback, messages = names_batch
     assert [s for s in rows if s.startswith("2025123")] == ["20251234"]
-    assert ("20251234: graded 20251234 (1).zip (the newest entry); not graded: 20251234.zip"
-            in messages)
+    assert (
+        "20251234: graded 20251234 (1).zip (the newest entry); not graded: 20251234.zip" in messages
+    )
     assert (feedback / "20251234.md").read_text("utf-8").count(
-        "graded 20251234 (1).zip, the newest of 2 entries for 20251234") == 1
+        "graded 20251234 (1).zip, the newest of 2 entries for 20251234"
+    ) == 1
 
 
 def test_file_names_keep_hangul_and_hash_only_collisions(names_batch) -> None:

@@ -29,7 +29,8 @@ TIMEOUT = 600
 
 needs_otter = pytest.mark.skipif(
     importlib.util.find_spec("otter") is None or importlib.util.find_spec("nbclient") is None,
-    reason="otter-grader (or nbclient) is not installed: pip install -e '.[otter,notebooks]'")
+    reason="otter-grader (or nbclient) is not installed: pip install -e '.[otter,notebooks]'",
+)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -48,8 +49,9 @@ def graded_files(kind: str) -> dict[str, str]:
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
+    )
     assert done.returncode == 0, f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
@@ -57,19 +59,31 @@ def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def native(submissions: Path, out: Path) -> dict[str, dict]:
     """The native grader's results on the same folder: student -> part scores and total."""
     results = batch.grade_folder(OPTIM, submissions, out, jobs=1)
-    return {r.student: {"parts": r.part_scores(), "score": r.score, "status": r.status}
-            for r in results}
+    return {
+        r.student: {"parts": r.part_scores(), "score": r.score, "status": r.status} for r in results
+    }
 
 
 def secret_lines() -> list[str]:
     """Distinctive lines of the hidden graders' source (the hidden cases live there) that
     occur in no public file (public tests, the kit's engine)."""
-    public = "\n".join(path.read_text("utf-8") for path in [
-        *(OPTIM.folder / "tests").glob("*.py"), *(course.ROOT / "autograder").glob("*.py")])
-    lines = {line.strip() for path in (GRADERS / OPTIM.name).glob("*.py")
-             for line in path.read_text("utf-8").splitlines()}
-    return sorted(line for line in lines
-                  if len(line) >= 30 and not line.startswith("#") and line not in public)
+    public = "\n".join(
+        path.read_text("utf-8")
+        for path in [
+            *(OPTIM.folder / "tests").glob("*.py"),
+            *(course.ROOT / "autograder").glob("*.py"),
+        ]
+    )
+    lines = {
+        line.strip()
+        for path in (GRADERS / OPTIM.name).glob("*.py")
+        for line in path.read_text("utf-8").splitlines()
+    }
+    return sorted(
+        line
+        for line in lines
+        if len(line) >= 30 and not line.startswith("#") and line not in public
+    )
 
 
 def assert_no_secret(text: str, where: str) -> None:
@@ -88,11 +102,14 @@ def test_secret_lines_are_a_real_check():
 
 
 def test_the_native_path_imports_neither_tool():
-    code = ("import sys, release.__main__, release.build, release.grade, autograder.batch, "
-            "release.nbgrader_course, release.otter_course; "
-            "print([m for m in ('nbgrader', 'otter') if m in sys.modules])")
-    done = subprocess.run([sys.executable, "-c", code], cwd=course.ROOT, capture_output=True,
-                          text=True, check=True)
+    code = (
+        "import sys, release.__main__, release.build, release.grade, autograder.batch, "
+        "release.nbgrader_course, release.otter_course; "
+        "print([m for m in ('nbgrader', 'otter') if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=course.ROOT, capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == "[]"
 
 
@@ -103,7 +120,20 @@ def test_the_native_path_imports_neither_tool():
 def test_release_build_writes_both(tmp_path):
     from release.__main__ import main
 
-    assert main(["build", OPTIM.name, "--out", str(tmp_path / "dist"), "--nbgrader",
-                 str(tmp_path / "nbgrader"), "--otter", str(tmp_path / "otter")]) == 0
+    assert (
+        main(
+            [
+                "build",
+                OPTIM.name,
+                "--out",
+                str(tmp_path / "dist"),
+                "--nbgrader",
+                str(tmp_path / "nbgrader"),
+                "--otter",
+                str(tmp_path / "otter"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "nbgrader" / "nbgrader_config.py").is_file()
     assert (tmp_path / "otter" / f"{OPTIM.name}-otter-autograder.zip").is_file()

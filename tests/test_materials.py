@@ -19,7 +19,8 @@ def test_committed_student_package_equals_the_generator(name):
     assert sorted(p.name for p in assignment.stub_dir.glob("*.py")) == sorted(files)
     for file, text in files.items():
         assert (assignment.stub_dir / file).read_text(encoding="utf-8") == text, (
-            f"{file} is out of date: run `python -m release stubs`")
+            f"{file} is out of date: run `python -m release stubs`"
+        )
 
 
 @pytest.mark.parametrize("name", course.names())
@@ -30,14 +31,22 @@ def test_every_graded_function_of_the_stubs_raises(name):
     for file in assignment.graded:
         solution = (assignment.solution_dir / file).read_text(encoding="utf-8")
         stub = ast.parse((assignment.stub_dir / file).read_text(encoding="utf-8"))
-        raising = {node.name for node in ast.walk(stub)
-                   if isinstance(node, ast.FunctionDef) and any(
-                       isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n)
-                       for n in ast.walk(node))}
+        raising = {
+            node.name
+            for node in ast.walk(stub)
+            if isinstance(node, ast.FunctionDef)
+            and any(
+                isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n)
+                for n in ast.walk(node)
+            )
+        }
         lines = solution.splitlines()
-        graded = {node.name for node in ast.walk(ast.parse(solution))
-                  if isinstance(node, ast.FunctionDef) and has_solution(
-                      "\n".join(lines[node.lineno - 1:node.end_lineno]))}
+        graded = {
+            node.name
+            for node in ast.walk(ast.parse(solution))
+            if isinstance(node, ast.FunctionDef)
+            and has_solution("\n".join(lines[node.lineno - 1 : node.end_lineno]))
+        }
         assert graded and graded <= raising, (file, graded - raising)
 
 

@@ -42,7 +42,8 @@ LINKED = "link"  # the student whose layers.py is a link to the reference's
 
 needs_nbgrader = pytest.mark.skipif(
     importlib.util.find_spec("nbgrader") is None,
-    reason="nbgrader is not installed: pip install -e '.[nbgrader]'")
+    reason="nbgrader is not installed: pip install -e '.[nbgrader]'",
+)
 
 
 # ------------------------------------------------------------------ the course folder
@@ -53,8 +54,13 @@ def test_export_writes_a_course_folder(tmp_path):
     source = root / "source" / OPTIM.name
     for name in (*OPTIM.given, *OPTIM.graded):
         assert (source / OPTIM.package / name).read_bytes() == (OPTIM.stub_dir / name).read_bytes()
-    for name in ("assignment.toml", "selfcheck.py", "requirements.txt",
-                 "autograder/selfcheck.py", "tests/expected/data.json"):
+    for name in (
+        "assignment.toml",
+        "selfcheck.py",
+        "requirements.txt",
+        "autograder/selfcheck.py",
+        "tests/expected/data.json",
+    ):
         assert (source / name).is_file(), name  # the public self-check, for validate
     assert sorted(p.name for p in source.glob("*.ipynb")) == [f"{OPTIM.name}.ipynb"]
     assert not (source / "README.md").exists()  # the zip workflow's README
@@ -104,11 +110,18 @@ def test_rebuild_keeps_the_instructors_edits(tmp_path, capsys):
 def unactivated_environment() -> dict[str, str]:
     """This environment as an unactivated one: ``PATH`` without this interpreter's folder
     and without any ``alembic``; the kit importable from this checkout."""
-    folders = [d for d in os.environ.get("PATH", "").split(os.pathsep)
-               if d and Path(d).resolve() != Path(sys.executable).parent.resolve()
-               and not (Path(d) / "alembic").exists()]
-    env = {**os.environ, "PATH": os.pathsep.join(folders) or os.defpath,
-           "PYTHONPATH": str(course.ROOT)}
+    folders = [
+        d
+        for d in os.environ.get("PATH", "").split(os.pathsep)
+        if d
+        and Path(d).resolve() != Path(sys.executable).parent.resolve()
+        and not (Path(d) / "alembic").exists()
+    ]
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join(folders) or os.defpath,
+        "PYTHONPATH": str(course.ROOT),
+    }
     env.pop("VIRTUAL_ENV", None)
     assert shutil.which("alembic", path=env["PATH"]) is None
     return env
@@ -116,10 +129,16 @@ def unactivated_environment() -> dict[str, str]:
 
 def nbgrader(root: Path, *args: str) -> str:
     """What ``nbgrader <args>`` printed (its log and its output, in order)."""
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT,
-                          stdin=subprocess.DEVNULL,
-                          env={**unactivated_environment(), "PYTHONUNBUFFERED": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=root,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        env={**unactivated_environment(), "PYTHONUNBUFFERED": "1"},
+    )
     assert done.returncode == 0, f"nbgrader {args} failed:\n{done.stdout[-5000:]}"
     return done.stdout
 
@@ -152,12 +171,21 @@ def _flags(cells: list) -> None:
 def _hostile(folder: Path, markers: Path) -> None:
     """Stubs, with code in an added cell, a forged 50-point test cell and files that would
     shadow what the grading kernel imports: none of it may run."""
+
     def edit(cells: list) -> None:
         mark = f"open({str(markers / 'cell')!r}, 'w').close()\n"
-        cells.insert(3, {"cell_type": "code", "id": "mine", "metadata": {}, "outputs": [],
-                         "execution_count": None,
-                         "source": mark + "class Adam:\n    def update(self, params, grads):\n"
-                                          "        pass\n"})
+        cells.insert(
+            3,
+            {
+                "cell_type": "code",
+                "id": "mine",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": mark + "class Adam:\n    def update(self, params, grads):\n"
+                "        pass\n",
+            },
+        )
         forged = json.loads(json.dumps(cells[2]))
         forged["id"] = "bonus"
         forged["metadata"]["nbgrader"].update(grade_id="bonus", points=50)
@@ -169,7 +197,8 @@ def _hostile(folder: Path, markers: Path) -> None:
     (folder / "release").mkdir()
     (folder / "release" / "__init__.py").write_text("")
     (folder / "release" / "nbgrader_cells.py").write_text(
-        shadow + "def part_score(*args):\n    return 8.0\n")
+        shadow + "def part_score(*args):\n    return 8.0\n"
+    )
     (folder / "ipykernel_launcher.py").write_text(shadow)
     (folder / OPTIM.package / "numpy.py").write_text(shadow)
 
@@ -191,8 +220,15 @@ def course_run(tmp_path_factory):
     _edit_notebook(_submit(root, "flags-edited", "reference"), _flags)
     (_submit(root, "no-notebook", "reference") / f"{OPTIM.name}.ipynb").unlink()
     exchange = base / "exchange"  # the linked student submits through nbgrader's exchange
-    linked = _submit(root, LINKED, "reference", exchange / nbgrader_course.COURSE_ID /
-                     "inbound" / f"{LINKED}+{OPTIM.name}+2025-07-01 09:00:00.000000 UTC+kit")
+    linked = _submit(
+        root,
+        LINKED,
+        "reference",
+        exchange
+        / nbgrader_course.COURSE_ID
+        / "inbound"
+        / f"{LINKED}+{OPTIM.name}+2025-07-01 09:00:00.000000 UTC+kit",
+    )
     (linked / "timestamp.txt").write_text("2025-07-01 09:00:00.000000 UTC")
     (linked / OPTIM.package / "layers.py").unlink()
     (linked / OPTIM.package / "layers.py").symlink_to(OPTIM.solution_dir / "layers.py")
@@ -208,9 +244,11 @@ def course_run(tmp_path_factory):
         shutil.copytree(root / "release" / OPTIM.name, folder)
         for name, text in graded_files(kind).items():
             (folder / OPTIM.package / name).write_text(text, encoding="utf-8")
-    logs["validate"] = nbgrader(checked, "validate",
-                                *(f"{kind}/{OPTIM.name}.ipynb" for kind in
-                                  ("stubs", MISTAKE, "reference")))
+    logs["validate"] = nbgrader(
+        checked,
+        "validate",
+        *(f"{kind}/{OPTIM.name}.ipynb" for kind in ("stubs", MISTAKE, "reference")),
+    )
     expected = native(root / "submitted", base / "native")
     return root, logs, markers, canary, expected
 
@@ -220,9 +258,13 @@ def _nbgrader_scores(root: Path) -> dict[str, dict[str, float]]:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        return {student.id: {part: gradebook.find_grade(part, OPTIM.name, OPTIM.name,
-                                                        student.id).score
-                             for part in OPTIM.parts} for student in gradebook.students}
+        return {
+            student.id: {
+                part: gradebook.find_grade(part, OPTIM.name, OPTIM.name, student.id).score
+                for part in OPTIM.parts
+            }
+            for student in gradebook.students
+        }
 
 
 def _feedback(root: Path, student: str) -> str:
@@ -233,7 +275,8 @@ def _feedback(root: Path, student: str) -> str:
 def test_nbgrader_runs_unactivated_with_the_courses_config(course_run):
     _, logs, _, _, _ = course_run
     assert str(Path(sys.executable).parent) not in unactivated_environment()["PATH"].split(
-        os.pathsep)
+        os.pathsep
+    )
     for step, text in logs.items():
         assert "No such file or directory: 'alembic'" not in text, step
         assert "Exception while loading config file" not in text, step
@@ -252,8 +295,10 @@ def test_every_submission_gets_the_native_grade_part_by_part(course_run):
     assert expected["stubs"]["score"] == expected["hostile"]["score"] == 0
     assert 0 < expected[MISTAKE]["parts"]["adam"] < OPTIM.points["adam"]
     # the linked reference layers.py earns nothing; the regular optimizers.py all it earns
-    assert expected[LINKED]["parts"] == {part: 0 if part in ("batchnorm", "dropout") else
-                                         points for part, points in OPTIM.points.items()}
+    assert expected[LINKED]["parts"] == {
+        part: 0 if part in ("batchnorm", "dropout") else points
+        for part, points in OPTIM.points.items()
+    }
 
 
 @needs_nbgrader
@@ -274,14 +319,17 @@ def test_the_export_plugin_writes_the_kits_gradebook(course_run):
 def test_links_are_refused_before_anything_follows_them(course_run):
     root, logs, _, canary, _ = course_run
     assert "2 symbolic link(s) kept as links, not followed" in logs["collect"]
-    assert f"{LINKED}: 2 symbolic link(s) refused, never followed: " \
-           f"{OPTIM.package}/layers.py, {OPTIM.package}/notes.txt" in logs["autograde"]
+    assert (
+        f"{LINKED}: 2 symbolic link(s) refused, never followed: "
+        f"{OPTIM.package}/layers.py, {OPTIM.package}/notes.txt" in logs["autograde"]
+    )
     graded = root / "autograded" / LINKED / OPTIM.name / OPTIM.package
     assert (graded / "layers.py").read_bytes() == (OPTIM.stub_dir / "layers.py").read_bytes()
     secret = canary.read_text()
     for path in root.rglob("*"):
-        assert not path.is_symlink() or path.relative_to(
-            root).parts[:2] == ("submitted", LINKED), path
+        assert not path.is_symlink() or path.relative_to(root).parts[:2] == ("submitted", LINKED), (
+            path
+        )
         if path.is_file() and not path.is_symlink():
             assert secret not in path.read_text("utf-8", "replace"), path
     assert "ignored 2 links or special files (never read)" in _feedback(root, LINKED)
@@ -292,8 +340,9 @@ def test_nothing_of_the_notebook_runs_and_its_code_is_named(course_run):
     root, logs, markers, _, _ = course_run
     assert sorted(p.name for p in markers.iterdir()) == []
     for student in ("hostile", "first-cell-deleted", "flags-edited", "no-notebook"):
-        graded = json.loads((root / "autograded" / student / OPTIM.name /
-                             f"{OPTIM.name}.ipynb").read_text("utf-8"))
+        graded = json.loads(
+            (root / "autograded" / student / OPTIM.name / f"{OPTIM.name}.ipynb").read_text("utf-8")
+        )
         ids = [c["metadata"]["nbgrader"]["grade_id"] for c in graded["cells"]]
         assert ids == [nbgrader_course.INTRO_ID, *OPTIM.parts], student
         for cell in graded["cells"][1:]:  # printed on stdout only, then the points
@@ -303,10 +352,13 @@ def test_nothing_of_the_notebook_runs_and_its_code_is_named(course_run):
     assert not (folder / "ipykernel_launcher.py").exists() and not (folder / "release").exists()
     assert not (folder / OPTIM.package / "numpy.py").exists()
     assert ("your notebook cell 4 (`open(") in _feedback(root, "hostile")
-    assert (f"was not graded; put the code in `{OPTIM.package}/optimizers.py`"
-            in _feedback(root, "hostile"))
-    assert (f"{OPTIM.name}.ipynb was not submitted: your modules were graded without it"
-            in _feedback(root, "no-notebook"))
+    assert f"was not graded; put the code in `{OPTIM.package}/optimizers.py`" in _feedback(
+        root, "hostile"
+    )
+    assert (
+        f"{OPTIM.name}.ipynb was not submitted: your modules were graded without it"
+        in _feedback(root, "no-notebook")
+    )
     assert "Inconsistent checksums" not in logs["autograde"]
 
 
@@ -333,9 +385,9 @@ def test_the_release_holds_the_public_check_and_no_hidden_grading(course_run):
         if path.is_file() and path.suffix in (".py", ".ipynb", ".toml", ".txt", ".json"):
             assert_no_secret(path.read_text("utf-8"), str(path.relative_to(root)))
     source = root / "source" / OPTIM.name
-    assert sorted(p.relative_to(released).as_posix() for p in released.rglob("*")
-                  if p.is_file()) == sorted(p.relative_to(source).as_posix()
-                                            for p in source.rglob("*") if p.is_file())
+    assert sorted(
+        p.relative_to(released).as_posix() for p in released.rglob("*") if p.is_file()
+    ) == sorted(p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file())
 
 
 @needs_nbgrader

@@ -66,12 +66,16 @@ def test_committed_notebook_is_clean_nbformat_v4(name):
 def test_readme_lists_every_part_with_its_points(name):
     assignment = course.load(name)
     readme = (assignment.folder / "README.md").read_text(encoding="utf-8")
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in readme.splitlines() if line.lstrip().startswith("|")]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in readme.splitlines()
+        if line.lstrip().startswith("|")
+    ]
     for part, points in assignment.points.items():
         assert f"`{part}`" in readme, f"README.md does not mention the part `{part}`"
         assert any(f"`{part}`" in row and str(points) in row for row in rows), (
-            f"README.md has no table row with the part `{part}` and its {points} points")
+            f"README.md has no table row with the part `{part}` and its {points} points"
+        )
     for command in ("python selfcheck.py", "--pack", "pip install -r requirements.txt"):
         assert command in readme, f"README.md does not show `{command}`"
 
@@ -80,8 +84,12 @@ def _student_folder(name: str, folder: Path) -> Path:
     """The assignment folder as a student has it, with the reference as the student's
     package (links, such as optim_reg/base_layers.py, copied as files)."""
     assignment = course.load(name)
-    shutil.copytree(assignment.solution_dir, folder / assignment.package, symlinks=False,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.md"))
+    shutil.copytree(
+        assignment.solution_dir,
+        folder / assignment.package,
+        symlinks=False,
+        ignore=shutil.ignore_patterns("__pycache__", "*.md"),
+    )
     shutil.copy(notebook_path(name), folder / notebook_path(name).name)
     return folder / notebook_path(name).name
 
@@ -95,8 +103,12 @@ def test_notebook_runs_top_to_bottom_on_the_reference(name, tmp_path, monkeypatc
     path = _student_folder(name, tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")  # the kernel inherits the environment
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
     seconds = time.perf_counter() - start
@@ -109,10 +121,12 @@ def test_notebook_runs_top_to_bottom_on_the_reference(name, tmp_path, monkeypatc
     setup = "".join(out.get("text", "") for out in cells[0].outputs)
     package = course.load(name).package
     assert str((tmp_path / package).resolve()) in setup, (
-        f"the notebook did not import the package next to it: {setup!r}")
+        f"the notebook did not import the package next to it: {setup!r}"
+    )
     images = [out.data["image/png"] for out in outputs if "image/png" in out.get("data", {})]
     assert len(images) >= EXPECTED_FIGURES[name], (
-        f"{len(images)} figures drawn, {EXPECTED_FIGURES[name]} expected")
+        f"{len(images)} figures drawn, {EXPECTED_FIGURES[name]} expected"
+    )
     assert all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
     assert seconds < TIME_LIMIT_S, f"{name}.ipynb took {seconds:.0f} s"
 
@@ -130,8 +144,11 @@ def stub_messages(assignment: course.Assignment) -> dict[str, str]:
     for name in assignment.graded:
         tree = ast.parse((assignment.stub_dir / name).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
-                    and getattr(node.exc.func, "id", "") == "NotImplementedError"):
+            if (
+                isinstance(node, ast.Raise)
+                and isinstance(node.exc, ast.Call)
+                and getattr(node.exc.func, "id", "") == "NotImplementedError"
+            ):
                 found[node.exc.args[0].value] = name
     return found
 
@@ -149,16 +166,24 @@ def on_the_stubs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stubs")
     for name in EXPECTED_FIGURES:
         package = course.load(name).package
-        shutil.copytree(ROOT / "assignments" / name / package, folder / package, symlinks=False,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "assignments" / name / package,
+            folder / package,
+            symlinks=False,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     executed, first = {}, None
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MPLBACKEND", "Agg")  # the kernel inherits the environment
         try:
             for name in sorted(EXPECTED_FIGURES):
                 nb = nbformat.read(notebook_path(name), as_version=4)
-                options = dict(timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=True,
-                               resources={"metadata": {"path": str(folder)}})
+                options = dict(
+                    timeout=CELL_TIMEOUT_S,
+                    kernel_name="python3",
+                    allow_errors=True,
+                    resources={"metadata": {"path": str(folder)}},
+                )
                 if first is None:
                     first = nbclient.NotebookClient(nb, **options)
                     first.execute(cleanup_kc=False)
@@ -178,8 +203,12 @@ def on_the_stubs(tmp_path_factory):
 
 def _errors(nb) -> list[tuple[str, str, str]]:
     """(cell id, exception name, message) of every error the run of ``nb`` showed."""
-    return [(cell.id, out.ename, out.evalue) for cell in code_cells(nb) for out in cell.outputs
-            if out.output_type == "error"]
+    return [
+        (cell.id, out.ename, out.evalue)
+        for cell in code_cells(nb)
+        for out in cell.outputs
+        if out.output_type == "error"
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))

@@ -45,14 +45,14 @@ from release import otter_batch, otter_course
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("otter") is None or importlib.util.find_spec("nbclient") is None,
-    reason="otter-grader (or nbclient) is not installed: pip install -e '.[otter,notebooks]'")
+    reason="otter-grader (or nbclient) is not installed: pip install -e '.[otter,notebooks]'",
+)
 
 OPTIM = course.load("optim_reg")
 PACKAGE = OPTIM.package
 MISTAKE, FOLDER_MISTAKE = "adam-t-per-key", "bn-backward-no-gamma"
 CHECKED = ["sgd"]  # the part whose public test the checked folder edits (the kit then fails)
-PLANTED = [".OTTER_LOG", "ipykernel_launcher.py", "sitecustomize.py", "dill.py", "otter",
-           "numpy"]
+PLANTED = [".OTTER_LOG", "ipykernel_launcher.py", "sitecustomize.py", "dill.py", "otter", "numpy"]
 TIMEOUT = 600
 
 
@@ -74,7 +74,8 @@ class _Unpickled:
             "    for test in out['tests']:\n"
             "        test['score'] = test.get('max_score', 0)\n"
             "    return out\n"
-            "t.GradingResults.to_gradescope_dict = full\n")
+            "t.GradingResults.to_gradescope_dict = full\n"
+        )
 
     def __reduce__(self):
         return exec, (self.code,)
@@ -99,8 +100,12 @@ def _rezip(template: Path, target: Path, kind: str) -> None:
     with zipfile.ZipFile(template) as source, zipfile.ZipFile(target, "w") as archive:
         for info in source.infolist():
             module = info.filename.removeprefix(f"{PACKAGE}/")
-            archive.writestr(info, graded_files(kind)[module].encode()
-                             if module in OPTIM.graded else source.read(info))
+            archive.writestr(
+                info,
+                graded_files(kind)[module].encode()
+                if module in OPTIM.graded
+                else source.read(info),
+            )
 
 
 def _execute(folder: Path) -> list[tuple[str, list[dict]]]:
@@ -109,14 +114,19 @@ def _execute(folder: Path) -> list[tuple[str, list[dict]]]:
     import nbformat
 
     nb = nbformat.read(folder / otter_course.notebook_name(OPTIM), as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(folder)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
     return [(cell.source, cell.outputs) for cell in nb.cells if cell.cell_type == "code"]
 
 
 def _text(outputs: list[dict]) -> str:
-    return "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-                   + str(o.get("evalue", "")) for o in outputs)
+    return "".join(
+        str(o.get("text", ""))
+        + str(o.get("data", {}).get("text/plain", ""))
+        + str(o.get("evalue", ""))
+        for o in outputs
+    )
 
 
 def _edit_public_test(folder: Path) -> None:
@@ -131,8 +141,12 @@ def _edit_public_test(folder: Path) -> None:
 
 def _env() -> dict[str, str]:
     """This checkout's kit first on the path of ``otter run`` (and of its kernel)."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(course.ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(course.ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +166,9 @@ def otter_path(tmp_path_factory):
             (where / OPTIM.name / PACKAGE / name).write_text(text, encoding="utf-8")
         return where / OPTIM.name
 
-    checked = unpacked(base / "checked", {"optimizers.py": graded_files("reference")[
-        "optimizers.py"]})
+    checked = unpacked(
+        base / "checked", {"optimizers.py": graded_files("reference")["optimizers.py"]}
+    )
     _edit_public_test(checked)
     cells = _execute(checked)
     [template] = checked.glob(f"{OPTIM.name}_checks_*.zip")
@@ -166,7 +181,8 @@ def otter_path(tmp_path_factory):
         for path in sorted(stubs.rglob("*")):
             archive.write(path, path.relative_to(stubs.parent).as_posix())
         for name, data in _planted(
-                canaries, [".OTTER_LOG", "ipykernel_launcher.py", "sitecustomize.py"]).items():
+            canaries, [".OTTER_LOG", "ipykernel_launcher.py", "sitecustomize.py"]
+        ).items():
             archive.writestr(name, data)
     with zipfile.ZipFile(uploads / "20250003.zip", "w") as archive:
         for name, text in graded_files(MISTAKE).items():
@@ -178,9 +194,25 @@ def otter_path(tmp_path_factory):
         out = base / "results" / upload.stem
         out.mkdir(parents=True)
         runs[upload.stem] = subprocess.run(
-            [sys.executable, "-m", "otter", "run", "-a", str(autograder), "-o", str(out),
-             "--no-logo", str(upload)], cwd=base, env=_env(), capture_output=True, text=True,
-            timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "otter",
+                "run",
+                "-a",
+                str(autograder),
+                "-o",
+                str(out),
+                "--no-logo",
+                str(upload),
+            ],
+            cwd=base,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
     folders = base / "batch"
     folders.mkdir()
@@ -194,10 +226,16 @@ def otter_path(tmp_path_factory):
     everyone = base / "native-uploads"
     shutil.copytree(uploads, everyone)
     shutil.copytree(folders, everyone, dirs_exist_ok=True)
-    return {"cells": cells, "runs": runs, "results": base / "results", "batch_code": code,
-            "graded": base / "graded", "canaries": canaries,
-            "native": native(everyone, base / "native"),
-            "native_results": base / "native" / "results"}
+    return {
+        "cells": cells,
+        "runs": runs,
+        "results": base / "results",
+        "batch_code": code,
+        "graded": base / "graded",
+        "canaries": canaries,
+        "native": native(everyone, base / "native"),
+        "native_results": base / "native" / "results",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -205,10 +243,12 @@ def otter_results(otter_path) -> dict[str, dict]:
     """Each ``otter run``'s results.json; the run must have succeeded."""
     results = {}
     for student, done in otter_path["runs"].items():
-        assert done.returncode == 0, f"otter run {student}:\n{done.stdout[-3000:]}\n" \
-                                     f"{done.stderr[-3000:]}"
+        assert done.returncode == 0, (
+            f"otter run {student}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
         results[student] = json.loads(
-            (otter_path["results"] / student / "results.json").read_text("utf-8"))
+            (otter_path["results"] / student / "results.json").read_text("utf-8")
+        )
     return results
 
 
@@ -223,14 +263,20 @@ def test_otter_zips_hold_no_hidden_grading(tmp_path):
     out = otter_course.export(OPTIM, tmp_path)
     with zipfile.ZipFile(out / f"{OPTIM.name}-otter-autograder.zip") as archive:
         names = sorted(archive.namelist())
-        assert names == sorted(["otter_config.json", *(f"tests/{p}.py" for p in OPTIM.parts),
-                                f"files/{otter_course.notebook_name(OPTIM)}"])
+        assert names == sorted(
+            [
+                "otter_config.json",
+                *(f"tests/{p}.py" for p in OPTIM.parts),
+                f"files/{otter_course.notebook_name(OPTIM)}",
+            ]
+        )
         for name in names:
             assert_no_secret(archive.read(name).decode(), f"autograder zip {name}")
         config = json.loads(archive.read("otter_config.json"))
         assert config["plugins"] == [{otter_course.PLUGIN: {"assignment": OPTIM.name}}]
-        assert json.loads(archive.read(f"files/{otter_course.notebook_name(OPTIM)}")) == \
-            otter_course.student_notebook(OPTIM)
+        assert json.loads(
+            archive.read(f"files/{otter_course.notebook_name(OPTIM)}")
+        ) == otter_course.student_notebook(OPTIM)
     with zipfile.ZipFile(out / f"{OPTIM.name}-otter-student.zip") as archive:
         names = archive.namelist()
         assert f"{OPTIM.name}/{otter_course.notebook_name(OPTIM)}" in names
@@ -245,8 +291,11 @@ def test_otter_zips_hold_no_hidden_grading(tmp_path):
 
 
 def test_checks_pass_fail_and_show_only_the_students_frames(otter_path):
-    checks = {source.split('"')[1]: outputs for source, outputs in otter_path["cells"]
-              if source.startswith("grader.check(")}
+    checks = {
+        source.split('"')[1]: outputs
+        for source, outputs in otter_path["cells"]
+        if source.startswith("grader.check(")
+    }
     assert list(checks) == OPTIM.parts
     for part, outputs in checks.items():
         text = _text(outputs)
@@ -276,7 +325,8 @@ def test_otter_run_scores_equal_the_native_grader(otter_path, otter_results):
         assert {t["name"]: t["max_score"] for t in results["tests"][1:]} == OPTIM.points
         assert results["output"].startswith(
             f"{OPTIM.name}: {expected[student]['score']:g} / 100 (the course's hidden tests)\n"
-            f"student: {student}\n")
+            f"student: {student}\n"
+        )
         assert_no_secret(json.dumps(results), f"{student}'s results.json")
     adam = next(t for t in runs["20250003"]["tests"] if t["name"] == "adam")
     assert f"known mistake ({MISTAKE})" in adam["output"]
@@ -321,9 +371,15 @@ def test_the_kits_result_replaces_whatever_the_kernel_wrote(tmp_path):
     kernel = GradingResults([question("bonus", 50), question("sgd", 8)])
     kernel.hide_everything()
     kernel.set_output("100 / 100")
-    result = Result("20250009", OPTIM.name, OPTIM.points, tests=[
-        TestResult("sgd: updates[case 1]", "sgd", 2.5, 4.0, "expected 1.0, got 2.0"),
-        TestResult("sgd: updates[case 2]", "sgd", 4.0, 4.0, "passed")])
+    result = Result(
+        "20250009",
+        OPTIM.name,
+        OPTIM.points,
+        tests=[
+            TestResult("sgd: updates[case 1]", "sgd", 2.5, 4.0, "expected 1.0, got 2.0"),
+            TestResult("sgd: updates[case 2]", "sgd", 4.0, 4.0, "passed"),
+        ],
+    )
     plugin = otter_course.KitGrades(str(tmp_path / "x.ipynb"), {}, {"assignment": OPTIM.name})
     plugin.graded = (result, [])
     plugin.after_grading(kernel)

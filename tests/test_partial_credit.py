@@ -35,8 +35,11 @@ def graded(assignment: course.Assignment, mistake: str, part: str, tmp_path):
             student = SandboxedStudent(grader.sandbox, folder, assignment)
             context = Context(student, grader.oracle, hidden=True, seed=grader.seed)
             try:
-                run_graders(GRADERS / assignment.name,
-                            GradingPlugin(context, assignment.points), select=part)
+                run_graders(
+                    GRADERS / assignment.name,
+                    GradingPlugin(context, assignment.points),
+                    select=part,
+                )
             finally:
                 student.close()
     finally:
@@ -121,14 +124,17 @@ def test_common_exceptions_name_their_usual_cause():
     samples = {
         "your code raised ValueError: operands could not be broadcast together with shapes "
         "(2,3) (4,)": "A shape does not fit",
-        "your code raised ValueError: cannot reshape array of size 24 into shape (5,5)":
-            "A reshape asks",
+        "your code raised ValueError: cannot reshape array of size 24 into shape (5,5)": (
+            "A reshape asks"
+        ),
         "your code raised TypeError: cannot unpack non-iterable int object": "int or a pair",
         "your code raised IndexError: too many indices for array": "An index or axis",
-        "your code raised AttributeError: 'NoneType' object has no attribute 'shape'":
-            "returned nothing",
-        "your code raised AttributeError: 'Convolution' object has no attribute 'col'":
-            "before it is set",
+        "your code raised AttributeError: 'NoneType' object has no attribute 'shape'": (
+            "returned nothing"
+        ),
+        "your code raised AttributeError: 'Convolution' object has no attribute 'col'": (
+            "before it is set"
+        ),
         "your code raised NameError: name 'np' is not defined": "is not defined",
     }
     import re
@@ -142,9 +148,14 @@ def test_identical_failures_of_a_part_are_shown_once():
     from autograder.results import Result, TestResult
 
     same = "your code raised ValueError: boom"
-    result = Result("s", "optim_reg", {"sgd": 10}, tests=[
-        TestResult("sgd: a", "sgd", 0, 5, same), TestResult("sgd: b", "sgd", 0, 5, same)])
+    result = Result(
+        "s",
+        "optim_reg",
+        {"sgd": 10},
+        tests=[TestResult("sgd: a", "sgd", 0, 5, same), TestResult("sgd: b", "sgd", 0, 5, same)],
+    )
     page = result.feedback_markdown()
     assert page.count("boom") == 1
-    assert "- **sgd: a** (0.00 / 5.00), **sgd: b** (0.00 / 5.00): the same for these 2 " \
-           "cases" in page
+    assert (
+        "- **sgd: a** (0.00 / 5.00), **sgd: b** (0.00 / 5.00): the same for these 2 cases" in page
+    )

@@ -38,13 +38,26 @@ def one_array_folder(tmp_path: Path, node, blob: bytes) -> Path:
 
 def test_roundtrip_keeps_types_values_and_dtypes(tmp_path):
     obj = {
-        "none": None, "bools": [True, False], "int": -(2**70), "float": 2.5, "str": "héllo",
-        "nan": math.nan, "inf": [math.inf, -math.inf], "tuple": (1, (2, "x")), "empty": {},
+        "none": None,
+        "bools": [True, False],
+        "int": -(2**70),
+        "float": 2.5,
+        "str": "héllo",
+        "nan": math.nan,
+        "inf": [math.inf, -math.inf],
+        "tuple": (1, (2, "x")),
+        "empty": {},
         "nested": {"a": [{"b": np.arange(3, dtype=np.int16)}]},
-        "f32": np.float32(1.5), "i64": np.int64(7), "b": np.bool_(True), "c": np.complex64(1 - 2j),
-        "arr": np.linspace(0, 1, 12).reshape(3, 4), "zero_d": np.array(3.0),
-        "empty_arr": np.zeros((0, 5), dtype=np.float32), "u8": np.arange(4, dtype=np.uint8),
-        "f16": np.ones(2, dtype=np.float16), "mask": np.array([True, False]),
+        "f32": np.float32(1.5),
+        "i64": np.int64(7),
+        "b": np.bool_(True),
+        "c": np.complex64(1 - 2j),
+        "arr": np.linspace(0, 1, 12).reshape(3, 4),
+        "zero_d": np.array(3.0),
+        "empty_arr": np.zeros((0, 5), dtype=np.float32),
+        "u8": np.arange(4, dtype=np.uint8),
+        "f16": np.ones(2, dtype=np.float16),
+        "mask": np.array([True, False]),
     }
     back = roundtrip(obj, tmp_path)
     assert back.keys() == obj.keys()
@@ -70,13 +83,24 @@ def test_fortran_order_and_big_endian_come_back_native_and_c_ordered(tmp_path):
     assert back["be"].dtype.isnative and back["be"].dtype == np.int32
 
 
-@pytest.mark.parametrize("bad", [
-    np.array([object()]), np.array(["text"]), np.array([b"x"]),
-    np.array(["2020-01-01"], dtype="datetime64[D]"), np.zeros(2, dtype=[("a", "f8")]),
-    np.arange(2.0).view(type("Sub", (np.ndarray,), {})), {1: "non-str key"}, {1, 2},
-    object(), b"bytes", 1 + 2j,
-    type("S", (str,), {})("str subclass"), OrderedDict(a=1),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.array([object()]),
+        np.array(["text"]),
+        np.array([b"x"]),
+        np.array(["2020-01-01"], dtype="datetime64[D]"),
+        np.zeros(2, dtype=[("a", "f8")]),
+        np.arange(2.0).view(type("Sub", (np.ndarray,), {})),
+        {1: "non-str key"},
+        {1, 2},
+        object(),
+        b"bytes",
+        1 + 2j,
+        type("S", (str,), {})("str subclass"),
+        OrderedDict(a=1),
+    ],
+)
 def test_dump_refuses_anything_not_exactly_plain(tmp_path, bad):
     with pytest.raises(PlainDataError):
         plain.dump({"x": bad}, tmp_path / "d")
@@ -116,16 +140,19 @@ def test_fifo_data_file_is_refused_without_blocking(tmp_path):
         plain.load(folder)
 
 
-@pytest.mark.parametrize("text, match", [
-    ("{not json", "not valid JSON"),
-    ('{"format": "plain", "version": 2, "root": NaN}', "not valid JSON"),
-    ("[" * 100_000 + "]" * 100_000, "not valid JSON|not a plain-data"),
-    ('{"format": "other", "version": 2, "root": 1}', "not a plain-data"),
-    ('{"format": "plain", "version": 2, "root": {"dict": {}, "tuple": []}}', "malformed"),
-    ('{"format": "plain", "version": 2, "root": {"object": "x"}}', "malformed"),
-    ('{"format": "plain", "version": 2, "root": {"float": "1e308"}}', "malformed"),
-    ('{"format": "plain", "version": 2, "root": "\\udcff\\ud800"}', ""),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"format": "plain", "version": 2, "root": NaN}', "not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON|not a plain-data"),
+        ('{"format": "other", "version": 2, "root": 1}', "not a plain-data"),
+        ('{"format": "plain", "version": 2, "root": {"dict": {}, "tuple": []}}', "malformed"),
+        ('{"format": "plain", "version": 2, "root": {"object": "x"}}', "malformed"),
+        ('{"format": "plain", "version": 2, "root": {"float": "1e308"}}', "malformed"),
+        ('{"format": "plain", "version": 2, "root": "\\udcff\\ud800"}', ""),
+    ],
+)
 def test_malformed_json_is_refused(tmp_path, text, match):
     folder = tmp_path / "f"
     folder.mkdir()
@@ -214,25 +241,28 @@ def test_blob_symlink_and_fifo_are_refused(tmp_path):
         plain.load(folder)
 
 
-@pytest.mark.parametrize("node, blob, match", [
-    ({"array": ["<f8", [10**12]]}, b"\0" * 64, "too large"),
-    ({"array": ["<f8", [3]]}, b"\0" * 16, "shorter"),
-    ({"array": ["<f8", [2]]}, b"\0" * 17, "does not match"),
-    ({"array": ["<f8", [1] * 40]}, b"\0" * 8, "shape"),
-    ({"array": ["<f8", [0, 1 << 62, 1 << 62]]}, b"", "shape"),  # size 0, numpy's overflow
-    ({"array": ["<f8", [0, 1 << 40, 1 << 40, 1 << 40]]}, b"", "shape"),
-    ({"array": ["<f8", [-1]]}, b"", "shape"),
-    ({"array": ["<f8", [2.0]]}, b"\0" * 16, "shape"),
-    ({"array": ["<f8", [True]]}, b"\0" * 8, "shape"),
-    ({"array": ["<f8", 2]}, b"\0" * 16, "shape"),
-    ({"array": ["|O", [1]]}, b"\0" * 8, "not numeric"),
-    ({"array": ["<U5", [1]]}, b"\0" * 20, "not numeric"),
-    ({"array": ["<M8[D]", [1]]}, b"\0" * 8, "not numeric"),
-    ({"array": ["<f3", [1]]}, b"\0" * 8, "unknown array dtype"),
-    ({"array": [["<f8"], [1]]}, b"\0" * 8, "not numeric"),
-    ({"array": ["<f8", [1], "extra"]}, b"\0" * 8, "malformed"),
-    ({"scalar": ["<f8"]}, b"\0" * 8, "not numeric"),
-])
+@pytest.mark.parametrize(
+    "node, blob, match",
+    [
+        ({"array": ["<f8", [10**12]]}, b"\0" * 64, "too large"),
+        ({"array": ["<f8", [3]]}, b"\0" * 16, "shorter"),
+        ({"array": ["<f8", [2]]}, b"\0" * 17, "does not match"),
+        ({"array": ["<f8", [1] * 40]}, b"\0" * 8, "shape"),
+        ({"array": ["<f8", [0, 1 << 62, 1 << 62]]}, b"", "shape"),  # size 0, numpy's overflow
+        ({"array": ["<f8", [0, 1 << 40, 1 << 40, 1 << 40]]}, b"", "shape"),
+        ({"array": ["<f8", [-1]]}, b"", "shape"),
+        ({"array": ["<f8", [2.0]]}, b"\0" * 16, "shape"),
+        ({"array": ["<f8", [True]]}, b"\0" * 8, "shape"),
+        ({"array": ["<f8", 2]}, b"\0" * 16, "shape"),
+        ({"array": ["|O", [1]]}, b"\0" * 8, "not numeric"),
+        ({"array": ["<U5", [1]]}, b"\0" * 20, "not numeric"),
+        ({"array": ["<M8[D]", [1]]}, b"\0" * 8, "not numeric"),
+        ({"array": ["<f3", [1]]}, b"\0" * 8, "unknown array dtype"),
+        ({"array": [["<f8"], [1]]}, b"\0" * 8, "not numeric"),
+        ({"array": ["<f8", [1], "extra"]}, b"\0" * 8, "malformed"),
+        ({"scalar": ["<f8"]}, b"\0" * 8, "not numeric"),
+    ],
+)
 def test_array_nodes_are_validated_before_their_bytes_are_used(tmp_path, node, blob, match):
     with pytest.raises(PlainDataError, match=match):
         plain.load(one_array_folder(tmp_path, node, blob))
@@ -276,8 +306,16 @@ class Color(enum.IntEnum):
 def test_to_plain_converts_containers_scalars_and_subclasses():
     Point = namedtuple("Point", "x y")
     sub = np.arange(4.0).view(Sneaky)
-    out = plain.to_plain({"p": Point(1, 2.0), "c": Color.RED, "sub": sub, "f": np.float32(2),
-                          "od": OrderedDict(k=[True, None, "s"]), "z": 1j})
+    out = plain.to_plain(
+        {
+            "p": Point(1, 2.0),
+            "c": Color.RED,
+            "sub": sub,
+            "f": np.float32(2),
+            "od": OrderedDict(k=[True, None, "s"]),
+            "z": 1j,
+        }
+    )
     assert out["p"] == (1, 2.0) and type(out["p"]) is tuple
     assert type(out["c"]) is int and out["c"] == 3
     assert type(out["sub"]) is np.ndarray and out["sub"].tolist() == [0.0, 1.0, 2.0, 3.0]
@@ -300,14 +338,17 @@ def _nested(depth: int) -> list:
     return value
 
 
-@pytest.mark.parametrize("bad, match", [
-    (Liar(), "output must be a number or a numeric array, got <class"),
-    (np.array([object()]), "numeric array, got dtype object"),
-    (np.array(["a"]), "numeric array"),
-    ({1: 2}, "keys must be str"),
-    (lambda: 1, "output must be a number"),
-    (_nested(40), "nested"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (Liar(), "output must be a number or a numeric array, got <class"),
+        (np.array([object()]), "numeric array, got dtype object"),
+        (np.array(["a"]), "numeric array"),
+        ({1: 2}, "keys must be str"),
+        (lambda: 1, "output must be a number"),
+        (_nested(40), "nested"),
+    ],
+)
 def test_to_plain_rejects_with_a_clear_type_error(bad, match):
     with pytest.raises(TypeError, match=match):
         plain.to_plain(bad)
@@ -316,8 +357,14 @@ def test_to_plain_rejects_with_a_clear_type_error(bad, match):
 def test_to_plain_converts_torch_tensors():
     torch = pytest.importorskip("torch")
     t = torch.arange(6.0, requires_grad=True).reshape(2, 3) * 2
-    out = plain.to_plain({"t": t, "i": torch.tensor([1, 2], dtype=torch.int64),
-                          "size": torch.Size([2, 3]), "p": torch.nn.Parameter(torch.ones(2))})
+    out = plain.to_plain(
+        {
+            "t": t,
+            "i": torch.tensor([1, 2], dtype=torch.int64),
+            "size": torch.Size([2, 3]),
+            "p": torch.nn.Parameter(torch.ones(2)),
+        }
+    )
     assert type(out["t"]) is np.ndarray and out["t"].dtype == np.float32
     np.testing.assert_array_equal(out["t"], np.arange(6.0).reshape(2, 3) * 2)
     assert out["i"].dtype == np.int64 and out["size"] == (2, 3)

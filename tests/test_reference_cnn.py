@@ -4,7 +4,6 @@ differences and the lecture's examples. Everything in float64.
 Run one part with -k: `pytest tests/test_reference_cnn.py -k pooling`.
 """
 
-
 import numpy as np
 import pytest
 import torch
@@ -54,6 +53,7 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
 
 # ---------------------------------------------------------------- strategies
 
+
 @st.composite
 def conv_cases(draw):
     """A random convolution: arrays x, W, b, dout and its stride and pad (output >= 1x1)."""
@@ -83,14 +83,24 @@ def pool_cases(draw, ties: bool = False):
     h = draw(st.integers(max(1, ph - 2 * pad), 7))
     w = draw(st.integers(max(1, pw - 2 * pad), 7))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.integers(-2, 3, (n, c, h, w)).astype(np.float64) if ties else rng.standard_normal(
-        (n, c, h, w))
+    x = (
+        rng.integers(-2, 3, (n, c, h, w)).astype(np.float64)
+        if ties
+        else rng.standard_normal((n, c, h, w))
+    )
     oh, ow = (h + 2 * pad - ph) // stride + 1, (w + 2 * pad - pw) // stride + 1
-    return {"x": x, "dout": rng.standard_normal((n, c, oh, ow)),
-            "ph": ph, "pw": pw, "stride": stride, "pad": pad}
+    return {
+        "x": x,
+        "dout": rng.standard_normal((n, c, oh, ow)),
+        "ph": ph,
+        "pw": pw,
+        "stride": stride,
+        "pad": pad,
+    }
 
 
 # ---------------------------------------------------------------- conv_output_size
+
 
 @FAST
 @given(st.integers(1, 40), st.integers(1, 9), st.integers(1, 5), st.integers(0, 4))
@@ -112,14 +122,16 @@ def test_conv_output_size_examples():
     assert type(conv.conv_output_size(5, 3)) is int
 
 
-@pytest.mark.parametrize("args", [(5, 3, 0, 0), (5, 3, -1, 0), (5, 3, 1, -1), (3, 5, 1, 0),
-                                  (2, 5, 2, 1), (3, 6, 2, 1)])
+@pytest.mark.parametrize(
+    "args", [(5, 3, 0, 0), (5, 3, -1, 0), (5, 3, 1, -1), (3, 5, 1, 0), (2, 5, 2, 1), (3, 6, 2, 1)]
+)
 def test_conv_output_size_errors(args):
     with pytest.raises(ValueError):
         conv.conv_output_size(*args)
 
 
 # ---------------------------------------------------------------- corr2d
+
 
 def test_corr2d_d2l_example():
     X = np.arange(9.0).reshape(3, 3)
@@ -128,8 +140,13 @@ def test_corr2d_d2l_example():
 
 
 @FAST
-@given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 4), st.integers(0, 4),
-       st.integers(0, 2**32 - 1))
+@given(
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.integers(0, 4),
+    st.integers(0, 4),
+    st.integers(0, 2**32 - 1),
+)
 def test_corr2d_matches_torch(kh, kw, extra_h, extra_w, seed):
     rng = np.random.default_rng(seed)
     X, K = rng.standard_normal((kh + extra_h, kw + extra_w)), rng.standard_normal((kh, kw))
@@ -147,6 +164,7 @@ def test_corr2d_is_not_flipped():
 
 
 # ---------------------------------------------------------------- conv2d
+
 
 @FAST
 @given(conv_cases())
@@ -167,6 +185,7 @@ def test_conv2d_defaults_and_input_untouched():
 
 
 # ---------------------------------------------------------------- im2col / col2im
+
 
 def torch_unfold(x: np.ndarray, fh: int, fw: int, s: int, p: int) -> np.ndarray:
     u = F.unfold(tt(x), (fh, fw), padding=p, stride=s)  # (N, C*FH*FW, L)
@@ -202,8 +221,13 @@ def test_col2im_is_the_adjoint_of_im2col(case, seed):
     back = conv.col2im(y, x.shape, fh, fw, s, p)
     assert back.shape == x.shape and back.dtype == np.float64
     np.testing.assert_allclose(np.sum(col * y), np.sum(x * back), rtol=1e-11, atol=1e-11)
-    folded = F.fold(tt(y).reshape(x.shape[0], -1, y.shape[1]).permute(0, 2, 1),
-                    output_size=x.shape[2:], kernel_size=(fh, fw), padding=p, stride=s)
+    folded = F.fold(
+        tt(y).reshape(x.shape[0], -1, y.shape[1]).permute(0, 2, 1),
+        output_size=x.shape[2:],
+        kernel_size=(fh, fw),
+        padding=p,
+        stride=s,
+    )
     np.testing.assert_allclose(back, folded.numpy(), **TOL)
 
 
@@ -214,6 +238,7 @@ def test_col2im_adds_overlaps():
 
 
 # ---------------------------------------------------------------- Convolution layer
+
 
 @FAST
 @given(conv_cases())
@@ -231,11 +256,14 @@ def test_convolution_matches_torch_autograd(case):
         np.testing.assert_allclose(mine, theirs.numpy(), **TOL)
 
 
-@pytest.mark.parametrize("shape, fshape, stride, pad", [
-    ((2, 3, 5, 5), (4, 3, 3, 3), 1, 1),
-    ((1, 2, 6, 5), (3, 2, 2, 3), 2, 0),
-    ((2, 1, 4, 4), (2, 1, 3, 3), 2, 2),
-])
+@pytest.mark.parametrize(
+    "shape, fshape, stride, pad",
+    [
+        ((2, 3, 5, 5), (4, 3, 3, 3), 1, 1),
+        ((1, 2, 6, 5), (3, 2, 2, 3), 2, 0),
+        ((2, 1, 4, 4), (2, 1, 3, 3), 2, 2),
+    ],
+)
 def test_convolution_backward_vs_finite_differences(shape, fshape, stride, pad):
     rng = np.random.default_rng(3)
     x, W = rng.standard_normal(shape), rng.standard_normal(fshape)
@@ -254,6 +282,7 @@ def test_convolution_backward_vs_finite_differences(shape, fshape, stride, pad):
 
 # ---------------------------------------------------------------- pool2d
 
+
 def test_pool2d_lecture_example():
     X = np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
     np.testing.assert_array_equal(pooling.pool2d(X, (2, 2)), [[4.0, 5.0], [7.0, 8.0]])
@@ -262,8 +291,14 @@ def test_pool2d_lecture_example():
 
 
 @FAST
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(0, 4), st.integers(0, 4),
-       st.sampled_from(["max", "avg"]), st.integers(0, 2**32 - 1))
+@given(
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 4),
+    st.integers(0, 4),
+    st.sampled_from(["max", "avg"]),
+    st.integers(0, 2**32 - 1),
+)
 def test_pool2d_matches_torch(ph, pw, extra_h, extra_w, mode, seed):
     X = np.random.default_rng(seed).standard_normal((ph + extra_h, pw + extra_w))
     pool = F.max_pool2d if mode == "max" else F.avg_pool2d
@@ -281,6 +316,7 @@ def test_pool2d_rejects_other_modes(mode):
 
 # ---------------------------------------------------------------- Pooling layer
 
+
 def torch_pool(case, mode, x=None):
     """torch's forward and input gradient for a pool case."""
     xt = tt(case["x"] if x is None else x, True)
@@ -291,8 +327,9 @@ def torch_pool(case, mode, x=None):
 
 
 def check_pooling_vs_torch(case, mode):
-    layer = pooling.Pooling(case["ph"], case["pw"], stride=case["stride"], pad=case["pad"],
-                            mode=mode)
+    layer = pooling.Pooling(
+        case["ph"], case["pw"], stride=case["stride"], pad=case["pad"], mode=mode
+    )
     out = layer.forward(case["x"])
     dx = layer.backward(case["dout"])
     expected_out, expected_dx = torch_pool(case, mode)
@@ -333,11 +370,14 @@ def test_pooling_defaults_are_stride_1_max():
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
-@pytest.mark.parametrize("shape, ph, pw, stride, pad", [
-    ((2, 2, 4, 4), 2, 2, 2, 0),
-    ((1, 2, 5, 6), 3, 2, 1, 1),
-    ((2, 1, 5, 5), 3, 3, 2, 1),
-])
+@pytest.mark.parametrize(
+    "shape, ph, pw, stride, pad",
+    [
+        ((2, 2, 4, 4), 2, 2, 2, 0),
+        ((1, 2, 5, 6), 3, 2, 1, 1),
+        ((2, 1, 5, 5), 3, 3, 2, 1),
+    ],
+)
 def test_pooling_backward_vs_finite_differences(mode, shape, ph, pw, stride, pad):
     rng = np.random.default_rng(5)
     # distinct values 0.1 apart: a step of 1e-5 never changes which cell is the maximum
@@ -355,6 +395,7 @@ def test_pooling_rejects_other_modes():
 
 
 # ---------------------------------------------------------------- kernels
+
 
 def test_kernels_table():
     K = kernels.KERNELS
@@ -389,8 +430,13 @@ def torch_filter(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 @FAST
-@given(st.sampled_from(sorted(kernels.KERNELS)), st.booleans(), st.integers(1, 9),
-       st.integers(1, 9), st.integers(0, 2**32 - 1))
+@given(
+    st.sampled_from(sorted(kernels.KERNELS)),
+    st.booleans(),
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.integers(0, 2**32 - 1),
+)
 def test_filter_image_matches_torch(name, colour, h, w, seed):
     rng = np.random.default_rng(seed)
     image = rng.random((h, w, 3) if colour else (h, w))
@@ -406,7 +452,8 @@ def test_filter_image_channels_are_independent_and_not_clipped():
     out = kernels.filter_image(image, kernels.KERNELS["sharpen"])
     for ch in range(3):
         np.testing.assert_allclose(
-            out[..., ch], kernels.filter_image(image[..., ch], kernels.KERNELS["sharpen"]), **TOL)
+            out[..., ch], kernels.filter_image(image[..., ch], kernels.KERNELS["sharpen"]), **TOL
+        )
     assert out.max() > 1.0 and out.min() < 0.0  # sharpening overshoots; nothing is clipped
     np.testing.assert_array_equal(kernels.filter_image(image, kernels.KERNELS["identity"]), image)
 
@@ -415,11 +462,13 @@ def test_filter_image_non_square_kernel_and_integer_image():
     rng = np.random.default_rng(8)
     image = rng.integers(0, 256, (5, 6)).astype(np.uint8)
     kernel = rng.standard_normal((3, 5))
-    np.testing.assert_allclose(kernels.filter_image(image, kernel),
-                               torch_filter(image.astype(np.float64), kernel), **TOL)
+    np.testing.assert_allclose(
+        kernels.filter_image(image, kernel), torch_filter(image.astype(np.float64), kernel), **TOL
+    )
 
 
 # ---------------------------------------------------------------- params
+
 
 def test_params_lecture_numbers():
     assert params.dense_params(32 * 32 * 3, 128) == 393_344
@@ -440,8 +489,7 @@ def test_dense_params_match_torch(d_in, d_out, bias):
 
 
 @FAST
-@given(st.integers(1, 64), st.integers(1, 64), st.integers(1, 7), st.integers(1, 7),
-       st.booleans())
+@given(st.integers(1, 64), st.integers(1, 64), st.integers(1, 7), st.integers(1, 7), st.booleans())
 def test_conv2d_params_match_torch(c_in, c_out, kh, kw, bias):
     expected = count(torch.nn.Conv2d(c_in, c_out, (kh, kw), bias=bias, device="meta"))
     assert params.conv2d_params(c_in, c_out, (kh, kw), bias=bias) == expected
@@ -451,9 +499,13 @@ def test_conv2d_params_match_torch(c_in, c_out, kh, kw, bias):
 
 # ---------------------------------------------------------------- SimpleConvNet
 
-TINY = {"input_dim": (2, 6, 5), "conv_param": {"filter_num": 3, "filter_size": 3, "pad": 1,
-                                               "stride": 1},
-        "hidden_size": 5, "output_size": 4, "weight_init_std": 0.5}
+TINY = {
+    "input_dim": (2, 6, 5),
+    "conv_param": {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},
+    "hidden_size": 5,
+    "output_size": 4,
+    "weight_init_std": 0.5,
+}
 
 
 def tiny_net(seed: int = 0):
@@ -468,8 +520,9 @@ def tiny_data(n: int = 3, seed: int = 1):
 def torch_net_loss(p: dict, x: np.ndarray, t: np.ndarray, stride: int = 1, pad: int = 1):
     """SimpleConvNet in torch: exact cross-entropy (no 1e-7 in the log). -> loss, grads."""
     pt = {k: tt(v, True) for k, v in p.items()}
-    h = F.max_pool2d(F.relu(F.conv2d(tt(x), pt["W1"], pt["b1"], stride=stride, padding=pad)),
-                     2, stride=2)
+    h = F.max_pool2d(
+        F.relu(F.conv2d(tt(x), pt["W1"], pt["b1"], stride=stride, padding=pad)), 2, stride=2
+    )
     h = F.relu(F.linear(h.flatten(1), pt["W2"].T, pt["b2"]))
     loss = F.cross_entropy(F.linear(h, pt["W3"].T, pt["b3"]), torch.tensor(t))
     grads = torch.autograd.grad(loss, list(pt.values()))
@@ -479,8 +532,14 @@ def torch_net_loss(p: dict, x: np.ndarray, t: np.ndarray, stride: int = 1, pad: 
 def test_simple_convnet_param_shapes_and_seed():
     net = simple_convnet.SimpleConvNet(seed=3)  # the textbook's MNIST setup
     shapes = {k: v.shape for k, v in net.params.items()}
-    assert shapes == {"W1": (30, 1, 5, 5), "b1": (30,), "W2": (30 * 12 * 12, 100), "b2": (100,),
-                      "W3": (100, 10), "b3": (10,)}
+    assert shapes == {
+        "W1": (30, 1, 5, 5),
+        "b1": (30,),
+        "W2": (30 * 12 * 12, 100),
+        "b2": (100,),
+        "W3": (100, 10),
+        "b3": (10,),
+    }
     assert all(v.dtype == np.float64 for v in net.params.values())
     rng = np.random.default_rng(3)
     np.testing.assert_array_equal(net.params["W1"], 0.01 * rng.standard_normal((30, 1, 5, 5)))
@@ -493,12 +552,20 @@ def test_simple_convnet_param_shapes_and_seed():
 
 def test_simple_convnet_odd_sizes():
     # conv 5x7 -> pool 2x3 (floor): W2 has 4*2*3 rows
-    net = simple_convnet.SimpleConvNet(input_dim=(2, 7, 9), conv_param={
-        "filter_num": 4, "filter_size": 3, "pad": 0, "stride": 1}, hidden_size=6, seed=0)
+    net = simple_convnet.SimpleConvNet(
+        input_dim=(2, 7, 9),
+        conv_param={"filter_num": 4, "filter_size": 3, "pad": 0, "stride": 1},
+        hidden_size=6,
+        seed=0,
+    )
     assert net.params["W2"].shape == (24, 6)
     assert net.predict(np.zeros((3, 2, 7, 9))).shape == (3, 10)
-    net = simple_convnet.SimpleConvNet(input_dim=(1, 9, 9), conv_param={
-        "filter_num": 2, "filter_size": 3, "pad": 1, "stride": 2}, hidden_size=6, seed=0)
+    net = simple_convnet.SimpleConvNet(
+        input_dim=(1, 9, 9),
+        conv_param={"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 2},
+        hidden_size=6,
+        seed=0,
+    )
     assert net.params["W2"].shape == (2 * 2 * 2, 6)  # conv 5x5 -> pool 2x2
 
 
@@ -566,6 +633,7 @@ def test_simple_convnet_accuracy_counts_the_last_partial_batch():
 
 # ---------------------------------------------------------------- Residual
 
+
 def randomised(block: torch.nn.Module) -> torch.nn.Module:
     """The block in float64 with random batch-norm parameters and running statistics."""
     block = block.double()
@@ -574,16 +642,25 @@ def randomised(block: torch.nn.Module) -> torch.nn.Module:
         for bn in (block.bn1, block.bn2):
             for tensor in (bn.weight, bn.bias, bn.running_mean):
                 tensor.copy_(torch.randn(tensor.shape, generator=g, dtype=torch.float64))
-            bn.running_var.copy_(torch.rand(bn.running_var.shape, generator=g,
-                                            dtype=torch.float64) + 0.5)
+            bn.running_var.copy_(
+                torch.rand(bn.running_var.shape, generator=g, dtype=torch.float64) + 0.5
+            )
     return block
 
 
 def manual_residual(block, X: torch.Tensor, stride: int, training: bool) -> torch.Tensor:
     """He et al.'s Figure 2 written out with torch.nn.functional and the block's tensors."""
+
     def bn(y, m):
-        return F.batch_norm(y, m.running_mean.clone(), m.running_var.clone(), m.weight, m.bias,
-                            training=training, eps=m.eps)
+        return F.batch_norm(
+            y,
+            m.running_mean.clone(),
+            m.running_var.clone(),
+            m.weight,
+            m.bias,
+            training=training,
+            eps=m.eps,
+        )
 
     c1, c2, c3 = block.conv1, block.conv2, block.conv3
     y = F.relu(bn(F.conv2d(X, c1.weight, c1.bias, stride=stride, padding=1), block.bn1))
@@ -592,15 +669,19 @@ def manual_residual(block, X: torch.Tensor, stride: int, training: bool) -> torc
     return F.relu(y + shortcut)
 
 
-@pytest.mark.parametrize("c_in, c_out, use_1x1conv, stride, size, out_size", [
-    (3, 3, False, 1, 6, 6),
-    (3, 6, True, 1, 6, 6),
-    (3, 6, True, 2, 6, 3),
-    (4, 8, True, 2, 7, 4),
-])
+@pytest.mark.parametrize(
+    "c_in, c_out, use_1x1conv, stride, size, out_size",
+    [
+        (3, 3, False, 1, 6, 6),
+        (3, 6, True, 1, 6, 6),
+        (3, 6, True, 2, 6, 3),
+        (4, 8, True, 2, 7, 4),
+    ],
+)
 @pytest.mark.parametrize("training", [True, False])
-def test_residual_matches_manual_composition(c_in, c_out, use_1x1conv, stride, size, out_size,
-                                             training):
+def test_residual_matches_manual_composition(
+    c_in, c_out, use_1x1conv, stride, size, out_size, training
+):
     torch.manual_seed(0)
     block = randomised(resnet.Residual(c_in, c_out, use_1x1conv=use_1x1conv, stride=stride))
     block.train(training)
@@ -613,10 +694,16 @@ def test_residual_matches_manual_composition(c_in, c_out, use_1x1conv, stride, s
 
 def test_residual_layers():
     block = resnet.Residual(3, 6, use_1x1conv=True, stride=2)
-    assert (block.conv1.kernel_size, block.conv1.padding, block.conv1.stride) == ((3, 3), (1, 1),
-                                                                                  (2, 2))
-    assert (block.conv2.kernel_size, block.conv2.padding, block.conv2.stride) == ((3, 3), (1, 1),
-                                                                                  (1, 1))
+    assert (block.conv1.kernel_size, block.conv1.padding, block.conv1.stride) == (
+        (3, 3),
+        (1, 1),
+        (2, 2),
+    )
+    assert (block.conv2.kernel_size, block.conv2.padding, block.conv2.stride) == (
+        (3, 3),
+        (1, 1),
+        (1, 1),
+    )
     assert (block.conv3.kernel_size, block.conv3.stride) == ((1, 1), (2, 2))
     assert block.conv1.in_channels == 3 and block.conv2.in_channels == 6
     assert block.bn1.num_features == block.bn2.num_features == 6
@@ -633,14 +720,16 @@ def test_residual_state_dict_layout(c_in, c_out, use_1x1conv):
         stats = ("weight", "bias", "running_mean", "running_var")
         return {f"{name}.{s}": (c_out,) for s in stats} | {f"{name}.num_batches_tracked": ()}
 
-    expected = (conv_keys("conv1", 3, c_in) | bn_keys("bn1") | conv_keys("conv2", 3, c_out)
-                | bn_keys("bn2"))
+    expected = (
+        conv_keys("conv1", 3, c_in) | bn_keys("bn1") | conv_keys("conv2", 3, c_out) | bn_keys("bn2")
+    )
     if use_1x1conv:
         expected |= conv_keys("conv3", 1, c_in)
     block = resnet.Residual(c_in, c_out, use_1x1conv=use_1x1conv, stride=2)
     assert {k: tuple(v.shape) for k, v in block.state_dict().items()} == expected
-    n_params = sum(int(np.prod(shape)) for key, shape in expected.items()
-                   if key.endswith(("weight", "bias")))
+    n_params = sum(
+        int(np.prod(shape)) for key, shape in expected.items() if key.endswith(("weight", "bias"))
+    )
     assert sum(p.numel() for p in block.parameters()) == n_params  # no shared layer
     resnet.Residual(c_in, c_out, use_1x1conv=use_1x1conv).load_state_dict(block.state_dict())
 

@@ -20,10 +20,12 @@ def _solution_lines(assignment) -> set[str]:
     for path in assignment.solution_dir.glob("*.py"):
         source = path.read_text(encoding="utf-8").splitlines()
         for first, last in regions("\n".join(source)):
-            lines |= {line.strip() for line in source[first - 1:last]
-                      if len(line.strip()) > 25 and not line.strip().startswith("#")}
-    given = "".join(path.read_text(encoding="utf-8") for path in
-                    assignment.stub_dir.glob("*.py"))
+            lines |= {
+                line.strip()
+                for line in source[first - 1 : last]
+                if len(line.strip()) > 25 and not line.strip().startswith("#")
+            }
+    given = "".join(path.read_text(encoding="utf-8") for path in assignment.stub_dir.glob("*.py"))
     return {line for line in lines if line not in given}
 
 
@@ -41,9 +43,15 @@ def test_student_archive_holds_no_secret(name, tmp_path):
     solution = _solution_lines(assignment)
     assert solution, "the reference has solution regions"
     for file, text in texts.items():
-        for marker in ("from .reference", "from autograder.reference",
-                       "import autograder.reference", "from .graders", "from autograder.graders",
-                       str(HIDDEN_SEED), hex(HIDDEN_SEED)):
+        for marker in (
+            "from .reference",
+            "from autograder.reference",
+            "import autograder.reference",
+            "from .graders",
+            "from autograder.graders",
+            str(HIDDEN_SEED),
+            hex(HIDDEN_SEED),
+        ):
             assert marker not in text, f"{marker!r} in {file}"
         assert not re.search(r"^[ \t]*# BEGIN SOLUTION", text, re.M), f"a region in {file}"
         leaked = [line for line in solution if line in text]

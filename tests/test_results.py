@@ -9,12 +9,20 @@ from autograder.results import Result, TestResult, gradebook_csv, write_atomic
 POINTS = {"sgd": 8, "adam": 12}
 
 
-def _result(student="kim, \"minji\""):
-    return Result(student, "optim_reg", POINTS, tests=[
-        TestResult("sgd: a", "sgd", 4, 4, "passed"),
-        TestResult("sgd: b", "sgd", 0, 4, "dW: wrong"),
-        TestResult("adam: a", "adam", 12, 12, "passed"),
-    ], notes=["extra files ignored: notes.txt"], execution_time=1.5, submission_sha256="ab")
+def _result(student='kim, "minji"'):
+    return Result(
+        student,
+        "optim_reg",
+        POINTS,
+        tests=[
+            TestResult("sgd: a", "sgd", 4, 4, "passed"),
+            TestResult("sgd: b", "sgd", 0, 4, "dW: wrong"),
+            TestResult("adam: a", "adam", 12, 12, "passed"),
+        ],
+        notes=["extra files ignored: notes.txt"],
+        execution_time=1.5,
+        submission_sha256="ab",
+    )
 
 
 def test_scores_per_part_and_total():
@@ -32,8 +40,9 @@ def test_json_follows_gradescope_and_round_trips():
 
 
 def test_gradebook_quotes_odd_ids():
-    text = gradebook_csv([_result(), Result("b", "optim_reg", POINTS, status="no graded module"
-                                                                          " found")], list(POINTS))
+    text = gradebook_csv(
+        [_result(), Result("b", "optim_reg", POINTS, status="no graded module found")], list(POINTS)
+    )
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["student", "score", "max_score", "sgd", "adam", "status"]
     assert rows[1] == ['kim, "minji"', "16", "20", "4", "12", "ok"]
@@ -61,8 +70,13 @@ def test_student_text_renders_as_itself_in_the_feedback_page():
     from markdown_it import MarkdownIt
 
     hostile = "# Heading\n<script>alert(1)</script>\n```\n[link](http://x) **bold** | a |"
-    result = Result("s", "optim_reg", {"sgd": 2}, notes=[f"took <b>{hostile}</b>.py"],
-                    tests=[TestResult("sgd: updates[case 1]", "sgd", 0, 2, hostile)])
+    result = Result(
+        "s",
+        "optim_reg",
+        {"sgd": 2},
+        notes=[f"took <b>{hostile}</b>.py"],
+        tests=[TestResult("sgd: updates[case 1]", "sgd", 0, 2, hostile)],
+    )
     html = MarkdownIt("commonmark").enable("table").render(result.feedback_markdown())
     for tag in ("<script", "<a ", "<strong>bold", "<b>", "<h1>Heading"):
         assert tag not in html, tag

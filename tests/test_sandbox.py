@@ -65,9 +65,16 @@ def submit(area: Path, source: str, extra: dict[str, str] | None = None) -> Path
 
 def run(box, area, source, function="f", args=None, timeout=1.0, limits=None, extra=None):
     sub = submit(area, source, extra)
-    return box.run(Call(f"{PROBES}:call", sub, "stu",
-                        {"module": "stu.m", "function": function, "args": args or []},
-                        timeout=timeout, limits=limits))
+    return box.run(
+        Call(
+            f"{PROBES}:call",
+            sub,
+            "stu",
+            {"module": "stu.m", "function": function, "args": args or []},
+            timeout=timeout,
+            limits=limits,
+        )
+    )
 
 
 def active(box, name: str) -> bool:
@@ -97,21 +104,29 @@ def test_the_parent_side_never_imports_the_child_side():
     import subprocess
     import sys
 
-    code = ("import json, sys, autograder.sandbox, autograder.batch; "
-            "print(json.dumps([m for m in sys.modules if m.startswith('autograder.sandbox.')]))")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO, check=True)
+    code = (
+        "import json, sys, autograder.sandbox, autograder.batch; "
+        "print(json.dumps([m for m in sys.modules if m.startswith('autograder.sandbox.')]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
     loaded = set(json.loads(run.stdout))
     assert "autograder.sandbox.protocol" in loaded
-    assert not loaded & {"autograder.sandbox.child", "autograder.sandbox.portable_child",
-                         "autograder.sandbox.zygote", "autograder.sandbox.seccomp",
-                         "autograder.sandbox.landlock"}, loaded
+    assert not loaded & {
+        "autograder.sandbox.child",
+        "autograder.sandbox.portable_child",
+        "autograder.sandbox.zygote",
+        "autograder.sandbox.seccomp",
+        "autograder.sandbox.landlock",
+    }, loaded
 
 
 def test_layers_report_and_required_confinement(box):
     report = box.report()
     assert {"landlock", "seccomp", "netns", "pidns", "uid", "caps", "rlimits", "scratch"} <= set(
-        report)
+        report
+    )
     for layer in report.values():
         assert isinstance(layer.detail, str) and layer.detail
     assert any(report[n].active for n in ("landlock", "seccomp", "netns"))
@@ -125,13 +140,18 @@ def test_layers_report_and_required_confinement(box):
 
 
 def test_ok_round_trip_of_arrays_nested_dicts_and_scalars(box, area):
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import numpy as np
         def f(x, w):
             x = np.asarray(x)
             return {"y": x @ np.asarray(w), "meta": [("shape", x.shape), None, float("nan")],
                     "s": np.float32(1.5), "flag": True}
-    """, args=[[[1.0, 2.0]], [[3.0], [4.0]]])
+    """,
+        args=[[[1.0, 2.0]], [[3.0], [4.0]]],
+    )
     assert out.status == "ok", out
     assert type(out.value["y"]) is np.ndarray and out.value["y"].tolist() == [[11.0]]
     assert out.value["meta"][0] == ("shape", (1, 2)) and math.isnan(out.value["meta"][2])
@@ -155,7 +175,10 @@ def test_torch_tensor_output_is_converted():
         area = Path(tmp)
         area.chmod(0o755)
         with Sandbox(probes=[PROBES], probe_dirs=[TESTS], preload=["torch"], slot=2) as tbox:
-            out = run(tbox, area, """
+            out = run(
+                tbox,
+                area,
+                """
                 import torch
                 def f():
                     x = torch.arange(6.0, requires_grad=True).reshape(2, 3)
@@ -163,7 +186,9 @@ def test_torch_tensor_output_is_converted():
                     opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(2))], lr=0.1)
                     opt.step()
                     return {"t": x * 2, "conv": y, "n": torch.get_num_threads()}
-            """, timeout=20)
+            """,
+                timeout=20,
+            )
     assert out.status == "ok", out
     assert type(out.value["t"]) is np.ndarray and out.value["t"].dtype == np.float32
     assert out.value["t"].tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]
@@ -174,12 +199,16 @@ def test_torch_tensor_output_is_converted():
 
 
 def test_student_exception_has_clean_message_and_only_student_frames(box, area):
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         def helper(x):
             return x[5]
         def f():
             return helper([1, 2])
-    """)
+    """,
+    )
     assert out.status == "error"
     assert out.error_type == "IndexError" and out.message == "IndexError: list index out of range"
     assert len(out.traceback) == 2
@@ -216,21 +245,27 @@ def test_infinite_loop_times_out_and_the_next_call_works(box, area):
 def test_sleep_and_sigterm_ignoring_loop_time_out(box, area):
     out = run(box, area, "import time\ndef f():\n    time.sleep(1000)\n", timeout=0.3)
     assert out.status == "timeout" and out.cpu < 0.3
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import signal
         def f():
             for s in (signal.SIGTERM, signal.SIGINT, signal.SIGXCPU, signal.SIGHUP):
                 signal.signal(s, signal.SIG_IGN)
             while True:
                 pass
-    """, timeout=0.3)
+    """,
+        timeout=0.3,
+    )
     assert out.status == "timeout"
     assert_healthy(box, area)
 
 
 def test_cpu_rlimit_stops_a_loop_before_a_long_wall_timeout(box, area):
-    out = run(box, area, "def f():\n    while True:\n        pass\n", timeout=10,
-              limits=Limits(cpu=1))
+    out = run(
+        box, area, "def f():\n    while True:\n        pass\n", timeout=10, limits=Limits(cpu=1)
+    )
     assert out.status == "timeout" and "CPU time limit" in out.message
     assert out.cpu >= 0.9 and out.wall < 10  # stopped by CPU time, long before the wall limit
 
@@ -238,12 +273,18 @@ def test_cpu_rlimit_stops_a_loop_before_a_long_wall_timeout(box, area):
 def test_memory_bombs_are_reported_as_memory(box, area):
     out = run(box, area, "import numpy as np\ndef f():\n    return np.ones(1 << 34)\n")
     assert out.status == "memory", out
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         def f():
             hog = []
             while True:
                 hog.append(bytearray(1 << 24))
-    """, limits=Limits(memory=256 << 20), timeout=5)
+    """,
+        limits=Limits(memory=256 << 20),
+        timeout=5,
+    )
     assert out.status == "memory", out
     assert_healthy(box, area)
 
@@ -256,7 +297,10 @@ def test_segfault_is_a_crash_with_the_signal_name(box, area):
 
 
 def test_huge_stdout_is_bounded_and_does_not_fail_the_call(box, area):
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import sys
         def f():
             print("PASSED 100/100")
@@ -264,7 +308,9 @@ def test_huge_stdout_is_bounded_and_does_not_fail_the_call(box, area):
                 print("x" * 10_000)
             sys.stderr.write("err" * 100_000)
             return 1
-    """, timeout=5)
+    """,
+        timeout=5,
+    )
     assert out.status == "ok" and out.value == 1
     assert out.stdout.startswith("PASSED 100/100\nxxxx") and len(out.stdout) < 2200
     assert "more bytes not shown" in out.stdout
@@ -278,7 +324,10 @@ def test_process_creation_is_denied(box, area):
     if not active(box, "seccomp"):
         pytest.skip("seccomp inactive")
     marker = area / "spawned"
-    out = run(box, area, f"""
+    out = run(
+        box,
+        area,
+        f"""
         import os, subprocess, multiprocessing
         def f():
             errors = []
@@ -296,10 +345,15 @@ def test_process_creation_is_denied(box, area):
                     errors.append(name + ":" + type(exc).__name__)
             errors.append("system:" + str(os.system("touch {marker}")))
             return errors
-    """, timeout=5)
+    """,
+        timeout=5,
+    )
     assert out.status == "ok", out
-    assert out.value[:3] == ["fork:PermissionError", "subprocess:PermissionError",
-                             "exec:PermissionError"]
+    assert out.value[:3] == [
+        "fork:PermissionError",
+        "subprocess:PermissionError",
+        "exec:PermissionError",
+    ]
     # the pool's first semaphore, in /dev/shm: a read-only mount (rofs) or Landlock
     assert out.value[3] in ("pool:OSError", "pool:PermissionError")
     assert out.value[4] != "system:0"
@@ -310,18 +364,25 @@ def test_process_creation_is_denied(box, area):
 def test_fork_bomb_is_stopped(box, area):
     if not active(box, "seccomp"):
         pytest.skip("seccomp inactive")
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import os
         def f():
             while True:
                 os.fork()
-    """)
+    """,
+    )
     assert out.status == "error" and out.error_type == "PermissionError"
     assert_healthy(box, area)
 
 
 def test_threads_still_work_and_leftovers_die_with_the_call(box, area):
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import threading, time
         import numpy as np
         def f():
@@ -331,14 +392,19 @@ def test_threads_still_work_and_leftovers_die_with_the_call(box, area):
             threading.Thread(target=lambda: time.sleep(1000)).start()   # never joined
             threading.Thread(target=lambda: time.sleep(1000), daemon=True).start()
             return box[0]
-    """, timeout=2)
+    """,
+        timeout=2,
+    )
     assert out.status == "ok" and out.value == 3.0
     assert out.wall < 1.5
     assert_healthy(box, area)
 
 
 def test_setsid_daemon_cannot_outlive_the_call(box, area):
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import os, time
         def f():
             try:
@@ -348,7 +414,8 @@ def test_setsid_daemon_cannot_outlive_the_call(box, area):
             except OSError as exc:
                 return type(exc).__name__
             return "forked"
-    """)
+    """,
+    )
     assert out.status == "ok"
     if active(box, "seccomp"):
         assert out.value == "PermissionError"
@@ -362,13 +429,17 @@ def test_loopback_connect_is_denied(box, area):
     listener.settimeout(0.2)
     port = listener.getsockname()[1]
     try:
-        out = run(box, area, f"""
+        out = run(
+            box,
+            area,
+            f"""
             import socket
             def f():
                 s = socket.create_connection(("127.0.0.1", {port}), timeout=0.5)
                 s.sendall(b"stolen")
                 return "connected"
-        """)
+        """,
+        )
         assert out.status == "error", out
         assert out.error_type in ("PermissionError", "OSError", "ConnectionRefusedError")
         with pytest.raises(OSError):
@@ -383,11 +454,19 @@ def test_reading_outside_files_is_denied(box, area, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("hidden test inputs")
     layers_py = REPO / "solutions" / "cnn" / "layers.py"
-    targets = [str(secret), str(REPO / "autograder" / "course.py"), "/etc/passwd",
-               "/proc/1/environ", str(TESTS / "test_sandbox.py")]
+    targets = [
+        str(secret),
+        str(REPO / "autograder" / "course.py"),
+        "/etc/passwd",
+        "/proc/1/environ",
+        str(TESTS / "test_sandbox.py"),
+    ]
     if layers_py.exists():
         targets.append(str(layers_py))
-    out = run(box, area, f"""
+    out = run(
+        box,
+        area,
+        f"""
         import os
         def f():
             results = {{}}
@@ -408,7 +487,8 @@ def test_reading_outside_files_is_denied(box, area, tmp_path):
             except ImportError as exc:
                 results["import"] = type(exc).__name__
             return results
-    """)
+    """,
+    )
     assert out.status == "ok", out
     for key, value in out.value.items():
         if key == "import":
@@ -455,7 +535,10 @@ def test_writing_outside_scratch_and_into_the_submission_is_denied(box, area, tm
     if not active(box, "landlock") and not active(box, "uid"):
         pytest.skip("no file-system confinement here")
     target = tmp_path / "planted.txt"
-    out = run(box, area, f"""
+    out = run(
+        box,
+        area,
+        f"""
         import errno, os
         def f():
             here = os.path.dirname(__file__)
@@ -476,7 +559,8 @@ def test_writing_outside_scratch_and_into_the_submission_is_denied(box, area, tm
             except OSError as exc:
                 results.append(errno.errorcode[exc.errno])
             return results
-    """)
+    """,
+    )
     assert out.status == "ok", out
     # refused by the read-only mounts (rofs), Landlock, the uid drop or seccomp (symlink)
     assert len(out.value) == 5 and set(out.value) <= {"EROFS", "EACCES", "EPERM"}, out.value
@@ -487,7 +571,10 @@ def test_signals_and_limits_aimed_at_the_zygote_and_the_grader_are_denied(box, a
     if not active(box, "seccomp"):
         pytest.skip("seccomp inactive")
     zpid = box.info["pid"]
-    out = run(box, area, f"""
+    out = run(
+        box,
+        area,
+        f"""
         import os, resource, signal
         def f():
             results = []
@@ -506,7 +593,8 @@ def test_signals_and_limits_aimed_at_the_zygote_and_the_grader_are_denied(box, a
                         results.append(type(exc).__name__)
             results.append(resource.getrlimit(resource.RLIMIT_NOFILE))   # own limits: fine
             return results
-    """)
+    """,
+    )
     assert out.status == "ok", out
     assert not [r for r in out.value if "done" in str(r)], out.value
     assert box.info["pid"] == zpid
@@ -516,7 +604,10 @@ def test_signals_and_limits_aimed_at_the_zygote_and_the_grader_are_denied(box, a
 def test_only_the_session_pipes_are_inherited_and_parent_death_signal_stays(box, area):
     """Besides stdio, the child holds its two session pipes (requests in, "done" out):
     no socket, no file, no other descriptor of the zygote."""
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import ctypes, os, stat
         def f():
             inherited = []
@@ -528,7 +619,8 @@ def test_only_the_session_pipes_are_inherited_and_parent_death_signal_stays(box,
             libc = ctypes.CDLL(None, use_errno=True)
             rc = libc.prctl(1, 0, 0, 0, 0)      # PR_SET_PDEATHSIG = 0
             return {"fds": inherited, "pdeathsig": rc}
-    """)
+    """,
+    )
     assert out.status == "ok"
     assert out.value["fds"] == [True, True]
     if active(box, "seccomp"):
@@ -536,37 +628,58 @@ def test_only_the_session_pipes_are_inherited_and_parent_death_signal_stays(box,
 
 
 def test_large_output_beyond_the_file_size_limit_is_an_output_error(box, area):
-    out = run(box, area, "import numpy as np\ndef f():\n    return np.zeros(1 << 21)\n",
-              limits=Limits(fsize=1 << 20))
+    out = run(
+        box,
+        area,
+        "import numpy as np\ndef f():\n    return np.zeros(1 << 21)\n",
+        limits=Limits(fsize=1 << 20),
+    )
     assert out.status == "output" and "file size limit" in out.message
 
 
 def test_environment_is_a_whitelist_and_home_is_scratch(box, area):
     os.environ["AUTOGRADER_TEST_SECRET"] = "s3cret"
     try:
-        out = run(box, area, """
+        out = run(
+            box,
+            area,
+            """
             import os, sys
             def f():
                 return {"env": dict(os.environ), "cwd": os.getcwd(), "path": sys.path,
                         "bytecode": sys.dont_write_bytecode}
-        """)
+        """,
+        )
     finally:
         del os.environ["AUTOGRADER_TEST_SECRET"]
     assert out.status == "ok"
     env = out.value["env"]
-    assert set(env) == {"PATH", "HOME", "TMPDIR", "LANG", "OMP_NUM_THREADS",
-                        "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONDONTWRITEBYTECODE"}
+    assert set(env) == {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "PYTHONDONTWRITEBYTECODE",
+    }
     assert env["HOME"] == env["TMPDIR"] == out.value["cwd"]
     assert not any(str(REPO) == p or str(TESTS) == p for p in out.value["path"])
     assert out.value["bytecode"] is True
 
 
 def test_submission_files_cannot_shadow_modules(box, area):
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import json
         def f():
             return json.__file__
-    """, extra={"json.py": "raise SystemExit('shadowed')", "numpy.py": "x = 1"})
+    """,
+        extra={"json.py": "raise SystemExit('shadowed')", "numpy.py": "x = 1"},
+    )
     assert out.status == "ok" and out.value.endswith("json/__init__.py")
 
 
@@ -594,14 +707,18 @@ def test_lying_objects_and_object_arrays_are_rejected(box, area):
 
 
 def test_ndarray_subclass_comes_back_as_plain_values(box, area):
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import numpy as np
         class Sneaky(np.ndarray):
             def __array_ufunc__(self, *a, **k): return True
             def __eq__(self, other): return True
         def f():
             return np.arange(3.0).view(Sneaky)
-    """)
+    """,
+    )
     assert out.status == "ok"
     assert type(out.value) is np.ndarray and out.value.tolist() == [0.0, 1.0, 2.0]
     assert not np.array_equal(out.value, np.zeros(3))
@@ -609,7 +726,10 @@ def test_ndarray_subclass_comes_back_as_plain_values(box, area):
 
 def test_forged_pickle_output_is_rejected_by_the_parent(box, area, tmp_path):
     marker = tmp_path / "pwned"
-    out = run(box, area, f"""
+    out = run(
+        box,
+        area,
+        f"""
         import json, os
         import numpy as np
         import autograder.plain as plain
@@ -629,20 +749,25 @@ def test_forged_pickle_output_is_rejected_by_the_parent(box, area, tmp_path):
         def f():
             plain.dump = forged
             return 1.0
-    """)
+    """,
+    )
     assert out.status == "output" and "not numeric" in out.message
     assert not marker.exists()
 
 
 def test_global_state_does_not_leak_into_the_next_call(box, area):
-    out = run(box, area, """
+    out = run(
+        box,
+        area,
+        """
         import numpy as np
         def f():
             np.seterr(all="ignore")
             np.set_printoptions(precision=2)
             np.random.seed(0)
             return float(np.random.random())
-    """)
+    """,
+    )
     assert out.status == "ok" and out.value == pytest.approx(0.5488135039273248)
     fresh = box.run(Call(f"{PROBES}:global_state", submit(area, ""), "stu"))
     assert fresh.status == "ok"
@@ -685,15 +810,18 @@ def test_bad_calls_raise_sandbox_error(box, area):
 
 
 def call_in(session, function, *args, timeout=1.0):
-    return session.run(f"{PROBES}:call", {"module": "stu.m", "function": function,
-                                          "args": list(args)}, timeout)
+    return session.run(
+        f"{PROBES}:call", {"module": "stu.m", "function": function, "args": list(args)}, timeout
+    )
 
 
 def test_a_session_imports_the_package_once_and_resets_global_state(box, area):
     """One child serves the calls: module state persists (the package is not re-imported),
     while NumPy's settings and generator, warnings and the environment are restored before
     each call, and every call gets its own folder as cwd."""
-    sub = submit(area, """
+    sub = submit(
+        area,
+        """
         import os, warnings
         import numpy as np
         imports = [1]
@@ -709,7 +837,8 @@ def test_a_session_imports_the_package_once_and_resets_global_state(box, area):
             warnings.simplefilter("error")
             open("planted.txt", "w").close()
             return seen
-    """)
+    """,
+    )
     with box.session(sub, "stu", modules=[PROBES]) as session:
         first, second, third = (call_in(session, "f") for _ in range(3))
         assert session.children == 1
@@ -722,13 +851,18 @@ def test_a_session_imports_the_package_once_and_resets_global_state(box, area):
     assert len({first.value["cwd"], second.value["cwd"], third.value["cwd"]}) == 3
 
 
-@pytest.mark.parametrize("fault, status", [
-    ("time.sleep(5)", "timeout"),
-    ("os._exit(3)", "exit"),
-    ("ctypes.string_at(0)", "crash"),
-])
+@pytest.mark.parametrize(
+    "fault, status",
+    [
+        ("time.sleep(5)", "timeout"),
+        ("os._exit(3)", "exit"),
+        ("ctypes.string_at(0)", "crash"),
+    ],
+)
 def test_a_fault_ends_the_child_and_the_next_call_gets_a_fresh_one(box, area, fault, status):
-    sub = submit(area, f"""
+    sub = submit(
+        area,
+        f"""
         import ctypes, os, time
         calls = []
         def f(fail):
@@ -736,7 +870,8 @@ def test_a_fault_ends_the_child_and_the_next_call_gets_a_fresh_one(box, area, fa
             if fail:
                 {fault}
             return len(calls)
-    """)
+    """,
+    )
     with box.session(sub, "stu", modules=[PROBES]) as session:
         outcomes = [call_in(session, "f", fail) for fail in (False, False, True, False)]
         assert session.children == 2
@@ -748,7 +883,9 @@ def test_a_fault_ends_the_child_and_the_next_call_gets_a_fresh_one(box, area, fa
 def test_the_child_is_stopped_between_calls(box, area):
     """A thread left running after "done" does not run while the parent reads: the file
     it appends to does not grow between two calls; it resumes with the next call."""
-    sub = submit(area, """
+    sub = submit(
+        area,
+        """
         import os, threading, time
         def f(path=None):
             def spin():
@@ -760,7 +897,8 @@ def test_the_child_is_stopped_between_calls(box, area):
                 threading.Thread(target=spin, daemon=True).start()
                 time.sleep(0.05)
             return os.getcwd()
-    """)
+    """,
+    )
     with box.session(sub, "stu", modules=[PROBES]) as session:
         cwd = call_in(session, "f").value
         tick = os.path.join(session._folder, os.path.basename(cwd), "tick.txt")
@@ -788,22 +926,27 @@ def test_opening_a_second_session_ends_the_first(box, area):
 
 def test_a_session_runs_only_its_probe_modules(box, area):
     sub = submit(area, "def f():\n    return 1\n")
-    with box.session(sub, "stu", modules=[PROBES]) as session, \
-            pytest.raises(SandboxError, match="not in this session's probe modules"):
+    with (
+        box.session(sub, "stu", modules=[PROBES]) as session,
+        pytest.raises(SandboxError, match="not in this session's probe modules"),
+    ):
         session.run("autograder.probes.optim_reg:optimizer", {}, 1.0)
 
 
 def test_names_planted_in_the_session_folder_do_not_block_later_calls(box, area):
     """The child may write next to its call folder; files and folders it names like the
     calls to come cannot stop them (each call folder gets a fresh, unpredictable name)."""
-    sub = submit(area, """
+    sub = submit(
+        area,
+        """
         import os
         def f():
             for i in range(1, 50):
                 open(os.path.join("..", f"call-{i}"), "w").close()
                 os.makedirs(os.path.join("..", f"call-x{i}", "result"), exist_ok=True)
             return os.path.basename(os.getcwd())
-    """)
+    """,
+    )
     with box.session(sub, "stu", modules=[PROBES]) as session:
         names = [call_in(session, "f") for _ in range(3)]
     assert [o.status for o in names] == ["ok"] * 3
@@ -814,7 +957,9 @@ def test_a_child_that_fills_its_scratch_gets_a_fresh_one(area):
     """Files a call leaves behind stay for the child's next calls; when they fill the
     scratch space, the next call cannot even receive its inputs: it fails with that reason
     and the call after it runs in a fresh child with an empty scratch."""
-    sub = submit(area, """
+    sub = submit(
+        area,
+        """
         import os
         def f(fill, pad):
             if fill:  # all the space but what this call's result needs
@@ -828,13 +973,19 @@ def test_a_child_that_fills_its_scratch_gets_a_fresh_one(area):
                     pass
                 os.remove("reserve")
             return len([n for n in os.listdir("..") if n.startswith("junk")])
-    """)
+    """,
+    )
     big = np.zeros(1 << 17)  # 1 MiB of inputs: more than the room left
-    with Sandbox(probes=[PROBES], probe_dirs=[TESTS], slot=2, python=PYTHON,
-                 scratch_size=4 << 20) as small, \
-            small.session(sub, "stu", modules=[PROBES]) as session:
-        runs = [call_in(session, "f", fill, pad, timeout=2.0)
-                for fill, pad in ((True, 0), (False, big), (False, big))]
+    with (
+        Sandbox(
+            probes=[PROBES], probe_dirs=[TESTS], slot=2, python=PYTHON, scratch_size=4 << 20
+        ) as small,
+        small.session(sub, "stu", modules=[PROBES]) as session,
+    ):
+        runs = [
+            call_in(session, "f", fill, pad, timeout=2.0)
+            for fill, pad in ((True, 0), (False, big), (False, big))
+        ]
         assert session.children == 2, runs
     if not active(small, "scratch"):
         pytest.skip("no size-capped scratch here")
@@ -844,7 +995,9 @@ def test_a_child_that_fills_its_scratch_gets_a_fresh_one(area):
 
 
 def test_a_call_that_leaves_no_room_for_its_result_is_told_so(area):
-    sub = submit(area, """
+    sub = submit(
+        area,
+        """
         import os
         def f(fill):
             try:
@@ -854,10 +1007,14 @@ def test_a_call_that_leaves_no_room_for_its_result_is_told_so(area):
             except OSError:
                 pass
             return 1
-    """)
-    with Sandbox(probes=[PROBES], probe_dirs=[TESTS], slot=2, python=PYTHON,
-                 scratch_size=4 << 20) as small, \
-            small.session(sub, "stu", modules=[PROBES]) as session:
+    """,
+    )
+    with (
+        Sandbox(
+            probes=[PROBES], probe_dirs=[TESTS], slot=2, python=PYTHON, scratch_size=4 << 20
+        ) as small,
+        small.session(sub, "stu", modules=[PROBES]) as session,
+    ):
         full, after = call_in(session, "f", True), call_in(session, "f", False)
     if not active(small, "scratch"):
         pytest.skip("no size-capped scratch here")

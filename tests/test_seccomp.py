@@ -22,8 +22,12 @@ from autograder.sandbox.syscall_table import AARCH64, X86_64
 TESTS = Path(__file__).resolve().parent
 TOP = 1024  # beyond every table: numbers a future kernel may give to new calls
 SELF = 1  # the child's pid in its PID namespace
-ALLOW, EPERM, ENOSYS, KILL = (seccomp.RET_ALLOW, seccomp.RET_EPERM, seccomp.RET_ENOSYS,
-                              seccomp.RET_KILL_PROCESS)
+ALLOW, EPERM, ENOSYS, KILL = (
+    seccomp.RET_ALLOW,
+    seccomp.RET_EPERM,
+    seccomp.RET_ENOSYS,
+    seccomp.RET_KILL_PROCESS,
+)
 # x86_64 calls the kernel lets past seccomp and refuses itself (ENXIO) unless a uprobe's
 # trampoline makes them.
 PASSTHROUGH = {"uretprobe", "uprobe"}
@@ -35,8 +39,13 @@ pytestmark = pytest.mark.skipif(_linux.AUDIT_ARCH is None, reason="no seccomp fi
 def verdict(nr: int, *args: int, arch: int | None = None) -> int:
     """Run the filter built for pid ``SELF`` on one call, as the kernel would (classic BPF)."""
     prog = seccomp.build(SELF)
-    data = struct.pack("=iIQ6Q", nr, _linux.AUDIT_ARCH if arch is None else arch, 0,
-                       *[a & (2**64 - 1) for a in (*args, 0, 0, 0, 0, 0, 0)[:6]])
+    data = struct.pack(
+        "=iIQ6Q",
+        nr,
+        _linux.AUDIT_ARCH if arch is None else arch,
+        0,
+        *[a & (2**64 - 1) for a in (*args, 0, 0, 0, 0, 0, 0)[:6]],
+    )
     pc, acc = 0, 0
     while True:
         code, jt, jf, k = struct.unpack_from("=HBBI", prog, 8 * pc)
@@ -62,9 +71,25 @@ def test_every_allowed_name_is_a_real_call():
     """A misspelt name would silently allow nothing; aarch64 lacks only the legacy calls."""
     wanted = set(seccomp.ALLOW) | set(seccomp.CHECKED) | {"clone", "clone3"}
     assert wanted - set(X86_64) == set()
-    assert wanted - set(AARCH64) <= {"open", "stat", "lstat", "access", "readlink", "mkdir",
-                                     "rmdir", "unlink", "rename", "poll", "select", "pause",
-                                     "alarm", "time", "getpgrp", "arch_prctl", "dup2"}
+    assert wanted - set(AARCH64) <= {
+        "open",
+        "stat",
+        "lstat",
+        "access",
+        "readlink",
+        "mkdir",
+        "rmdir",
+        "unlink",
+        "rename",
+        "poll",
+        "select",
+        "pause",
+        "alarm",
+        "time",
+        "getpgrp",
+        "arch_prctl",
+        "dup2",
+    }
 
 
 def test_every_number_of_the_table_has_the_verdict_of_the_allowlist():
@@ -137,7 +162,8 @@ def test_a_confined_child_is_refused_every_number_outside_the_allowlist(box):
     try:
         (area / "stu").mkdir()
         (area / "stu" / "__init__.py").write_text("")
-        (area / "stu" / "m.py").write_text(textwrap.dedent("""
+        (area / "stu" / "m.py").write_text(
+            textwrap.dedent("""
             import ctypes
             def f(numbers):
                 libc = ctypes.CDLL(None, use_errno=True)
@@ -148,18 +174,28 @@ def test_a_confined_child_is_refused_every_number_outside_the_allowlist(box):
                     res = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(-1)] * 6)
                     out[str(nr)] = [res, ctypes.get_errno()]
                 return out
-        """))
+        """)
+        )
         for path in [area, *area.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-        out = box.run(Call("sandbox_probes:call", area, "stu",
-                           {"module": "stu.m", "function": "f", "args": [sorted(refused)]},
-                           timeout=20))
+        out = box.run(
+            Call(
+                "sandbox_probes:call",
+                area,
+                "stu",
+                {"module": "stu.m", "function": "f", "args": [sorted(refused)]},
+                timeout=20,
+            )
+        )
     finally:
         shutil.rmtree(area, ignore_errors=True)
     assert out.status == "ok", out
     want = {ENOSYS: errno.ENOSYS, EPERM: errno.EPERM}
-    wrong = {nr: got for nr, got in ((int(k), v) for k, v in out.value.items())
-             if got != [-1, want[refused[nr]]]
-             and not (names().get(nr) in PASSTHROUGH and got == [-1, errno.ENXIO])}
+    wrong = {
+        nr: got
+        for nr, got in ((int(k), v) for k, v in out.value.items())
+        if got != [-1, want[refused[nr]]]
+        and not (names().get(nr) in PASSTHROUGH and got == [-1, errno.ENXIO])
+    }
     assert wrong == {}, {names().get(nr, nr): got for nr, got in wrong.items()}
     assert len(out.value) == len(refused) > 700

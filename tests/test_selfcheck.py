@@ -59,8 +59,13 @@ def graded(cnn_grader, tmp_path_factory) -> Callable[[str], tuple[Result, list[T
             shutil.copytree(public.folder / CNN.package, folder / CNN.package)
             for name, text in _files(variant).items():
                 (folder / CNN.package / name).write_text(text, encoding="utf-8")
-            hidden = grade_submission(intake.read_folder(folder, CNN), CNN,
-                                      cnn_grader.sandbox, cnn_grader.oracle, cnn_grader.seed)
+            hidden = grade_submission(
+                intake.read_folder(folder, CNN),
+                CNN,
+                cnn_grader.sandbox,
+                cnn_grader.oracle,
+                cnn_grader.seed,
+            )
             # the grader's sandbox: the self-check's on Linux (open_sandbox), started once
             done[variant] = hidden, selfcheck.check(public, folder, sandbox=cnn_grader.sandbox)
         return done[variant]
@@ -104,10 +109,14 @@ def test_the_table_shows_the_explanation_and_fix_verbatim(graded):
     assert "more failed cases: pytest tests -m pooling shows each" in text
     _, stubs = graded("stubs")
     text = " ".join(_table(stubs).split())
-    assert f"corr2d: corr2d_d2l_example: not implemented yet (NotImplementedError: {STUB_HINT})" \
+    assert (
+        f"corr2d: corr2d_d2l_example: not implemented yet (NotImplementedError: {STUB_HINT})"
         in text
+    )
     assert "File " not in text  # the frames stay in the pytest output
     _, swapped = graded("net-grads-swapped")
     text = " ".join(_table(swapped).split())
-    assert ("training: training_on_digits: your code raised ValueError: gradient returned W2 "
-            "of shape (100, 10) for params['W2'] of shape (256, 100)") in text
+    assert (
+        "training: training_on_digits: your code raised ValueError: gradient returned W2 "
+        "of shape (100, 10) for params['W2'] of shape (256, 100)"
+    ) in text

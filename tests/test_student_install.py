@@ -61,11 +61,23 @@ def test_requirements_resolve_over_an_installed_cpu_torch(name, student):
     folder = _unpack(course.load(name), root / name)
     text = (folder / "requirements.txt").read_text("utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert lines and all(">=" in line and "<" not in line and "+" not in line
-                         and "==" not in line for line in lines), text
+    assert lines and all(
+        ">=" in line and "<" not in line and "+" not in line and "==" not in line for line in lines
+    ), text
     newest = pip(python, "--version").stdout
-    report = json.loads(pip(python, "install", "--dry-run", "--quiet", "--report", "-",
-                            "-r", "requirements.txt", cwd=folder).stdout)
+    report = json.loads(
+        pip(
+            python,
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            "-",
+            "-r",
+            "requirements.txt",
+            cwd=folder,
+        ).stdout
+    )
     installs = {item["metadata"]["name"].lower() for item in report["install"]}
     assert "numpy" in installs and "pytest" in installs, (newest, installs)
     assert "torch" not in installs  # the CPU torch already there is kept
@@ -80,13 +92,25 @@ def test_unpacked_archives_self_check_after_the_student_install(installed):
     assert _torch(python) == before and before.endswith("+cpu")
     folder = _unpack(OPTIM, root / "flow")
     env = system_environment(COLUMNS="200")
-    where = subprocess.run([str(python), "-c", "import autograder; print(autograder.__file__)"],
-                           cwd=folder, env=env, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [str(python), "-c", "import autograder; print(autograder.__file__)"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert where.stdout.startswith(str(folder))
 
     def selfcheck(at: Path, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(python), "selfcheck.py", *args], cwd=at, env=env,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [str(python), "selfcheck.py", *args],
+            cwd=at,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     stubs = selfcheck(folder)
     assert stubs.returncode == 1
@@ -105,7 +129,6 @@ def test_unpacked_archives_self_check_after_the_student_install(installed):
         assert sorted(archive.namelist()) == sorted(f"optim_reg/{n}" for n in OPTIM.graded)
 
 
-
 @pytest.mark.slow
 def test_the_public_tests_pass_with_bare_pytest(installed):
     """The reference in the unpacked cnn archive passes every public case with bare
@@ -118,13 +141,26 @@ def test_the_public_tests_pass_with_bare_pytest(installed):
     folder = _unpack(CNN, root / "pytest")
     for name in CNN.graded:
         (folder / CNN.package / name).write_bytes((CNN.solution_dir / name).read_bytes())
-    runs = [(folder, [], ["tests/test_network.py::test_training_on_digits",
-                          "tests/test_network.py::test_residual_block_shapes_and_values"]),
-            (folder.parent, ["-m", "conv2d"], ["cnn/tests/test_conv.py::test_conv2d[2-1]"])]
+    runs = [
+        (
+            folder,
+            [],
+            [
+                "tests/test_network.py::test_training_on_digits",
+                "tests/test_network.py::test_residual_block_shapes_and_values",
+            ],
+        ),
+        (folder.parent, ["-m", "conv2d"], ["cnn/tests/test_conv.py::test_conv2d[2-1]"]),
+    ]
     for at, args, cases in runs:
-        run = subprocess.run([str(python.parent / "pytest"), "-q", "-rA", *args], cwd=at,
-                             capture_output=True, text=True, timeout=600,
-                             env=system_environment(COLUMNS="200"))
+        run = subprocess.run(
+            [str(python.parent / "pytest"), "-q", "-rA", *args],
+            cwd=at,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=system_environment(COLUMNS="200"),
+        )
         assert run.returncode == 0, (at, run.stdout[-3000:], run.stderr[-2000:])
         for case in cases:
             assert f"\nPASSED {case}\n" in run.stdout, run.stdout[-3000:]

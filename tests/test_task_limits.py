@@ -69,8 +69,7 @@ def test_threads_and_ipc_are_contained_per_submission(tmp_path):
     for name in ("mmm-bomb-1", "mmm-bomb-2"):  # two: one is graded beside each honest one
         adv.sgd(ATTACK).folder(name, threats=()).write(subs)
     before = _ipc_keys(), sorted(os.listdir("/dev/shm"))
-    results = {r.student: r for r in batch.grade_folder(adv.OPTIM, subs, tmp_path / "out",
-                                                        jobs=2)}
+    results = {r.student: r for r in batch.grade_folder(adv.OPTIM, subs, tmp_path / "out", jobs=2)}
     assert results["aaa-correct"].score == results["zzz-correct"].score == 100
     for name in ("mmm-bomb-1", "mmm-bomb-2"):
         sgd = [t for t in results[name].tests if t.part == "sgd"]

@@ -27,7 +27,7 @@ TRAINER = reference.module("cnn", "trainer")
 
 # A SimpleConvNet with the contract's params that never learns: its gradient is zero and it
 # keeps the batches it was given; each variant below adds a predict that looks answers up.
-LOOKUP = textwrap.dedent('''
+LOOKUP = textwrap.dedent("""
     import numpy as np
 
 
@@ -56,27 +56,37 @@ LOOKUP = textwrap.dedent('''
             self.seen_x.append(x.reshape(len(x), -1))
             self.seen_t.append(t)
             return {key: np.zeros_like(value) for key, value in self.params.items()}
-''')
+""")
 LOOKUPS = {
-    "sklearn-lookup": LOOKUP + textwrap.indent(textwrap.dedent('''
+    "sklearn-lookup": LOOKUP
+    + textwrap.indent(
+        textwrap.dedent("""
         def predict(self, x):
             from sklearn.datasets import load_digits
             digits = load_digits()
             table = {(image / 16.0).tobytes(): label
                      for image, label in zip(digits.images, digits.target)}
             return np.eye(self.classes)[[table.get(image[0].tobytes(), 0) for image in x]]
-    '''), "    "),
-    "nearest-neighbour": LOOKUP + textwrap.indent(textwrap.dedent('''
+    """),
+        "    ",
+    ),
+    "nearest-neighbour": LOOKUP
+    + textwrap.indent(
+        textwrap.dedent("""
         def predict(self, x):
             seen_x, seen_t = np.concatenate(self.seen_x), np.concatenate(self.seen_t)
             flat = x.reshape(len(x), -1)
             distances = (seen_x ** 2).sum(axis=1)[None, :] - 2 * flat @ seen_x.T
             return np.eye(self.classes)[seen_t[distances.argmin(axis=1)]]
-    '''), "    "),
+    """),
+        "    ",
+    ),
 }
-GRADIENT = ("        # BEGIN SOLUTION hint: loss forward, then backward through the layers in "
-            "reverse\n")
-NUMERICAL_GRADIENT = GRADIENT + textwrap.indent(textwrap.dedent('''
+GRADIENT = (
+    "        # BEGIN SOLUTION hint: loss forward, then backward through the layers in reverse\n"
+)
+NUMERICAL_GRADIENT = GRADIENT + textwrap.indent(
+    textwrap.dedent("""
     grads = {}
     for key, value in self.params.items():
         grad = np.zeros_like(value)
@@ -90,7 +100,9 @@ NUMERICAL_GRADIENT = GRADIENT + textwrap.indent(textwrap.dedent('''
             grad[i] = (up - down) / 2e-4
         grads[key] = grad
     return grads
-'''), " " * 8)
+"""),
+    " " * 8,
+)
 REFERENCE = {name: text for name, text in module_files(CNN).items() if name in CNN.graded}
 
 
@@ -100,8 +112,9 @@ def _with(module: str, text: str) -> dict[str, str]:
 
 def _mistake(name: str) -> dict[str, str]:
     [mistake] = [m for m in known_mistakes(CNN) if m.name == name]
-    return {name: text for name, text in mistake.apply(module_files(CNN)).items()
-            if name in CNN.graded}
+    return {
+        name: text for name, text in mistake.apply(module_files(CNN)).items() if name in CNN.graded
+    }
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +128,14 @@ def grade(cnn_grader, tmp_path_factory) -> Callable[[dict[str, str]], Result]:
         (folder / CNN.package).mkdir(parents=True)
         for name, text in files.items():
             (folder / CNN.package / name).write_text(text, encoding="utf-8")
-        result = grade_submission(intake.read_folder(folder, CNN), CNN, cnn_grader.sandbox,
-                                  cnn_grader.oracle, cnn_grader.seed, parts=["training"])
+        result = grade_submission(
+            intake.read_folder(folder, CNN),
+            CNN,
+            cnn_grader.sandbox,
+            cnn_grader.oracle,
+            cnn_grader.seed,
+            parts=["training"],
+        )
         assert result.status == "ok" and [t.part for t in result.tests] == ["training"], result
         return result
 
@@ -143,13 +162,25 @@ def test_networks_that_look_answers_up_earn_nothing(grade, name):
 
 
 SLOW = {  # id: graded modules, words of the feedback's line on the hot spot and its fix
-    "loop-per-pixel-convolution": (_mistake("training-loop-convolution"), [
-        "Most of the time went to Conv1 (Convolution).forward",
-        "The usual fix: vectorise the convolution: im2col"]),
-    "numerical-gradient": (_with("simple_convnet.py", REFERENCE["simple_convnet.py"].replace(
-        GRADIENT, NUMERICAL_GRADIENT)), [
-        "Most of the time went to ", ").forward: ", " per training step. The usual fix: "
-        "compute the gradient by backpropagation", "not by numerical differentiation"]),
+    "loop-per-pixel-convolution": (
+        _mistake("training-loop-convolution"),
+        [
+            "Most of the time went to Conv1 (Convolution).forward",
+            "The usual fix: vectorise the convolution: im2col",
+        ],
+    ),
+    "numerical-gradient": (
+        _with(
+            "simple_convnet.py",
+            REFERENCE["simple_convnet.py"].replace(GRADIENT, NUMERICAL_GRADIENT),
+        ),
+        [
+            "Most of the time went to ",
+            ").forward: ",
+            " per training step. The usual fix: compute the gradient by backpropagation",
+            "not by numerical differentiation",
+        ],
+    ),
 }
 
 
@@ -173,17 +204,28 @@ def test_out_of_time_says_where_the_time_went(grade, monkeypatch, case):
 def test_a_call_that_never_returns_is_cut_at_the_grace(grade, monkeypatch):
     monkeypatch.setattr(TRAINER, "TIME_BUDGET_S", 0.5)
     monkeypatch.setattr(training, "GRACE_S", 0.5)
-    files = _with("conv.py", REFERENCE["conv.py"].replace(
-        "        col = im2col(x, FH, FW, self.stride, self.pad)\n",
-        "        while True:\n            pass\n", 1))
+    files = _with(
+        "conv.py",
+        REFERENCE["conv.py"].replace(
+            "        col = im2col(x, FH, FW, self.stride, self.pad)\n",
+            "        while True:\n            pass\n",
+            1,
+        ),
+    )
     [test] = grade(files).tests
     assert test.score == 0
-    assert test.output.startswith("time limit exceeded (1 s): a single call of your code ran "
-                                  "on past the time budget (0.5 s)"), test.output
+    assert test.output.startswith(
+        "time limit exceeded (1 s): a single call of your code ran on past the time budget (0.5 s)"
+    ), test.output
 
 
-@pytest.mark.parametrize("conv", [{"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},
-                                  {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 2}])
+@pytest.mark.parametrize(
+    "conv",
+    [
+        {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},
+        {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 2},
+    ],
+)
 def test_the_forward_pass_is_the_reference_networks(conv):
     """``training.forward`` gives the reference SimpleConvNet's scores for any params, and
     ``param_shapes`` its shapes (odd sizes: the pooling floors)."""
@@ -194,5 +236,6 @@ def test_the_forward_pass_is_the_reference_networks(conv):
         value[...] = rng.standard_normal(value.shape)
     assert training.param_shapes(config) == {k: v.shape for k, v in net.params.items()}
     x = rng.standard_normal((5, 2, 9, 7))
-    np.testing.assert_allclose(training.forward(net.params, x, conv), net.predict(x),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        training.forward(net.params, x, conv), net.predict(x), rtol=1e-10, atol=1e-12
+    )

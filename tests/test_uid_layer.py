@@ -22,20 +22,33 @@ from roads import system_environment
 from autograder import course
 from release.demo import samples
 
-LAYERS = ("from autograder.sandbox import layers; import json; "
-          "print(json.dumps({n: l.active for n, l in layers().items()}))")
+LAYERS = (
+    "from autograder.sandbox import layers; import json; "
+    "print(json.dumps({n: l.active for n, l in layers().items()}))"
+)
 
 
 def _layers(python: str) -> dict[str, bool]:
-    run = subprocess.run([python, "-c", LAYERS], cwd=course.ROOT, capture_output=True,
-                         text=True, check=True, env=system_environment())
+    run = subprocess.run(
+        [python, "-c", LAYERS],
+        cwd=course.ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=system_environment(),
+    )
     return json.loads(run.stdout)
 
 
 def _grade(python: str, name: str, submissions: Path, out: Path) -> list[list[str]]:
-    run = subprocess.run([python, "-m", "release", "grade", name, str(submissions), "--out",
-                          str(out), "-j", "2"], cwd=course.ROOT, capture_output=True,
-                         text=True, timeout=600, env=system_environment())
+    run = subprocess.run(
+        [python, "-m", "release", "grade", name, str(submissions), "--out", str(out), "-j", "2"],
+        cwd=course.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=system_environment(),
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
         return list(csv.reader(handle))

@@ -1,8 +1,8 @@
 """Check your work on the public cases, or pack it for submission (see README.md).
 
-    python selfcheck.py                  # every part
-    python selfcheck.py <part> ...       # some parts
-    python selfcheck.py --pack <학번>     # <학번>.zip, ready to upload
+python selfcheck.py                  # every part
+python selfcheck.py <part> ...       # some parts
+python selfcheck.py --pack <학번>     # <학번>.zip, ready to upload
 """
 
 import sys

@@ -57,8 +57,9 @@ def convolution(pkg: Package, W, b, stride, pad, passes):
 
 @probe
 def pool2d(pkg: Package, X, pool_size, mode):
-    return pkg.pooling.pool2d(X, pool_size if isinstance(pool_size, int) else tuple(pool_size),
-                              mode)
+    return pkg.pooling.pool2d(
+        X, pool_size if isinstance(pool_size, int) else tuple(pool_size), mode
+    )
 
 
 @probe
@@ -178,11 +179,13 @@ class _Clock:
 
 
 def _layer_kinds(pkg: Package) -> dict[str, type]:
-    """"convolution" and "pooling": the student's ``Convolution`` and ``Pooling`` classes
+    """ "convolution" and "pooling": the student's ``Convolution`` and ``Pooling`` classes
     (those that import and are classes)."""
     kinds = {}
-    for kind, module, name in (("convolution", "conv", "Convolution"),
-                               ("pooling", "pooling", "Pooling")):
+    for kind, module, name in (
+        ("convolution", "conv", "Convolution"),
+        ("pooling", "pooling", "Pooling"),
+    ):
         try:
             cls = getattr(getattr(pkg, module), name)
         except Exception:  # a module that does not import: its layers are just "layer"
@@ -215,12 +218,15 @@ def _check_grads(grads, params: dict) -> None:
     optimizer needs: it updates ``params[key]`` with ``grads[key]``)."""
     if not isinstance(grads, dict) or set(grads) != set(params):
         keys = sorted(map(str, grads)) if isinstance(grads, dict) else type(grads).__name__
-        raise ValueError(f"gradient must return a dict with the keys of params "
-                         f"{sorted(params)}, not {keys}")
+        raise ValueError(
+            f"gradient must return a dict with the keys of params {sorted(params)}, not {keys}"
+        )
     for key, value in params.items():
         if np.shape(grads[key]) != np.shape(value):
-            raise ValueError(f"gradient returned {key} of shape {np.shape(grads[key])} for "
-                             f"params[{key!r}] of shape {np.shape(value)}")
+            raise ValueError(
+                f"gradient returned {key} of shape {np.shape(grads[key])} for "
+                f"params[{key!r}] of shape {np.shape(value)}"
+            )
 
 
 @probe
@@ -251,9 +257,13 @@ def training(pkg: Package, config, params, x_train, t_train, train_args, budget)
         pkg.trainer.train(net, x_train, t_train, **train_args)
     except _OverBudget:
         stopped = True
-    return {"params": dict(net.params),
-            "seconds": time.perf_counter() - started, "steps": steps, "stopped": stopped,
-            "layers": clock.rows}
+    return {
+        "params": dict(net.params),
+        "seconds": time.perf_counter() - started,
+        "steps": steps,
+        "stopped": stopped,
+        "layers": clock.rows,
+    }
 
 
 @probe
@@ -270,5 +280,9 @@ def residual(pkg: Package, args, state, X):
         evaluation = block(inputs)
         block.train()
         training_ = block(inputs)
-    return {"names": names, "eval": evaluation.numpy(), "train": training_.numpy(),
-            "has_conv3": block.conv3 is not None}
+    return {
+        "names": names,
+        "eval": evaluation.numpy(),
+        "train": training_.numpy(),
+        "has_conv3": block.conv3 is not None,
+    }

@@ -29,10 +29,11 @@ def batchnorm(pkg: Package, init, steps):
     for step in steps:
         record = {"out": layer.forward(step["x"], train_flg=step["train"])}
         if "dout" in step:
-            record.update(dx=layer.backward(step["dout"]), dgamma=layer.dgamma,
-                          dbeta=layer.dbeta)
-        record.update(running_mean=np.array(layer.running_mean, dtype=np.float64),
-                      running_var=np.array(layer.running_var, dtype=np.float64))
+            record.update(dx=layer.backward(step["dout"]), dgamma=layer.dgamma, dbeta=layer.dbeta)
+        record.update(
+            running_mean=np.array(layer.running_mean, dtype=np.float64),
+            running_var=np.array(layer.running_var, dtype=np.float64),
+        )
         results.append(record)
     return results
 

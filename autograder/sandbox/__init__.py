@@ -58,5 +58,15 @@ from .parent import (
     layers,
 )
 
-__all__ = ["STATUSES", "Call", "Layer", "Limits", "Outcome", "Runner", "Sandbox",
-           "SandboxError", "Session", "layers"]
+__all__ = [
+    "STATUSES",
+    "Call",
+    "Layer",
+    "Limits",
+    "Outcome",
+    "Runner",
+    "Sandbox",
+    "SandboxError",
+    "Session",
+    "layers",
+]

@@ -29,8 +29,13 @@ if _libc is not None:
     # pays no lookup (and touches fewer copy-on-write pages) when it confines itself.
     _libc.syscall.restype = ctypes.c_long
     _libc.prctl.restype = ctypes.c_int
-    _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                            ctypes.c_ulong)
+    _libc.prctl.argtypes = (
+        ctypes.c_int,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+    )
     for _name in ("unshare", "setns", "capset", "capget", "mount"):
         getattr(_libc, _name).restype = ctypes.c_int
 
@@ -108,20 +113,29 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 # Per-mount options of /proc/self/mountinfo that a read-only remount must keep.
-_MOUNT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
-                  "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21}
+_MOUNT_OPTIONS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": 1024,
+    "nodiratime": 2048,
+    "relatime": 1 << 21,
+}
 
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int,
-          data: str | None = None) -> None:
+def mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
     if _libc is None:
         raise OSError(38, "not Linux")
 
     def enc(x: str | None) -> bytes | None:
         return None if x is None else os.fsencode(x)
 
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags),
-                       enc(data)), f"mount {target}")
+    _check(
+        _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+        f"mount {target}",
+    )
 
 
 def remount_read_only(keep: str) -> None:
@@ -154,8 +168,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32))
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
 
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522

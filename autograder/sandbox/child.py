@@ -100,13 +100,17 @@ class _CappedRaw(io.RawIOBase):
             with contextlib.suppress(OSError):
                 view = memoryview(chunk)
                 while view:
-                    view = view[os.write(self._fd, view):]
+                    view = view[os.write(self._fd, view) :]
         return n
 
 
 def _stream(fd: int, cap: int) -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BufferedWriter(_CappedRaw(fd, cap)), encoding="utf-8",
-                            errors="backslashreplace", line_buffering=True)
+    return io.TextIOWrapper(
+        io.BufferedWriter(_CappedRaw(fd, cap)),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
 
 
 def _redirect_output(folder: str, stream_cap: int) -> None:
@@ -226,8 +230,9 @@ def _drop_uid(uid: int) -> None:
         raise RuntimeError("uid drop did not take effect")
 
 
-def confine(plan: dict[str, Any], keep: tuple[int, ...],
-            trace: list[str] | None = None) -> list[str]:
+def confine(
+    plan: dict[str, Any], keep: tuple[int, ...], trace: list[str] | None = None
+) -> list[str]:
     """Apply every active layer of ``plan`` to this (single-threaded) process, keeping
     only the descriptors ``keep`` (besides 0, 1 and 2).
 
@@ -311,7 +316,7 @@ def _frames(exc: BaseException, submission: str) -> list[str]:
         for fs in traceback.extract_tb(exc.__traceback__):
             real = os.path.realpath(fs.filename)
             if real.startswith(root):
-                rel = real[len(root):]
+                rel = real[len(root) :]
                 text = f'File "{rel}", line {fs.lineno}, in {fs.name}'
                 if fs.line:
                     text += f"\n    {fs.line.strip()[:200]}"
@@ -319,7 +324,7 @@ def _frames(exc: BaseException, submission: str) -> list[str]:
         if isinstance(exc, SyntaxError) and exc.filename:
             real = os.path.realpath(exc.filename)
             if real.startswith(root):
-                text = f'File "{real[len(root):]}", line {exc.lineno}'
+                text = f'File "{real[len(root) :]}", line {exc.lineno}'
                 if exc.text:
                     text += f"\n    {exc.text.strip()[:200]}"
                 out.append(text)
@@ -337,8 +342,12 @@ def _describe(exc: BaseException, submission: str) -> dict[str, Any]:
         message = "<exception message could not be shown>"
     if len(message) > MESSAGE_CAP:
         message = message[:MESSAGE_CAP] + "..."
-    return {"status": "error", "type": name, "message": message,
-            "traceback": _frames(exc, submission)}
+    return {
+        "status": "error",
+        "type": name,
+        "message": message,
+        "traceback": _frames(exc, submission),
+    }
 
 
 def _exit_code(code: Any) -> int:
@@ -408,14 +417,20 @@ def _call(plan: dict[str, Any], probe: Any, folder: str) -> int:
     written."""
     record: dict[str, Any]
     try:
-        inputs = plain.load(os.path.join(folder, IN_DIR), max_bytes=1 << 40,
-                            max_arrays=1 << 20, max_json_bytes=1 << 30)
+        inputs = plain.load(
+            os.path.join(folder, IN_DIR),
+            max_bytes=1 << 40,
+            max_arrays=1 << 20,
+            max_json_bytes=1 << 30,
+        )
         if type(inputs) is not dict:
             raise TypeError("inputs must be a dict")
     except BaseException as exc:
         inputs = None
-        record = {"status": "output", "message": f"the inputs could not be read "
-                  f"({type(exc).__name__})"}
+        record = {
+            "status": "output",
+            "message": f"the inputs could not be read ({type(exc).__name__})",
+        }
     # ---- from here on, student code runs ----
     started = time.perf_counter()
     if inputs is not None:
@@ -456,12 +471,19 @@ def _dump_output(plan: dict[str, Any], value: Any, folder: str) -> dict[str, Any
         # EFBIG: past RLIMIT_FSIZE (a short write without an errno counts as the same)
         fsize = plan["limits"]["fsize"]
         too_big = exc.errno in (errno.EFBIG, None)
-        return {"status": "output", "message": (
-            f"the output is larger than the file size limit ({fsize} bytes)"
-            if too_big else f"the output could not be written ({exc.strerror})")}
+        return {
+            "status": "output",
+            "message": (
+                f"the output is larger than the file size limit ({fsize} bytes)"
+                if too_big
+                else f"the output could not be written ({exc.strerror})"
+            ),
+        }
     except BaseException as exc:
-        return {"status": "output", "message": (
-            f"the output could not be converted ({type(exc).__name__})")}
+        return {
+            "status": "output",
+            "message": (f"the output could not be converted ({type(exc).__name__})"),
+        }
 
 
 def _flush() -> None:
@@ -490,8 +512,9 @@ def serve(plan: dict[str, Any], ready_fd: int, requests_fd: int, done_fd: int) -
             modules = {name: sys.modules[name] for name in plan["modules"]}
             baseline = Baseline()
         except BaseException as exc:
-            _report_ready(ready_fd, {"ok": False,
-                                     "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+            _report_ready(
+                ready_fd, {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            )
             os._exit(code)
         _report_ready(ready_fd, {"ok": True, "applied": applied})
         buffer = bytearray()

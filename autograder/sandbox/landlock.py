@@ -51,14 +51,17 @@ SCOPE_SIGNAL = 1 << 1
 FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 
 READ = FS_READ_FILE | FS_READ_DIR
-READ_WRITE = (READ | FS_WRITE_FILE | FS_TRUNCATE | FS_MAKE_REG | FS_MAKE_DIR
-              | FS_REMOVE_FILE | FS_REMOVE_DIR)
+READ_WRITE = (
+    READ | FS_WRITE_FILE | FS_TRUNCATE | FS_MAKE_REG | FS_MAKE_DIR | FS_REMOVE_FILE | FS_REMOVE_DIR
+)
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = (("handled_access_fs", ctypes.c_uint64),
-                ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64))
+    _fields_ = (
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    )
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -107,8 +110,9 @@ def restrict(read_only: list[str], read_write: list[str], abi: int) -> list[str]
     fs = handled_fs(abi)
     attr = _RulesetAttr(fs, handled_net(abi), scoped(abi))
     size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
-    ruleset = _linux.syscall("landlock_create_ruleset",
-                             ctypes.c_void_p(ctypes.addressof(attr)), size, 0)
+    ruleset = _linux.syscall(
+        "landlock_create_ruleset", ctypes.c_void_p(ctypes.addressof(attr)), size, 0
+    )
     skipped: list[str] = []
     try:
         for paths, rights in ((read_only, READ), (read_write, READ_WRITE)):
@@ -123,8 +127,13 @@ def restrict(read_only: list[str], read_write: list[str], abi: int) -> list[str]
                     if not stat.S_ISDIR(os.fstat(fd).st_mode):
                         allowed &= FILE_RIGHTS
                     rule = _PathBeneathAttr(allowed, fd)
-                    _linux.syscall("landlock_add_rule", ruleset, RULE_PATH_BENEATH,
-                                   ctypes.c_void_p(ctypes.addressof(rule)), 0)
+                    _linux.syscall(
+                        "landlock_add_rule",
+                        ruleset,
+                        RULE_PATH_BENEATH,
+                        ctypes.c_void_p(ctypes.addressof(rule)),
+                        0,
+                    )
                 finally:
                     os.close(fd)
         _linux.syscall("landlock_restrict_self", ruleset, 0)

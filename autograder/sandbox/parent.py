@@ -37,8 +37,10 @@ CONFINING = ("landlock", "seccomp", "netns")
 UID_BASE = 64000
 _PROBE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 _PACKAGE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from autograder.sandbox.zygote import main; main(sys.argv[2], int(sys.argv[3]))")
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from autograder.sandbox.zygote import main; main(sys.argv[2], int(sys.argv[3]))"
+)
 _REPO = str(Path(autograder.__file__).resolve().parent.parent)
 
 
@@ -111,13 +113,22 @@ class Sandbox(Runner):
     Refuses to start when no confinement layer works, unless ``allow_unconfined``.
     """
 
-    def __init__(self, *, preload: tuple[str, ...] | list[str] = (),
-                 probes: tuple[str, ...] | list[str] = (),
-                 probe_dirs: tuple[str | os.PathLike[str], ...] | list[Any] = (),
-                 slot: int = 0, limits: Limits | None = None, allow_unconfined: bool = False,
-                 python: str | None = None, workdir: str | None = None,
-                 scratch_size: int = 1 << 30, scratch_inodes: int = 8192,
-                 start_timeout: float = 120.0, grace: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        preload: tuple[str, ...] | list[str] = (),
+        probes: tuple[str, ...] | list[str] = (),
+        probe_dirs: tuple[str | os.PathLike[str], ...] | list[Any] = (),
+        slot: int = 0,
+        limits: Limits | None = None,
+        allow_unconfined: bool = False,
+        python: str | None = None,
+        workdir: str | None = None,
+        scratch_size: int = 1 << 30,
+        scratch_inodes: int = 8192,
+        start_timeout: float = 120.0,
+        grace: float = 5.0,
+    ) -> None:
         self.preload = tuple(preload)
         self.probes = tuple(probes)
         self.probe_dirs = tuple(str(Path(p).resolve()) for p in probe_dirs)
@@ -152,35 +163,58 @@ class Sandbox(Runner):
         if self.running:
             return
         if not hasattr(os, "fork"):
-            raise SandboxError("the sandbox needs a POSIX system with fork() (Linux for "
-                               "confinement)")
+            raise SandboxError(
+                "the sandbox needs a POSIX system with fork() (Linux for confinement)"
+            )
         if self._proc is not None:  # it died between calls
             self.restarts += 1
         self._stop_zygote()
         if self._base is None:
-            self._base = tempfile.mkdtemp(prefix=f"autograder-sandbox-{self.slot}-",
-                                          dir=self.workdir)
+            self._base = tempfile.mkdtemp(
+                prefix=f"autograder-sandbox-{self.slot}-", dir=self.workdir
+            )
             # reachable (not listable) by the children's uid, should they drop to it
             os.chmod(self._base, 0o711)
             os.mkdir(os.path.join(self._base, "scratch"), 0o711)
-        config = {"base": self._base, "repo": _REPO, "probe_dirs": list(self.probe_dirs),
-                  "uid": self.uid, "preload": list(self.preload), "probes": list(self.probes),
-                  "scratch_size": self.scratch_size, "scratch_inodes": self.scratch_inodes}
+        config = {
+            "base": self._base,
+            "repo": _REPO,
+            "probe_dirs": list(self.probe_dirs),
+            "uid": self.uid,
+            "preload": list(self.preload),
+            "probes": list(self.probes),
+            "scratch_size": self.scratch_size,
+            "scratch_inodes": self.scratch_inodes,
+        }
         ours, theirs = socket.socketpair()
         env = {**_protocol.ENV_WHITELIST, "HOME": self._base}
         log_path = os.path.join(self._base, "zygote.log")
         with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
             try:
                 self._proc = subprocess.Popen(
-                    [self.python, "-I", "-B", "-c", _BOOT, _REPO, json.dumps(config),
-                     str(theirs.fileno())],
-                    pass_fds=(theirs.fileno(),), env=env, cwd=self._base,
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                    start_new_session=True)
+                    [
+                        self.python,
+                        "-I",
+                        "-B",
+                        "-c",
+                        _BOOT,
+                        _REPO,
+                        json.dumps(config),
+                        str(theirs.fileno()),
+                    ],
+                    pass_fds=(theirs.fileno(),),
+                    env=env,
+                    cwd=self._base,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    start_new_session=True,
+                )
             except OSError as exc:
                 ours.close()
-                raise SandboxError(f"cannot start the sandbox zygote with {self.python}: "
-                                   f"{exc}") from None
+                raise SandboxError(
+                    f"cannot start the sandbox zygote with {self.python}: {exc}"
+                ) from None
             finally:
                 theirs.close()
         self._sock = ours
@@ -190,20 +224,25 @@ class Sandbox(Runner):
         except _ZygoteLost:
             tail = _tail(log_path)
             self._stop_zygote()
-            raise SandboxError(f"the sandbox zygote did not start{': ' + tail if tail else ''}")\
-                from None
+            raise SandboxError(
+                f"the sandbox zygote did not start{': ' + tail if tail else ''}"
+            ) from None
         if not hello.get("ok") or self._scratch_fd < 0:
             self._stop_zygote()
             raise SandboxError(str(hello.get("error", "zygote start failed"))[:2000])
-        self._layers = {name: Layer(name, bool(v["active"]), str(v["detail"]))
-                        for name, v in hello["layers"].items()}
+        self._layers = {
+            name: Layer(name, bool(v["active"]), str(v["detail"]))
+            for name, v in hello["layers"].items()
+        }
         self.info = {k: hello.get(k) for k in ("pid", "vmsize", "python")}
         if not self.allow_unconfined and not any(self._layers[n].active for n in CONFINING):
             reasons = "; ".join(f"{n}: {self._layers[n].detail}" for n in CONFINING)
             self.close()
-            raise SandboxError(f"no confinement layer works on this machine ({reasons}); "
-                               "refusing to run untrusted code (override: the grade "
-                               "command's --allow-unconfined)")
+            raise SandboxError(
+                f"no confinement layer works on this machine ({reasons}); "
+                "refusing to run untrusted code (override: the grade "
+                "command's --allow-unconfined)"
+            )
 
     def close(self) -> None:
         """Stop the zygote (killing any child) and delete the sandbox's temporary folder
@@ -276,17 +315,28 @@ class Sandbox(Runner):
 
     # ------------------------------------------------------------------ calls
 
-    def session(self, submission: str | os.PathLike[str], package: str | None, *,
-                modules: tuple[str, ...] | list[str], budget: float = 120.0,
-                limits: Limits | None = None) -> Session:
+    def session(
+        self,
+        submission: str | os.PathLike[str],
+        package: str | None,
+        *,
+        modules: tuple[str, ...] | list[str],
+        budget: float = 120.0,
+        limits: Limits | None = None,
+    ) -> Session:
         """A :class:`Session` for the calls of one submission (probes of ``modules``)."""
         return Session(self, submission, package, modules, budget, limits or self.limits)
 
     def run(self, call: Call) -> Outcome:
         """Run one call in a fresh confined child and classify what happened."""
         module = _probe_module(call.probe)
-        with self.session(call.submission, call.package, modules=(module,),
-                          budget=call.timeout, limits=call.limits) as session:
+        with self.session(
+            call.submission,
+            call.package,
+            modules=(module,),
+            budget=call.timeout,
+            limits=call.limits,
+        ) as session:
             return session.run(call.probe, call.inputs, call.timeout)
 
     def _scratch_dir(self) -> str:
@@ -318,17 +368,25 @@ class Session:
     submissions, and a sandbox runs one session at a time: opening another one ends it.
     """
 
-    def __init__(self, sandbox: Sandbox, submission: str | os.PathLike[str],
-                 package: str | None, modules: tuple[str, ...] | list[str], budget: float,
-                 limits: Limits) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        submission: str | os.PathLike[str],
+        package: str | None,
+        modules: tuple[str, ...] | list[str],
+        budget: float,
+        limits: Limits,
+    ) -> None:
         self.sandbox = sandbox
         self.submission = os.path.realpath(os.fspath(submission))
         if not os.path.isdir(self.submission):
             raise SandboxError(f"submission folder {self.submission} does not exist")
-        if package is not None and (not isinstance(package, str)
-                                    or not _PACKAGE.fullmatch(package)
-                                    or package in sys.stdlib_module_names
-                                    or package in ("autograder", "numpy", "torch")):
+        if package is not None and (
+            not isinstance(package, str)
+            or not _PACKAGE.fullmatch(package)
+            or package in sys.stdlib_module_names
+            or package in ("autograder", "numpy", "torch")
+        ):
             raise SandboxError(f"invalid student package name {package!r}")
         self.package = package
         self.modules = tuple(modules)
@@ -373,23 +431,37 @@ class Session:
             box._session.close()
         folder = tempfile.mkdtemp(prefix="session-", dir=box._scratch_dir())
         limits = self.limits
-        msg = {"op": "open", "scratch": os.path.basename(folder),
-               "submission": self.submission, "package": self.package,
-               "modules": list(self.modules), "budget": self.budget,
-               "limits": {"memory": int(limits.memory), "fsize": int(limits.fsize),
-                          "nofile": int(limits.nofile), "nproc": int(limits.nproc),
-                          "cpu": limits.cpu, "stream": int(limits.stream)}}
+        msg = {
+            "op": "open",
+            "scratch": os.path.basename(folder),
+            "submission": self.submission,
+            "package": self.package,
+            "modules": list(self.modules),
+            "budget": self.budget,
+            "limits": {
+                "memory": int(limits.memory),
+                "fsize": int(limits.fsize),
+                "nofile": int(limits.nofile),
+                "nproc": int(limits.nproc),
+                "cpu": limits.cpu,
+                "stream": int(limits.stream),
+            },
+        }
         try:
             reply = box._request(msg, time.monotonic() + 60.0)
         except _ZygoteLost as exc:
             box._lost()
-            raise SandboxError(f"the sandbox supervisor failed while starting a child "
-                               f"({exc})") from None
+            raise SandboxError(
+                f"the sandbox supervisor failed while starting a child ({exc})"
+            ) from None
         if not reply.get("ok") or not reply.get("opened"):
             _rmtree(folder)
             setup = reply.get("setup")
-            detail = reply.get("error") or (setup.get("error") if isinstance(setup, dict)
-                                            else None) or f"wait status {reply.get('status')}"
+            detail = (
+                reply.get("error")
+                or (setup.get("error") if isinstance(setup, dict) else None)
+                or f"wait status {reply.get('status')}"
+            )
             raise SandboxError(f"sandbox setup failed: {str(detail)[:2000]}")
         box._session = self
         self._folder = folder
@@ -399,8 +471,7 @@ class Session:
         """``probe(**inputs)`` in this session's child, with a wall ``timeout``."""
         module = _probe_module(probe)
         if module not in self.modules:
-            raise SandboxError(f"{probe} is not in this session's probe modules "
-                               f"{self.modules}")
+            raise SandboxError(f"{probe} is not in this session's probe modules {self.modules}")
         timeout = _seconds(timeout, "timeout")
         if type(inputs) is not dict:
             raise SandboxError("inputs must be a dict of keyword arguments")
@@ -418,21 +489,29 @@ class Session:
             raise SandboxError(f"inputs are not plain data: {exc}") from None
         except OSError as exc:  # the child's earlier calls filled the scratch space
             self.close()
-            return Outcome("crash", message="no room for this call's inputs: your code filled "
-                           f"its scratch space in an earlier call ({exc.strerror}); the next "
-                           "call starts afresh")
+            return Outcome(
+                "crash",
+                message="no room for this call's inputs: your code filled "
+                f"its scratch space in an earlier call ({exc.strerror}); the next "
+                "call starts afresh",
+            )
         name = os.path.basename(work)
         try:
             started = time.monotonic()
             try:
-                reply = box._request({"op": "call", "probe": probe, "call": name,
-                                      "timeout": timeout}, started + timeout + box.grace)
+                reply = box._request(
+                    {"op": "call", "probe": probe, "call": name, "timeout": timeout},
+                    started + timeout + box.grace,
+                )
             except _ZygoteLost as exc:
                 box._lost()
                 self._ended()
-                return Outcome("crash", message="the sandbox supervisor failed during the call "
-                               f"({exc}); it is restarted for the next call",
-                               wall=time.monotonic() - started)
+                return Outcome(
+                    "crash",
+                    message="the sandbox supervisor failed during the call "
+                    f"({exc}); it is restarted for the next call",
+                    wall=time.monotonic() - started,
+                )
             if not reply.get("ok"):
                 raise SandboxError(str(reply.get("error", "sandbox request failed"))[:2000])
             if not reply.get("alive"):
@@ -443,8 +522,9 @@ class Session:
                 _rmtree(work)
 
 
-def _read_call(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
-               budget: float) -> Outcome:
+def _read_call(
+    reply: dict[str, Any], work: str, timeout: float, limits: Limits, budget: float
+) -> Outcome:
     """The :class:`Outcome` of a call from the zygote's reply and the call folder ``work``
     (written by the child, which is now stopped or dead: opened without following links)."""
     try:
@@ -461,12 +541,16 @@ def _read_call(reply: dict[str, Any], work: str, timeout: float, limits: Limits,
         os.close(fd)
 
 
-def _classify(reply: dict[str, Any], work: str | None, timeout: float, limits: Limits,
-              budget: float) -> Outcome:
+def _classify(
+    reply: dict[str, Any], work: str | None, timeout: float, limits: Limits, budget: float
+) -> Outcome:
     """What the call came to, from the reply and the call folder ``work`` (None when it
     could not be opened safely: then no record or output is read)."""
-    base = {"wall": float(reply.get("wall", 0.0)), "cpu": float(reply.get("cpu", 0.0)),
-            "max_rss": int(reply.get("maxrss_kib", 0)) * 1024}
+    base = {
+        "wall": float(reply.get("wall", 0.0)),
+        "cpu": float(reply.get("cpu", 0.0)),
+        "max_rss": int(reply.get("maxrss_kib", 0)) * 1024,
+    }
     if reply.get("timed_out"):
         return Outcome("timeout", message=f"time limit exceeded ({timeout:g} s)", **base)
     code = 0
@@ -477,40 +561,64 @@ def _classify(reply: dict[str, Any], work: str | None, timeout: float, limits: L
             name = _signal_name(sig)
             cpu_limit = limits.cpu or math.ceil(budget) + 1
             if sig == signal.SIGKILL and reply.get("oom"):
-                return Outcome("memory", message="memory limit exceeded (killed by the kernel)",
-                               signal=name, **base)
-            if sig == signal.SIGXCPU or (sig == signal.SIGKILL
-                                         and reply.get("cpu_total", 0.0) >= cpu_limit - 0.05):
-                return Outcome("timeout", message=f"CPU time limit exceeded ({cpu_limit} s)",
-                               signal=name, **base)
+                return Outcome(
+                    "memory",
+                    message="memory limit exceeded (killed by the kernel)",
+                    signal=name,
+                    **base,
+                )
+            if sig == signal.SIGXCPU or (
+                sig == signal.SIGKILL and reply.get("cpu_total", 0.0) >= cpu_limit - 0.05
+            ):
+                return Outcome(
+                    "timeout",
+                    message=f"CPU time limit exceeded ({cpu_limit} s)",
+                    signal=name,
+                    **base,
+                )
             return Outcome("crash", message=f"crashed with signal {name}", signal=name, **base)
         code = os.waitstatus_to_exitcode(status)
     record = None
     if code == 0 and work is not None:
         with contextlib.suppress(plain.PlainDataError):
-            record = plain.load(os.path.join(work, _protocol.RESULT_DIR), max_bytes=0,
-                                max_arrays=0, max_json_bytes=64 << 10, max_depth=4,
-                                max_nodes=64)
+            record = plain.load(
+                os.path.join(work, _protocol.RESULT_DIR),
+                max_bytes=0,
+                max_arrays=0,
+                max_json_bytes=64 << 10,
+                max_depth=4,
+                max_nodes=64,
+            )
     if type(record) is not dict:
         if code == _protocol.EXIT_NO_MEMORY:
             return Outcome("memory", message="memory limit exceeded", exit_code=code, **base)
         if code == _protocol.EXIT_NO_RECORD:
-            return Outcome("output", message="the call's result could not be written (did "
-                           "your code fill its scratch space?)", exit_code=code, **base)
+            return Outcome(
+                "output",
+                message="the call's result could not be written (did "
+                "your code fill its scratch space?)",
+                exit_code=code,
+                **base,
+            )
         if reply.get("alive"):
-            return Outcome("output", message="the call ended without a result record",
-                           **base)
-        return Outcome("exit", message=f"your code exited the process (exit code {code}) "
-                       "before returning", exit_code=code, **base)
+            return Outcome("output", message="the call ended without a result record", **base)
+        return Outcome(
+            "exit",
+            message=f"your code exited the process (exit code {code}) before returning",
+            exit_code=code,
+            **base,
+        )
     kind = record.get("status")
     seconds = record.get("seconds")
     if type(seconds) is float and 0 <= seconds <= base["wall"]:
         base["probe_seconds"] = seconds
     if kind == "ok":
         try:
-            value = plain.load(os.path.join(work, _protocol.OUT_DIR),
-                               max_bytes=limits.max_output_bytes,
-                               max_arrays=limits.max_output_arrays)
+            value = plain.load(
+                os.path.join(work, _protocol.OUT_DIR),
+                max_bytes=limits.max_output_bytes,
+                max_arrays=limits.max_output_arrays,
+            )
         except plain.PlainDataError as exc:
             return Outcome("output", message=f"invalid output: {exc}", **base)
         return Outcome("ok", value=value, **base)
@@ -518,21 +626,33 @@ def _classify(reply: dict[str, Any], work: str | None, timeout: float, limits: L
         etype = _text(record.get("type"), 100) or "Exception"
         msg = _text(record.get("message"), _protocol.MESSAGE_CAP + 3)
         frames = record.get("traceback")
-        frames = [_text(f, 600) for f in frames[:_protocol.FRAMES_KEPT]] if type(
-            frames) is list else []
-        return Outcome("error", message=f"{etype}: {msg}" if msg else etype,
-                       error_type=etype, traceback=frames, **base)
+        frames = (
+            [_text(f, 600) for f in frames[: _protocol.FRAMES_KEPT]] if type(frames) is list else []
+        )
+        return Outcome(
+            "error",
+            message=f"{etype}: {msg}" if msg else etype,
+            error_type=etype,
+            traceback=frames,
+            **base,
+        )
     if kind == "exit":
         ecode = record.get("code")
         ecode = ecode if type(ecode) is int else 1
-        return Outcome("exit", message=f"your code exited the process (exit code {ecode}) "
-                       "before returning", exit_code=ecode, **base)
+        return Outcome(
+            "exit",
+            message=f"your code exited the process (exit code {ecode}) before returning",
+            exit_code=ecode,
+            **base,
+        )
     if kind == "memory":
         return Outcome("memory", message="memory limit exceeded (MemoryError)", **base)
     if kind == "output":
-        return Outcome("output", message=_text(record.get("message"),
-                                               _protocol.MESSAGE_CAP) or "invalid output",
-                       **base)
+        return Outcome(
+            "output",
+            message=_text(record.get("message"), _protocol.MESSAGE_CAP) or "invalid output",
+            **base,
+        )
     return Outcome("output", message="invalid result record", **base)
 
 
@@ -598,11 +718,16 @@ def _rmtree(path: str) -> None:
     except (OSError, RecursionError):
         # /proc/self/fd/N paths must name *our* fd table, not rm's.
         if path.startswith("/proc/self/"):
-            path = f"/proc/{os.getpid()}/" + path[len("/proc/self/"):]
+            path = f"/proc/{os.getpid()}/" + path[len("/proc/self/") :]
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run(["rm", "-rf", "--", path], check=False,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=60)
+            subprocess.run(
+                ["rm", "-rf", "--", path],
+                check=False,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=60,
+            )
 
 
 def layers(**kwargs: Any) -> dict[str, Layer]:
@@ -612,5 +737,15 @@ def layers(**kwargs: Any) -> dict[str, Layer]:
         return box.report()
 
 
-__all__ = ["STATUSES", "Call", "Layer", "Limits", "Outcome", "Runner", "Sandbox",
-           "SandboxError", "Session", "layers"]
+__all__ = [
+    "STATUSES",
+    "Call",
+    "Layer",
+    "Limits",
+    "Outcome",
+    "Runner",
+    "Sandbox",
+    "SandboxError",
+    "Session",
+    "layers",
+]

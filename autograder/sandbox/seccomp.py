@@ -171,25 +171,49 @@ CHECKED: dict[str, tuple[int, dict[int, str]]] = {
     "rt_tgsigqueueinfo": (0, {SELF: "signals to its own threads only"}),
     "prlimit64": (0, {0: "its own limits", SELF: "its own limits"}),
     "sched_setaffinity": (0, {0: "its own threads' CPUs", SELF: "its own CPUs"}),
-    "ioctl": (1, {
-        0x5401: "TCGETS: isatty",
-        0x5413: "TIOCGWINSZ: the terminal's size",
-        0x541B: "FIONREAD: bytes waiting in a pipe",
-        0x5421: "FIONBIO: os.set_blocking",
-        0x5450: "FIONCLEX: os.set_inheritable",
-        0x5451: "FIOCLEX: os.set_inheritable",
-    }),
-    "fcntl": (1, {
-        0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL",
-        5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 36: "F_OFD_GETLK", 37: "F_OFD_SETLK",
-        38: "F_OFD_SETLKW", 1030: "F_DUPFD_CLOEXEC", 1032: "F_GETPIPE_SZ",
-    }),
-    "prctl": (0, {
-        2: "PR_GET_PDEATHSIG", 3: "PR_GET_DUMPABLE", 15: "PR_SET_NAME: thread names",
-        16: "PR_GET_NAME", 21: "PR_GET_SECCOMP", 23: "PR_CAPBSET_READ",
-        30: "PR_GET_TIMERSLACK", 39: "PR_GET_NO_NEW_PRIVS",
-        0x53564D41: "PR_SET_VMA: allocators name their mappings",
-    }),
+    "ioctl": (
+        1,
+        {
+            0x5401: "TCGETS: isatty",
+            0x5413: "TIOCGWINSZ: the terminal's size",
+            0x541B: "FIONREAD: bytes waiting in a pipe",
+            0x5421: "FIONBIO: os.set_blocking",
+            0x5450: "FIONCLEX: os.set_inheritable",
+            0x5451: "FIOCLEX: os.set_inheritable",
+        },
+    ),
+    "fcntl": (
+        1,
+        {
+            0: "F_DUPFD",
+            1: "F_GETFD",
+            2: "F_SETFD",
+            3: "F_GETFL",
+            4: "F_SETFL",
+            5: "F_GETLK",
+            6: "F_SETLK",
+            7: "F_SETLKW",
+            36: "F_OFD_GETLK",
+            37: "F_OFD_SETLK",
+            38: "F_OFD_SETLKW",
+            1030: "F_DUPFD_CLOEXEC",
+            1032: "F_GETPIPE_SZ",
+        },
+    ),
+    "prctl": (
+        0,
+        {
+            2: "PR_GET_PDEATHSIG",
+            3: "PR_GET_DUMPABLE",
+            15: "PR_SET_NAME: thread names",
+            16: "PR_GET_NAME",
+            21: "PR_GET_SECCOMP",
+            23: "PR_CAPBSET_READ",
+            30: "PR_GET_TIMERSLACK",
+            39: "PR_GET_NO_NEW_PRIVS",
+            0x53564D41: "PR_SET_VMA: allocators name their mappings",
+        },
+    ),
 }
 # clone is allowed for a thread (CLONE_THREAD) that makes no namespace; never a process.
 THREAD_CLONE = "clone"
@@ -299,6 +323,5 @@ def install(self_pid: int) -> int:
     code = build(self_pid)
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    _linux.prctl(_linux.PR_SET_SECCOMP, _linux.SECCOMP_MODE_FILTER,
-                 ctypes.addressof(prog))
+    _linux.prctl(_linux.PR_SET_SECCOMP, _linux.SECCOMP_MODE_FILTER, ctypes.addressof(prog))
     return len(code) // 8

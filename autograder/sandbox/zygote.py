@@ -42,10 +42,19 @@ from . import _linux, landlock
 
 PROBE_PACKAGE = "autograder.probes"
 FORBIDDEN_PREFIXES = ("solutions", "_reference_", "autograder.graders", "autograder.hidden")
-SYSTEM_READ_ONLY = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo",
-                    "/etc/ld.so.cache", "/dev/urandom", "/dev/random",
-                    # CPU topology, read lazily by torch's cpuinfo at the first op.
-                    "/proc/cpuinfo", "/sys/devices/system/cpu")
+SYSTEM_READ_ONLY = (
+    "/usr/lib",
+    "/usr/lib64",
+    "/lib",
+    "/lib64",
+    "/usr/share/zoneinfo",
+    "/etc/ld.so.cache",
+    "/dev/urandom",
+    "/dev/random",
+    # CPU topology, read lazily by torch's cpuinfo at the first op.
+    "/proc/cpuinfo",
+    "/sys/devices/system/cpu",
+)
 # Imported along with "torch": modules torch loads lazily at great cost (torch.optim's first
 # step imports torch._dynamo, ~1 s). Imports only: no torch op runs in the zygote.
 TORCH_EXTRAS = ("torch._dynamo", "torch.optim", "torch.nn.functional")
@@ -100,15 +109,22 @@ class Zygote:
             else:
                 uid, gid = os.getuid(), os.getgid()
                 _linux.unshare(_linux.CLONE_NEWUSER | _linux.CLONE_NEWNET)
-                for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
-                                   ("gid_map", f"0 {gid} 1")):
+                for name, text in (
+                    ("setgroups", "deny"),
+                    ("uid_map", f"0 {uid} 1"),
+                    ("gid_map", f"0 {gid} 1"),
+                ):
                     with open(f"/proc/self/{name}", "w") as fh:
                         fh.write(text)
             names = [n for _, n in socket.if_nameindex()]
             if names not in ([], ["lo"]):
                 raise OSError(0, f"unexpected interfaces {names}")
-            self._set("netns", True, "private network namespace (no interface up)"
-                      + ("" if root else " inside a user namespace"))
+            self._set(
+                "netns",
+                True,
+                "private network namespace (no interface up)"
+                + ("" if root else " inside a user namespace"),
+            )
         except OSError as exc:
             self._set("netns", False, f"unshare(CLONE_NEWNET) failed: {exc.strerror or exc}")
         try:
@@ -147,15 +163,23 @@ class Zygote:
                 raise OSError(38, "unsupported platform")
             _linux.unshare(_linux.CLONE_NEWNS)
             _linux.mount(None, "/", None, _linux.MS_REC | _linux.MS_PRIVATE)
-            _linux.mount("tmpfs", self.scratch_root, "tmpfs",
-                         _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC,
-                         f"size={size},nr_inodes={inodes},mode=0711")
+            _linux.mount(
+                "tmpfs",
+                self.scratch_root,
+                "tmpfs",
+                _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC,
+                f"size={size},nr_inodes={inodes},mode=0711",
+            )
             self._set("scratch", True, f"private tmpfs, {size >> 20} MiB and {inodes} inodes")
-            self._set("rofs", True, "every mount read-only but the scratch (a mount "
-                      "namespace per child)")
+            self._set(
+                "rofs", True, "every mount read-only but the scratch (a mount namespace per child)"
+            )
         except OSError as exc:
-            self._set("scratch", False, f"scratch on disk without a size cap (tmpfs mount "
-                      f"failed: {exc.strerror or exc})")
+            self._set(
+                "scratch",
+                False,
+                f"scratch on disk without a size cap (tmpfs mount failed: {exc.strerror or exc})",
+            )
             self._set("rofs", False, "needs the scratch's own mount")
 
     def setup_task_limits(self) -> None:
@@ -213,8 +237,7 @@ class Zygote:
                 last = read_last and i == len(parts)
                 need = 0o005 if is_dir and last else (0o001 if is_dir else 0o004)
                 if mode & need != need:
-                    return (f"{sub} (mode {mode & 0o7777:04o}) is not accessible to uid "
-                            f"{self.uid}")
+                    return f"{sub} (mode {mode & 0o7777:04o}) is not accessible to uid {self.uid}"
         return None
 
     def detect(self) -> None:
@@ -223,27 +246,38 @@ class Zygote:
         abi = landlock.abi_version() if _linux.SUPPORTED else 0
         self.landlock_abi = abi
         if abi >= 1:
-            parts = ["file system"] + (["TCP"] if abi >= 4 else []) + (
-                ["signals", "abstract sockets"] if abi >= 6 else [])
+            parts = (
+                ["file system"]
+                + (["TCP"] if abi >= 4 else [])
+                + (["signals", "abstract sockets"] if abi >= 6 else [])
+            )
             self._set("landlock", True, f"ABI {abi}: " + ", ".join(parts))
         else:
             self._set("landlock", False, "Landlock not supported or disabled in this kernel")
         if _linux.AUDIT_ARCH is not None:
             from . import seccomp
 
-            self._set("seccomp", True, f"BPF allowlist of {seccomp.allowed_count()} system "
-                      "calls (threads, no processes; signals to itself); the rest refused")
+            self._set(
+                "seccomp",
+                True,
+                f"BPF allowlist of {seccomp.allowed_count()} system "
+                "calls (threads, no processes; signals to itself); the rest refused",
+            )
         else:
             self._set("seccomp", False, f"no seccomp filter for {sys.platform}/{_linux.MACHINE}")
-        caps = ("uid 0 with every capability dropped" if self.real_root else
-                "root of the zygote's user namespace, every capability dropped")
+        caps = (
+            "uid 0 with every capability dropped"
+            if self.real_root
+            else "root of the zygote's user namespace, every capability dropped"
+        )
         if not self.real_root:
             self._set("uid", False, "not running as root: children keep the grader's uid")
             self._set("caps", root, caps if root else "not root: no capabilities to drop")
         else:
             # the children read the interpreter, and the submissions in the sandbox's folder
-            problem = (self._uid_problem(self.interpreter_paths())
-                       or self._uid_problem([self.base], read_last=False))
+            problem = self._uid_problem(self.interpreter_paths()) or self._uid_problem(
+                [self.base], read_last=False
+            )
             if problem:
                 self._set("uid", False, problem)
                 self._set("caps", True, caps)
@@ -259,8 +293,12 @@ class Zygote:
             self._set(name, False, reason)
             if name == "uid" and root:
                 self._set("caps", True, caps)
-        self._set("rlimits", True, "CPU, AS, FSIZE, NOFILE, CORE" + (
-            ", NPROC" if self.layers["uid"]["active"] else " (no NPROC: children share a uid)"))
+        self._set(
+            "rlimits",
+            True,
+            "CPU, AS, FSIZE, NOFILE, CORE"
+            + (", NPROC" if self.layers["uid"]["active"] else " (no NPROC: children share a uid)"),
+        )
 
     def interpreter_paths(self) -> list[str]:
         """Read-only roots that hold the interpreter, its stdlib and its packages.
@@ -272,18 +310,26 @@ class Zygote:
         if self._ro_paths is not None:
             return self._ro_paths
         protected = [self.repo, *self.probe_dirs, self.base]
-        prefixes = [os.path.realpath(p) for p in
-                    {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}]
+        prefixes = [
+            os.path.realpath(p)
+            for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+        ]
         # The library folders of each prefix (stdlib, lib-dynload, site-packages), not the
         # whole prefix: a base prefix may be /usr.
-        cands = [os.path.join(p, sub) for p in prefixes for sub in ("lib", "lib64", "lib32")
-                 if os.path.isdir(os.path.join(p, sub))]
+        cands = [
+            os.path.join(p, sub)
+            for p in prefixes
+            for sub in ("lib", "lib64", "lib32")
+            if os.path.isdir(os.path.join(p, sub))
+        ]
         for entry in sys.path:
             if not entry or not os.path.isdir(entry):
                 continue
             real = os.path.realpath(entry)
             if any(_is_within(real, p) for p in prefixes) or os.path.basename(real) in (
-                    "site-packages", "dist-packages"):
+                "site-packages",
+                "dist-packages",
+            ):
                 cands.append(real)
         out: list[str] = []
         for real in cands:
@@ -308,8 +354,10 @@ class Zygote:
             if not entry:
                 continue
             real = os.path.realpath(entry)
-            if any(_is_within(real, p) and not any(_is_within(real, g) for g in granted)
-                   for p in protected):
+            if any(
+                _is_within(real, p) and not any(_is_within(real, g) for g in granted)
+                for p in protected
+            ):
                 continue
             if any(_is_within(real, g) for g in granted):
                 path.append(entry)
@@ -327,9 +375,20 @@ class Zygote:
             fh.write("secret")
         if self.layers["uid"]["active"]:
             os.chmod(work, 0o711)
-        plan = self.plan(scratch, scratch, None, 1.0, {
-            "memory": 1 << 30, "fsize": 1 << 20, "nofile": 64, "nproc": 64, "cpu": None,
-            "stream": 4096})
+        plan = self.plan(
+            scratch,
+            scratch,
+            None,
+            1.0,
+            {
+                "memory": 1 << 30,
+                "fsize": 1 << 20,
+                "nofile": 64,
+                "nproc": 64,
+                "cpu": None,
+                "stream": 4096,
+            },
+        )
         r, w = os.pipe()  # not inheritable (PEP 446); fork keeps it
         pid = self._fork()
         if pid == 0:
@@ -347,8 +406,10 @@ class Zygote:
         try:
             report = json.loads(data)
         except ValueError:
-            return ("seccomp" if self.layers["seccomp"]["active"] else "landlock",
-                    "test child died during confinement")
+            return (
+                "seccomp" if self.layers["seccomp"]["active"] else "landlock",
+                "test child died during confinement",
+            )
         if report.get("failed"):
             return report["failed"], report["reason"]
         return None
@@ -363,14 +424,21 @@ class Zygote:
                 child.confine(plan, (w,), trace)
             except BaseException as exc:
                 stage = trace[-1] if trace else "rlimits"
-                result = {"failed": stage, "reason": f"{stage} failed in the test child: "
-                          f"{type(exc).__name__}: {exc}"}
+                result = {
+                    "failed": stage,
+                    "reason": f"{stage} failed in the test child: {type(exc).__name__}: {exc}",
+                }
                 return
             checks = []
             if plan["layers"].get("landlock"):
                 checks.append(("landlock", lambda: _read(secret), "read a file outside"))
-                checks.append(("landlock", lambda: _read(os.path.join(
-                    self.repo, "autograder", "__init__.py")), "read the kit's repository"))
+                checks.append(
+                    (
+                        "landlock",
+                        lambda: _read(os.path.join(self.repo, "autograder", "__init__.py")),
+                        "read the kit's repository",
+                    )
+                )
             if plan["layers"].get("seccomp"):
                 checks.append(("seccomp", lambda: socket.socket(), "create a socket"))
                 checks.append(("seccomp", os.fork, "fork"))
@@ -381,8 +449,10 @@ class Zygote:
                     continue
                 if got == 0 and what == "fork":
                     os._exit(0)
-                result = {"failed": layer, "reason": f"{layer} did not stop the test child "
-                          f"from trying to {what}"}
+                result = {
+                    "failed": layer,
+                    "reason": f"{layer} did not stop the test child from trying to {what}",
+                }
                 return
             box: list[int] = []
             t = threading.Thread(target=lambda: box.append(1))
@@ -425,8 +495,10 @@ class Zygote:
         with contextlib.suppress(OSError):
             tasks = os.listdir("/proc/self/task")
             if len(tasks) != 1:
-                raise RuntimeError(f"the zygote has {len(tasks)} threads after its imports; "
-                                   "forking it is unsafe (did a preload run a torch op?)")
+                raise RuntimeError(
+                    f"the zygote has {len(tasks)} threads after its imports; "
+                    "forking it is unsafe (did a preload run a torch op?)"
+                )
 
     def import_probe_module(self, name: str) -> Any:
         """Import a trusted probe module (allow-listed: never an arbitrary module)."""
@@ -439,11 +511,12 @@ class Zygote:
                 known = sys.modules.get(top)
                 if allowed and known is not None:  # loaded from elsewhere (stdlib, numpy...)
                     origin = getattr(known, "__file__", None) or ""
-                    allowed = any(_is_within(os.path.realpath(origin), d)
-                                  for d in self.probe_dirs)
+                    allowed = any(_is_within(os.path.realpath(origin), d) for d in self.probe_dirs)
             if not allowed:
-                raise ImportError(f"{name} is not a probe module (only {PROBE_PACKAGE}.* or "
-                                  "modules in the configured probe folders)")
+                raise ImportError(
+                    f"{name} is not a probe module (only {PROBE_PACKAGE}.* or "
+                    "modules in the configured probe folders)"
+                )
             self._probe_ok.add(name)
         module = importlib.import_module(name)
         self.check_forbidden()
@@ -466,17 +539,32 @@ class Zygote:
 
     # ------------------------------------------------------------------ calls
 
-    def plan(self, scratch: str, submission: str, package: str | None, budget: float,
-             limits: dict[str, Any], modules: tuple[str, ...] | list[str] = ()
-             ) -> dict[str, Any]:
+    def plan(
+        self,
+        scratch: str,
+        submission: str,
+        package: str | None,
+        budget: float,
+        limits: dict[str, Any],
+        modules: tuple[str, ...] | list[str] = (),
+    ) -> dict[str, Any]:
         ro = [*self.interpreter_paths(), *SYSTEM_READ_ONLY, submission]
         rw = [scratch, *SYSTEM_READ_WRITE]
         return {
-            "scratch": scratch, "submission": submission, "package": package,
-            "scratch_root": self.scratch_root, "budget": budget, "limits": limits, "ro": ro,
-            "rw": rw, "modules": list(modules),
-            "layers": self.active(), "uid": self.uid, "landlock_abi": self.landlock_abi,
-            "cap_last": self.cap_last, "cgroup": self._child_cgroup(limits["nproc"]),
+            "scratch": scratch,
+            "submission": submission,
+            "package": package,
+            "scratch_root": self.scratch_root,
+            "budget": budget,
+            "limits": limits,
+            "ro": ro,
+            "rw": rw,
+            "modules": list(modules),
+            "layers": self.active(),
+            "uid": self.uid,
+            "landlock_abi": self.landlock_abi,
+            "cap_last": self.cap_last,
+            "cgroup": self._child_cgroup(limits["nproc"]),
             "sys_path": self._sys_path if self._sys_path is not None else self.child_sys_path(ro),
         }
 
@@ -510,18 +598,28 @@ class Zygote:
             self.check_single_thread()
             self.check_forbidden()
         except Exception as exc:
-            return {"ok": False, "error": f"probe modules {req.get('modules')!r}: "
-                    f"{type(exc).__name__}: {exc}"}
+            return {
+                "ok": False,
+                "error": f"probe modules {req.get('modules')!r}: {type(exc).__name__}: {exc}",
+            }
         name = str(req["scratch"])
         if "/" in name or name in ("", ".", ".."):
             return {"ok": False, "error": f"bad scratch name {name!r}"}
         if self.layers["uid"]["active"]:
             problem = self._uid_problem([req["submission"]])
             if problem:
-                return {"ok": False, "error": f"submission not readable by the sandbox uid: "
-                        f"{problem}"}
-        plan = self.plan(os.path.join(self.scratch_root, name), req["submission"],
-                         req.get("package"), float(req["budget"]), req["limits"], names)
+                return {
+                    "ok": False,
+                    "error": f"submission not readable by the sandbox uid: {problem}",
+                }
+        plan = self.plan(
+            os.path.join(self.scratch_root, name),
+            req["submission"],
+            req.get("package"),
+            float(req["budget"]),
+            req["limits"],
+            names,
+        )
         from . import child
 
         ready_r, ready_w = os.pipe()  # not inheritable (PEP 446); fork keeps them
@@ -545,7 +643,8 @@ class Zygote:
         deadline = time.monotonic() + SETUP_TIMEOUT
         # the report, then end of file (the child closed the pipe and waits for requests)
         while (event := self._wait(ready_r, deadline)) == "fd" and (
-                chunk := os.read(ready_r, 65536)):
+            chunk := os.read(ready_r, 65536)
+        ):
             setup += chunk
         os.close(ready_r)
         try:
@@ -557,8 +656,11 @@ class Zygote:
         os.set_blocking(requests_w, False)
         os.set_blocking(done_r, False)
         ended = self._stop()
-        return {**ended, "opened": False, "setup": report} if ended else {
-            "ok": True, "opened": True, "setup": report}
+        return (
+            {**ended, "opened": False, "setup": report}
+            if ended
+            else {"ok": True, "opened": True, "setup": report}
+        )
 
     def call(self, req: dict[str, Any]) -> dict[str, Any]:
         """Run one call in the session's child: continue it, wait for its "done" byte (or
@@ -569,8 +671,11 @@ class Zygote:
             return {"ok": False, "error": "no open session"}
         module, _, function = str(req["probe"]).partition(":")
         if module not in c.modules or not callable(getattr(sys.modules[module], function, None)):
-            return {"ok": False, "error": f"{req['probe']!r} is no function of the session's "
-                    f"probe modules {c.modules}"}
+            return {
+                "ok": False,
+                "error": f"{req['probe']!r} is no function of the session's "
+                f"probe modules {c.modules}",
+            }
         request = json.dumps({"probe": str(req["probe"]), "call": str(req["call"])}) + "\n"
         _drain(c.done)
         before = _cpu_seconds(c.pid)
@@ -586,15 +691,21 @@ class Zygote:
         ended = self._stop(started, before)
         if ended:  # it died just after it said done
             return ended
-        return {"ok": True, "alive": True, "wall": time.monotonic() - started,
-                "cpu": max(_cpu_seconds(c.pid) - before, 0.0), "maxrss_kib": _peak_kib(c.pid)}
+        return {
+            "ok": True,
+            "alive": True,
+            "wall": time.monotonic() - started,
+            "cpu": max(_cpu_seconds(c.pid) - before, 0.0),
+            "maxrss_kib": _peak_kib(c.pid),
+        }
 
     def close(self, req: dict[str, Any] | None = None) -> dict[str, Any]:
         """End the session: its child (if any) is killed and reaped."""
         return self._end()
 
-    def _end(self, started: float | None = None, cpu_before: float = 0.0,
-             timed_out: bool = False) -> dict[str, Any]:
+    def _end(
+        self, started: float | None = None, cpu_before: float = 0.0, timed_out: bool = False
+    ) -> dict[str, Any]:
         """Kill the session's child (if any), reap it, and say how it ended."""
         c, self.child = self.child, None
         if c is None:
@@ -614,13 +725,19 @@ class Zygote:
             count = self._oom_kills()
             oom = count > self.oom_seen >= 0
             self.oom_seen = count
-        return {"ok": True, "alive": False, "status": status, "timed_out": timed_out,
-                "oom": oom, "wall": time.monotonic() - started if started else 0.0,
-                "cpu": max(usage.ru_utime + usage.ru_stime - cpu_before, 0.0),
-                "cpu_total": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}
+        return {
+            "ok": True,
+            "alive": False,
+            "status": status,
+            "timed_out": timed_out,
+            "oom": oom,
+            "wall": time.monotonic() - started if started else 0.0,
+            "cpu": max(usage.ru_utime + usage.ru_stime - cpu_before, 0.0),
+            "cpu_total": usage.ru_utime + usage.ru_stime,
+            "maxrss_kib": usage.ru_maxrss,
+        }
 
-    def _stop(self, started: float | None = None, cpu_before: float = 0.0
-              ) -> dict[str, Any] | None:
+    def _stop(self, started: float | None = None, cpu_before: float = 0.0) -> dict[str, Any] | None:
         """SIGSTOP the child and wait until it is stopped, so that nothing of the student
         runs while the parent reads what it wrote. None, or how it ended if it died."""
         c = self.child
@@ -693,7 +810,7 @@ class Zygote:
                 sock.detach()
             view = view[sent:]
         while view:
-            view = view[os.write(self.ctl, view):]
+            view = view[os.write(self.ctl, view) :]
 
     def recv(self) -> dict[str, Any] | None:
         while b"\n" not in self.inbuf:
@@ -714,8 +831,10 @@ class Zygote:
                 try:
                     reply = getattr(self, op)(req)
                 except Exception as exc:  # e.g. fork() refused: the grader hears of it
-                    reply = {"ok": False, "error": f"sandbox {op} failed: "
-                             f"{type(exc).__name__}: {exc}"}
+                    reply = {
+                        "ok": False,
+                        "error": f"sandbox {op} failed: {type(exc).__name__}: {exc}",
+                    }
             elif op == "ping":
                 reply = {"ok": True, "pid": os.getpid()}
             else:
@@ -806,13 +925,21 @@ def main(config_json: str, ctl_fd: int) -> None:
         with open("/proc/self/statm", "rb") as fh:
             vmsize = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         root_fd = os.open(zygote.scratch_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        zygote.send({"ok": True, "hello": True, "pid": os.getpid(), "layers": zygote.layers,
-                     "vmsize": vmsize, "python": sys.version.split()[0]}, fds=[root_fd])
+        zygote.send(
+            {
+                "ok": True,
+                "hello": True,
+                "pid": os.getpid(),
+                "layers": zygote.layers,
+                "vmsize": vmsize,
+                "python": sys.version.split()[0],
+            },
+            fds=[root_fd],
+        )
         os.close(root_fd)
     except BaseException as exc:
         with contextlib.suppress(OSError):
-            zygote.send({"ok": False, "error": f"zygote start failed: {type(exc).__name__}: "
-                         f"{exc}"})
+            zygote.send({"ok": False, "error": f"zygote start failed: {type(exc).__name__}: {exc}"})
         raise
     try:
         zygote.serve()

@@ -20,8 +20,13 @@ def _spread(rng, shape):
 
 def _batchnorm_case(rng, shape, **extra):
     channels = shape[1]
-    init = {"gamma": rng.random(channels) + 0.5, "beta": rng.random(channels),
-            "running_mean": np.zeros(channels), "running_var": np.ones(channels), **extra}
+    init = {
+        "gamma": rng.random(channels) + 0.5,
+        "beta": rng.random(channels),
+        "running_mean": np.zeros(channels),
+        "running_var": np.ones(channels),
+        **extra,
+    }
     step = {"x": _spread(rng, shape), "train": True, "dout": rng.random(shape) - 0.5}
     return init, [step, {"x": rng.random(shape), "train": False}]
 
@@ -48,10 +53,14 @@ def test_dropout_properties(grade):
     x = np.linspace(1, 2, 10000).reshape(100, 100)
     result = grade.call("dropout", ratio=ratio, x=x, dout=np.ones_like(x), seed=0)
     kept = result["out"] != 0
-    grade.expect(abs(1 - kept.mean() - ratio) < 0.03,
-                 f"dropped {1 - kept.mean():.3f} of the units; expected about {ratio}")
-    grade.expect(np.allclose(result["out"][kept], x[kept] / (1 - ratio)),
-                 "kept units must be scaled by 1 / (1 - dropout_ratio) (inverted dropout)")
+    grade.expect(
+        abs(1 - kept.mean() - ratio) < 0.03,
+        f"dropped {1 - kept.mean():.3f} of the units; expected about {ratio}",
+    )
+    grade.expect(
+        np.allclose(result["out"][kept], x[kept] / (1 - ratio)),
+        "kept units must be scaled by 1 / (1 - dropout_ratio) (inverted dropout)",
+    )
     grade.expect(np.array_equal(result["dx"] != 0, kept), "backward must reuse the mask")
     grade.expect(np.array_equal(result["eval"], x), "evaluation must return x unchanged")
 

@@ -23,15 +23,22 @@ EPS_CASES = [
 
 
 def _params(cases):
-    return [pytest.param(name, hyper, tol, marks=getattr(pytest.mark, part), id=name)
-            for part, name, hyper, tol in cases]
+    return [
+        pytest.param(name, hyper, tol, marks=getattr(pytest.mark, part), id=name)
+        for part, name, hyper, tol in cases
+    ]
 
 
 def _three_steps(grade, name, hyper, tol):
     rng = grade.rng()
     params = {"W": rng.random((2, 3)), "b": rng.random(3)}
-    grads = [{key: (rng.random(value.shape) + 0.5) * rng.choice([-1.0, 1.0], value.shape)
-              for key, value in params.items()} for _ in range(3)]
+    grads = [
+        {
+            key: (rng.random(value.shape) + 0.5) * rng.choice([-1.0, 1.0], value.shape)
+            for key, value in params.items()
+        }
+        for _ in range(3)
+    ]
     grade.check("optimizer", name=name, hyper=hyper, params=params, grads=grads, tol=tol)
 
 

@@ -8,8 +8,14 @@ CLOSE = Tolerance(rtol=1e-7, atol=1e-9)
 
 SIZES = [  # input, filter, stride, pad: divisible, floor (rounding down from .5 and more),
     # and a filter larger than the input that fits thanks to the padding
-    (7, 3, 1, 0), (28, 5, 1, 0), (32, 3, 1, 1), (8, 3, 3, 1), (9, 2, 2, 0), (11, 3, 3, 0),
-    (3, 5, 1, 1), (5, 5, 2, 2),
+    (7, 3, 1, 0),
+    (28, 5, 1, 0),
+    (32, 3, 1, 1),
+    (8, 3, 3, 1),
+    (9, 2, 2, 0),
+    (11, 3, 3, 0),
+    (3, 5, 1, 1),
+    (5, 5, 2, 2),
 ]
 
 
@@ -24,13 +30,16 @@ BAD_SIZES = [(7, 3, 0, 0), (7, 3, 1, -1), (4, 7, 1, 1), (2, 5, 2, 1)]
 
 
 @pytest.mark.conv_output_size
-@pytest.mark.parametrize("size", BAD_SIZES, ids=["stride0", "negative-pad", "filter-too-big",
-                                                  "filter-too-big-stride2"])
+@pytest.mark.parametrize(
+    "size", BAD_SIZES, ids=["stride0", "negative-pad", "filter-too-big", "filter-too-big-stride2"]
+)
 def test_output_size_rejects(grade, size):
     i, k, s, p = size
     got = grade.call("conv_output_size_raises", input_size=i, filter_size=k, stride=s, pad=p)
-    grade.expect(got == "ValueError", f"conv_output_size({i}, {k}, stride={s}, pad={p}) must "
-                                      f"raise ValueError; got: {got}")
+    grade.expect(
+        got == "ValueError",
+        f"conv_output_size({i}, {k}, stride={s}, pad={p}) must raise ValueError; got: {got}",
+    )
 
 
 @pytest.mark.corr2d
@@ -40,8 +49,7 @@ def test_corr2d(grade, case):
     h, w = rng.integers(4, 10, size=2)
     kh = int(rng.integers(1, 4))
     kw = kh + case % 2  # square and non-square kernels
-    grade.check("corr2d", X=rng.standard_normal((h, w)), K=rng.standard_normal((kh, kw)),
-                tol=CLOSE)
+    grade.check("corr2d", X=rng.standard_normal((h, w)), K=rng.standard_normal((kh, kw)), tol=CLOSE)
 
 
 CONV_CASES = {  # id: N, C, H, W, FN, FH, FW, stride, pad
@@ -55,8 +63,13 @@ CONV_CASES = {  # id: N, C, H, W, FN, FH, FW, stride, pad
 
 def _conv_inputs(rng, case):
     n, c, h, w, fn, fh, fw, stride, pad = case
-    return {"x": rng.standard_normal((n, c, h, w)), "W": rng.standard_normal((fn, c, fh, fw)),
-            "b": rng.standard_normal(fn), "stride": stride, "pad": pad}
+    return {
+        "x": rng.standard_normal((n, c, h, w)),
+        "W": rng.standard_normal((fn, c, fh, fw)),
+        "b": rng.standard_normal(fn),
+        "stride": stride,
+        "pad": pad,
+    }
 
 
 @pytest.mark.conv2d
@@ -83,8 +96,16 @@ def test_col2im(grade, case):
     n, c, h, w, _, fh, fw, stride, pad = case
     oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
     col = grade.rng().standard_normal((n * oh * ow, c * fh * fw))
-    grade.check("col2im", col=col, input_shape=[n, c, h, w], filter_h=fh, filter_w=fw,
-                stride=stride, pad=pad, tol=CLOSE)
+    grade.check(
+        "col2im",
+        col=col,
+        input_shape=[n, c, h, w],
+        filter_h=fh,
+        filter_w=fw,
+        stride=stride,
+        pad=pad,
+        tol=CLOSE,
+    )
 
 
 @pytest.mark.convolution
@@ -95,7 +116,17 @@ def test_convolution_layer(grade, case):
     first, second = _conv_inputs(rng, case), _conv_inputs(rng, case)
     n, _, h, w, fn, fh, fw, stride, pad = case
     oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
-    passes = [{"x": inputs["x"], "dout": rng.standard_normal((n, fn, oh, ow))}
-              for inputs in (first, second)]
-    grade.check("convolution", per_output=True, W=first["W"], b=first["b"], stride=stride, pad=pad,
-                passes=passes, tol=CLOSE)
+    passes = [
+        {"x": inputs["x"], "dout": rng.standard_normal((n, fn, oh, ow))}
+        for inputs in (first, second)
+    ]
+    grade.check(
+        "convolution",
+        per_output=True,
+        W=first["W"],
+        b=first["b"],
+        stride=stride,
+        pad=pad,
+        passes=passes,
+        tol=CLOSE,
+    )

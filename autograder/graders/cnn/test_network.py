@@ -18,19 +18,37 @@ NETS = {  # id: input_dim, filter_num, filter_size, pad, hidden, labels
 
 def _network_case(rng, case):
     input_dim, filter_num, filter_size, pad, hidden, labels = case
-    config = {"input_dim": list(input_dim), "hidden_size": hidden, "output_size": 10, "seed": 0,
-              "conv_param": {"filter_num": filter_num, "filter_size": filter_size, "pad": pad,
-                             "stride": 1}}
+    config = {
+        "input_dim": list(input_dim),
+        "hidden_size": hidden,
+        "output_size": 10,
+        "seed": 0,
+        "conv_param": {
+            "filter_num": filter_num,
+            "filter_size": filter_size,
+            "pad": pad,
+            "stride": 1,
+        },
+    }
     channels, size = input_dim[0], input_dim[1]
     pooled = (size + 2 * pad - filter_size + 1) // 2
-    shapes = {"W1": (filter_num, channels, filter_size, filter_size), "b1": (filter_num,),
-              "W2": (filter_num * pooled * pooled, hidden), "b2": (hidden,),
-              "W3": (hidden, 10), "b3": (10,)}
+    shapes = {
+        "W1": (filter_num, channels, filter_size, filter_size),
+        "b1": (filter_num,),
+        "W2": (filter_num * pooled * pooled, hidden),
+        "b2": (hidden,),
+        "W3": (hidden, 10),
+        "b3": (10,),
+    }
     params = {key: rng.normal(0, 0.3, shape) for key, shape in shapes.items()}
     n = 9  # batch_size 7 in the probe: the last partial batch counts
     t = rng.integers(0, 10, n)
-    return {"config": config, "params": params, "x": rng.standard_normal((n, *input_dim)),
-            "t": np.eye(10)[t] if labels == "one-hot" else t}
+    return {
+        "config": config,
+        "params": params,
+        "x": rng.standard_normal((n, *input_dim)),
+        "t": np.eye(10)[t] if labels == "one-hot" else t,
+    }
 
 
 @pytest.mark.simple_convnet
@@ -44,9 +62,13 @@ def test_initialisation(grade):
     """Biases start at zero, weights with standard deviation weight_init_std; the same seed
     gives the same parameters, another seed others."""
     std = 0.05
-    config = {"input_dim": [1, 8, 8], "hidden_size": 60, "output_size": 10,
-              "weight_init_std": std,
-              "conv_param": {"filter_num": 20, "filter_size": 3, "pad": 1, "stride": 1}}
+    config = {
+        "input_dim": [1, 8, 8],
+        "hidden_size": 60,
+        "output_size": 10,
+        "weight_init_std": std,
+        "conv_param": {"filter_num": 20, "filter_size": 3, "pad": 1, "stride": 1},
+    }
     training.check_initialisation(grade, config, seeds=[3, 3, 4], std=std)
 
 
@@ -70,8 +92,12 @@ def test_residual(grade, case):
     """The reference weights (and batch-norm statistics) are loaded into the student's block."""
     in_channels, out_channels, use_1x1conv, stride, (n, h, w) = case
     rng = grade.rng()
-    args = {"in_channels": in_channels, "out_channels": out_channels,
-            "use_1x1conv": use_1x1conv, "stride": stride}
+    args = {
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "use_1x1conv": use_1x1conv,
+        "stride": stride,
+    }
     block = reference.module("cnn", "resnet").Residual(**args).double()
     state = {}
     for key, value in block.state_dict().items():
@@ -81,5 +107,6 @@ def test_residual(grade, case):
             state[key] = rng.uniform(0.5, 2, value.shape)
         else:
             state[key] = rng.normal(0, 0.5, tuple(value.shape))
-    grade.check("residual", args=args, state=state,
-                X=rng.standard_normal((n, in_channels, h, w)), tol=CLOSE)
+    grade.check(
+        "residual", args=args, state=state, X=rng.standard_normal((n, in_channels, h, w)), tol=CLOSE
+    )

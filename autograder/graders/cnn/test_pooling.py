@@ -9,21 +9,27 @@ CLOSE = Tolerance(rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.pool2d
-@pytest.mark.parametrize("mode, size", [("max", (2, 2)), ("avg", (3, 2)), ("max", 3),
-                                        ("avg", 2)])
+@pytest.mark.parametrize("mode, size", [("max", (2, 2)), ("avg", (3, 2)), ("max", 3), ("avg", 2)])
 def test_pool2d(grade, mode, size):
     rng = grade.rng()
-    grade.check("pool2d", X=rng.standard_normal(rng.integers(4, 9, size=2)), pool_size=size,
-                mode=mode, tol=CLOSE)
+    grade.check(
+        "pool2d",
+        X=rng.standard_normal(rng.integers(4, 9, size=2)),
+        pool_size=size,
+        mode=mode,
+        tol=CLOSE,
+    )
 
 
 @pytest.mark.pool2d
 def test_pool2d_rejects_unknown_mode(grade):
     """A tuple size, so that only the mode decides (int sizes have cases of their own)."""
-    got = grade.call("pool2d_raises", X=grade.rng().standard_normal((4, 4)), pool_size=(2, 2),
-                     mode="median")
-    grade.expect(got == "ValueError", f'pool2d(..., mode="median") must raise ValueError; '
-                                      f"got: {got}")
+    got = grade.call(
+        "pool2d_raises", X=grade.rng().standard_normal((4, 4)), pool_size=(2, 2), mode="median"
+    )
+    grade.expect(
+        got == "ValueError", f'pool2d(..., mode="median") must raise ValueError; got: {got}'
+    )
 
 
 POOL_CASES = {  # id: N, C, H, W, pool_h, pool_w, stride, pad, mode
@@ -38,9 +44,18 @@ POOL_CASES = {  # id: N, C, H, W, pool_h, pool_w, stride, pad, mode
 def _pooling(grade, case, x):
     n, c, h, w, ph, pw, stride, pad, mode = case
     oh, ow = (h + 2 * pad - ph) // stride + 1, (w + 2 * pad - pw) // stride + 1
-    grade.check("pooling", per_output=True, pool_h=ph, pool_w=pw, stride=stride, pad=pad,
-                mode=mode, x=x, dout=grade.rng("dout").standard_normal((n, c, oh, ow)),
-                tol=CLOSE)
+    grade.check(
+        "pooling",
+        per_output=True,
+        pool_h=ph,
+        pool_w=pw,
+        stride=stride,
+        pad=pad,
+        mode=mode,
+        x=x,
+        dout=grade.rng("dout").standard_normal((n, c, oh, ow)),
+        tol=CLOSE,
+    )
 
 
 @pytest.mark.pooling

@@ -39,8 +39,13 @@ def _init(rng, channels, **extra):
 def test_train_forward(grade, shape):
     rng = grade.rng()
     init = _init(rng, shape[1], running_mean=np.zeros(shape[1]), running_var=np.ones(shape[1]))
-    grade.check("batchnorm", per_output=True, init=init,
-                steps=[{"x": _data(rng, shape), "train": True}], tol=FAIR)
+    grade.check(
+        "batchnorm",
+        per_output=True,
+        init=init,
+        steps=[{"x": _data(rng, shape), "train": True}],
+        tol=FAIR,
+    )
 
 
 @pytest.mark.parametrize("shape", [(10, 4), (3, 2, 4, 3)], ids=["2d", "4d-per-channel"])
@@ -52,8 +57,14 @@ def test_backward(grade, shape):
 
 
 def _running_init(rng, channels, **extra):
-    return _init(rng, channels, momentum=0.8, running_mean=rng.normal(0, 1, channels),
-                 running_var=rng.uniform(1, 2, channels), **extra)
+    return _init(
+        rng,
+        channels,
+        momentum=0.8,
+        running_mean=rng.normal(0, 1, channels),
+        running_var=rng.uniform(1, 2, channels),
+        **extra,
+    )
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (2, 3, 3, 4)], ids=["2d", "4d-per-channel"])
@@ -69,9 +80,11 @@ def test_running_statistics_and_eval(grade, shape):
 def test_default_running_statistics(grade):
     """Without running statistics given, they start as zeros (mean) and ones (variance)."""
     rng = grade.rng()
-    steps = [{"x": _data(rng, (5, 4)), "train": False},
-             {"x": _data(rng, (5, 4)), "train": True},
-             {"x": _data(rng, (5, 4)), "train": False}]
+    steps = [
+        {"x": _data(rng, (5, 4)), "train": False},
+        {"x": _data(rng, (5, 4)), "train": True},
+        {"x": _data(rng, (5, 4)), "train": False},
+    ]
     grade.check("batchnorm", per_output=True, init=_init(rng, 4), steps=steps, tol=FAIR)
 
 
@@ -81,6 +94,8 @@ def test_eps_argument(grade, shape):
     backward, then evaluation."""
     rng = grade.rng()
     init = _running_init(rng, shape[1], eps=BIG_EPS)
-    steps = [{"x": _data(rng, shape), "train": True, "dout": rng.standard_normal(shape)},
-             {"x": _data(rng, shape), "train": False}]
+    steps = [
+        {"x": _data(rng, shape), "train": True, "dout": rng.standard_normal(shape)},
+        {"x": _data(rng, shape), "train": False},
+    ]
     grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)

@@ -21,8 +21,14 @@ import pytest
 from autograder.compare import Tolerance
 
 CLOSE = Tolerance(rtol=1e-9, atol=1e-12)
-DEFAULT_LR = {"SGD": 0.01, "Momentum": 0.01, "Nesterov": 0.01, "AdaGrad": 0.01,
-              "RMSprop": 0.01, "Adam": 0.001}
+DEFAULT_LR = {
+    "SGD": 0.01,
+    "Momentum": 0.01,
+    "Nesterov": 0.01,
+    "AdaGrad": 0.01,
+    "RMSprop": 0.01,
+    "Adam": 0.001,
+}
 ADAPTIVE = {"AdaGrad", "RMSprop", "Adam"}
 
 CASES = [  # part, class, hyperparameters ({} tests the contract's defaults), steps
@@ -62,18 +68,25 @@ def _gradient(rng, shape, scale):
 
 @pytest.mark.parametrize(
     "name, hyper, steps",
-    [pytest.param(name, hyper, steps, marks=getattr(pytest.mark, part), id=_case_id(name, hyper))
-     for part, name, hyper, steps in CASES],
+    [
+        pytest.param(name, hyper, steps, marks=getattr(pytest.mark, part), id=_case_id(name, hyper))
+        for part, name, hyper, steps in CASES
+    ],
 )
 def test_updates(grade, name, hyper, steps):
     """The parameters after each of ``steps`` updates of three parameters of different
     shapes (state is kept per key), with gradients of two sizes."""
     rng = grade.rng()
-    params = {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal(3),
-              "W2": rng.standard_normal((2, 3, 2))}
+    params = {
+        "W1": rng.standard_normal((4, 3)),
+        "b1": rng.standard_normal(3),
+        "W2": rng.standard_normal((2, 3, 2)),
+    }
     scales = [1.0 if step % 3 else 0.5 for step in range(steps)]
-    grads = [{key: _gradient(rng, value.shape, scale) for key, value in params.items()}
-             for scale in scales]
+    grads = [
+        {key: _gradient(rng, value.shape, scale) for key, value in params.items()}
+        for scale in scales
+    ]
     tol = Tolerance(rtol=0.0, atol=1e-3 * _first_step(name, hyper)) if name in ADAPTIVE else CLOSE
     grade.check("optimizer", name=name, hyper=hyper, params=params, grads=grads, tol=tol)
 
@@ -84,5 +97,11 @@ def test_adam_tiny_first_steps(grade):
     rng = grade.rng()
     params = {"w": rng.standard_normal(6)}
     grads = [{"w": _gradient(rng, (6,), 1.0)} for _ in range(2)]
-    grade.check("optimizer", name="Adam", hyper={"lr": 0.1}, params=params, grads=grads,
-                tol=Tolerance(rtol=0.0, atol=1e-4))
+    grade.check(
+        "optimizer",
+        name="Adam",
+        hyper={"lr": 0.1},
+        params=params,
+        grads=grads,
+        tol=Tolerance(rtol=0.0, atol=1e-4),
+    )

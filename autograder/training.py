@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import re
 import time
 from pathlib import Path
 from types import ModuleType
@@ -46,6 +47,11 @@ FIXES = {
     "numerical": "compute the gradient by backpropagation (one forward and one backward "
     "pass per step), not by numerical differentiation.",
 }
+# What the training case's feedback says was reached (written in `check`, read by `reached`)
+_REACHED = re.compile(
+    r"^(?:training ran out of time: )?test accuracy (\d+(?:\.\d+)?) \(at least [^)]* is "
+    r"needed\) after \d+ of \d+ training steps in (\d+(?:\.\d+)?) s \(the budget is"
+)
 
 
 def forward(params: dict[str, np.ndarray], x: np.ndarray, conv_param: dict) -> np.ndarray:
@@ -202,6 +208,14 @@ def check(grade: Grade, trainer: ModuleType) -> None:
             ]
         ),
     )
+
+
+def reached(output: str) -> tuple[float, float] | None:
+    """(test accuracy, seconds) that the training case's feedback ``output`` reports (the
+    case failed on accuracy or ran out of the budget), or None (no training step ended
+    with a result: a timeout, a crash, the stubs)."""
+    match = _REACHED.match(output)
+    return (float(match[1]), float(match[2])) if match else None
 
 
 def check_initialisation(grade: Grade, config: dict, seeds: list[int], std: float) -> None:

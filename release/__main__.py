@@ -3,6 +3,7 @@
     build <a> [--out DIR]                    student archive and Gradescope autograder
     grade <a> <submissions> --out DIR [-j N] grade a folder of submissions into a gradebook
     verify <a>                               reference full marks, stubs none, mistakes caught
+    report <graded> [--out F] [--lang ko|en] the class at a glance: one HTML page and a CSV
     demo                                     the whole job on the embedded sample submissions
     doctor                                   which sandbox layers this machine offers
     stubs                                    regenerate the committed stubs and public answers
@@ -77,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers")
 
+    report = verbs.add_parser("report", help="the class at a glance, as one HTML page")
+    report.add_argument(
+        "graded",
+        type=Path,
+        help="release grade's --out folder, nbgrader's kit/<a>/, or a folder of "
+        "Gradescope results.json files",
+    )
+    report.add_argument("--out", type=Path, help="the page (default: <graded>/report.html)")
+    report.add_argument("--lang", choices=("ko", "en"), default="ko", help="labels (default ko)")
+    report.add_argument(
+        "--submissions",
+        type=Path,
+        metavar="DIR",
+        help="the folder that was graded: also compare the code (extra: report)",
+    )
+
     demo = verbs.add_parser("demo", help="build and grade the embedded sample submissions")
     demo.add_argument("--out", type=Path, default=Path("demo"))
     demo.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers")
@@ -106,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             allow_unconfined=args.allow_unconfined,
             allow_empty=args.allow_empty,
         )
+    if args.verb == "report":
+        from .report import report
+
+        return report(args.graded, args.out, args.lang, args.submissions)
     if args.verb == "demo":
         from .demo import demo
 

@@ -1,12 +1,15 @@
 """``python -m release demo``: the whole job on embedded sample submissions.
 
 For each assignment it builds the release, writes a folder of sample submissions (the
-reference, the stubs, students who made one known mistake each, and a hostile one), grades
-them in parallel and prints the gradebook. Everything lands under ``--out`` (``demo/``).
+reference, the stubs, students who made one known mistake each, and a hostile one; for
+``optim_reg`` also a correct submission written independently of the reference and a
+disguised copy of it), grades them in parallel, prints the gradebook and writes the
+instructor's report. Everything lands under ``--out`` (``demo/``).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from autograder.reference import known_mistakes, module_files
 
 from .build import build
 from .grade import grade
+from .report import report
 
 # student id -> the known mistake (an entry of solutions/<a>/MISTAKES.md) in their work
 BUGGY = {
@@ -31,6 +35,23 @@ BUGGY = {
         "2025202_jung": "bn-unbiased-variance",
         "2025203_kang": "dropout-not-inverted",
     },
+}
+# student id -> a correct submission written independently of the reference (its modules in
+# release/demo_samples/<a>/), and the student who handed in a disguised copy of it
+INDEPENDENT = {"optim_reg": ("2025301_yoon", "2025302_lim")}
+SAMPLES = Path(__file__).parent / "demo_samples"
+# the copy's disguise: other names, comments rewritten, blank lines moved
+RENAMES = {
+    "name": "key",
+    "grad": "g",
+    "velocity": "vel",
+    "squares": "acc",
+    "average": "avg",
+    "mean": "m1",
+    "power": "m2",
+    "rows": "flat",
+    "centre": "mu",
+    "spread": "var",
 }
 # In every graded module: patches NumPy, tries to read the hidden graders and to fork, then
 # exits before any result. It must earn nothing, and change nothing else.
@@ -54,6 +75,15 @@ os._exit(0)
 """
 
 
+def disguise(source: str) -> str:
+    """``source`` as a student hands in someone else's code: the names of ``RENAMES``
+    changed, every comment replaced, a blank line after each ``def``."""
+    for old, new in RENAMES.items():
+        source = re.sub(rf"\b{old}\b", new, source)
+    source = re.sub(r"#.*", "# my own version", source)
+    return re.sub(r"(\n( *)def [^\n]*\n)", r"\1\n", source)
+
+
 def samples(assignment: Assignment, folder: Path) -> list[str]:
     """Write the sample submissions of ``assignment`` into ``folder``; their ids."""
     reference = module_files(assignment)
@@ -75,6 +105,14 @@ def samples(assignment: Assignment, folder: Path) -> list[str]:
         },
         "2025666_hacker": dict.fromkeys(assignment.graded, HOSTILE.format(root=course.ROOT)),
     }
+    if assignment.name in INDEPENDENT:
+        author, copier = INDEPENDENT[assignment.name]
+        own = {
+            name: (SAMPLES / assignment.name / name).read_text(encoding="utf-8")
+            for name in assignment.graded
+        }
+        students[author] = own
+        students[copier] = {name: disguise(text) for name, text in own.items()}
     for student, files in students.items():
         package = folder / student / assignment.package
         package.mkdir(parents=True, exist_ok=True)
@@ -99,8 +137,12 @@ def demo(out: Path, jobs: int = 2) -> int:
         )
         if code:
             return code
+        code = report(out / "graded" / name, submissions=submissions)
+        if code:
+            return code
     console.print(
         f"demo finished in {time.perf_counter() - started:.0f} s: archives in "
-        f"{out / 'dist'}, gradebooks and feedback in {out / 'graded'}"
+        f"{out / 'dist'}, gradebooks, feedback and the report (report.html) in "
+        f"{out / 'graded'}"
     )
     return 0

@@ -1,21 +1,18 @@
 """The demo's sample submissions: each is graded as the README promises."""
 
 import pytest
+from demo_graded import graded
 
-from autograder import batch, course
+from autograder import course
 from autograder.reference import known_mistakes
-from release.demo import BUGGY, samples
+from release.demo import BUGGY, INDEPENDENT
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", course.names())
-def test_samples_are_graded_as_promised(name, tmp_path):
+def test_samples_are_graded_as_promised(name):
     assignment = course.load(name)
-    samples(assignment, tmp_path / "submissions")
-    results = {
-        r.student: r
-        for r in batch.grade_folder(assignment, tmp_path / "submissions", tmp_path / "out", jobs=2)
-    }
+    results = {r.student: r for r in graded(name)[2]}
     assert results["2025000_reference"].score == 100
     assert results["2025999_stubs"].score == 0
     assert results["2025666_hacker"].score == 0
@@ -24,3 +21,5 @@ def test_samples_are_graded_as_promised(name, tmp_path):
         scores = results[student].part_scores()
         assert scores[parts[bug]] < assignment.points[parts[bug]], (student, bug)
         assert "This looks like a known mistake" in results[student].feedback_markdown()
+    for student in INDEPENDENT.get(name, ()):  # written apart from the reference, and its copy
+        assert results[student].score == 100, results[student].feedback_markdown()

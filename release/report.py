@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 LANGUAGES = ("ko", "en")
 SHOWN_STUDENTS = 12  # ids listed in one cell before "and N more"
+SHOWN_PAIRS = 100  # rows of the table of alike pairs (the most alike)
 NUM = ' class="num"'
 CONTEXT = 2  # lines kept around a matching region in the side-by-side view
 
@@ -161,6 +162,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "table.right": ("제출 B", "submission B"),
     "table.score": ("유사도", "score"),
     "table.shared": ("공통 지문", "shared fingerprints"),
+    "similarity.rest": (
+        "덜 비슷한 쌍 {n}개는 표에서 생략했습니다.",
+        "{n} less alike pairs are left out of the table.",
+    ),
     "similarity.view": ("겹치는 부분 나란히 보기", "matching regions side by side"),
     "similarity.more": ("외 {n}명", "and {n} more"),
     "similarity.same": ("(같은 코드 {n}개)", "({n} with this code)"),
@@ -430,11 +435,14 @@ def _similarity(found: Similarity | None, label: Callable[..., str]) -> str:
         f'data-score="{p.score:.3f}"><td class="ids">{_group(p.left, label)}</td>'
         f'<td class="ids">{_group(p.right, label)}</td><td class="num">{p.score:.0%}</td>'
         f'<td class="num">{p.shared}</td></tr>'
-        for p in found.pairs
+        for p in found.pairs[:SHOWN_PAIRS]
     ]
     if rows:
         headers = [label(f"table.{k}") for k in ("left", "right", "score", "shared")]
         out.append(_table(headers, rows, {2, 3}, "pairs"))
+    if len(found.pairs) > SHOWN_PAIRS:
+        rest = label("similarity.rest", n=len(found.pairs) - SHOWN_PAIRS)
+        out.append(f"<p>{escape(rest)}</p>")
     for p in found.pairs:
         if not p.regions:
             continue

@@ -2,10 +2,11 @@
 
 Each submission's graded modules are read with the kit's intake (as data: nothing runs).
 Of each module only the student's own lines count: the lines of the given stub (docstrings,
-signatures, the imports) are set aside first (an alignment with the stub), and the stub's
+signatures, the imports: every line the stub has) are set aside first, and the stub's
 fingerprints are also passed to the detector as boilerplate. What is left is normalised
-(Python's own tokenizer: every name becomes ``V``, every string ``S``; comments and layout
-drop out), so renaming variables and rewriting comments change nothing.
+(every name becomes ``V``, every string ``S``; comments and layout drop out), so renaming
+variables and rewriting comments change nothing. Pairs are counted all at once (a sparse
+product of submissions by fingerprints), and each distinct module text is read once.
 
 The fingerprints, their winnowing, the boilerplate removal and the matching regions are
 copydetect's (a MOSS-style winnowing detector): ``CodeFingerprint`` on the normalised text,
@@ -19,13 +20,14 @@ once (a disguised copy is not the very same: it is a pair, shown side by side).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
-import itertools
-import tokenize
+import keyword
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from autograder import intake
 from autograder.course import Assignment
@@ -48,59 +50,46 @@ class Own:
 
 
 def own_lines(source: str, stub: str) -> str:
-    """The lines of ``source`` that are not aligned with a line of ``stub``."""
-    mine, given = source.splitlines(), stub.splitlines()
-    matcher = difflib.SequenceMatcher(None, given, mine, autojunk=False)
-    kept = [
-        line
-        for op, _, _, start, end in matcher.get_opcodes()
-        if op in ("replace", "insert")
-        for line in mine[start:end]
-    ]
+    """The lines of ``source`` that are not lines of ``stub`` (leading and trailing
+    blanks aside): the student's own, without the given docstrings and signatures."""
+    given = {line.strip() for line in stub.splitlines()}
+    kept = [line for line in source.splitlines() if line.strip() not in given]
     return "\n".join(kept) + ("\n" if kept else "")
 
 
-def _offsets(text: str) -> list[int]:
-    starts, at = [], 0
-    for line in text.splitlines(keepends=True):
-        starts.append(at)
-        at += len(line)
-    return [*starts, at]
+_TOKEN = re.compile(
+    r"""(?P<skip>\#[^\n]*|\s+)
+    |(?P<string>[rRbBuUfF]{0,2}(?:\"\"\"(?:\\.|[^\\])*?\"\"\"|\'\'\'(?:\\.|[^\\])*?\'\'\'
+        |"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'))
+    |(?P<name>[^\W\d]\w*)
+    |(?P<other>.)""",
+    re.S | re.X,
+)
+_KEYWORDS = frozenset(keyword.kwlist + keyword.softkwlist)
 
 
 def normalise(text: str) -> Own:
-    """``text`` as the detector sees it (module docstring). Code that does not tokenize is
-    kept up to the first error."""
-    lines = _offsets(text)
+    """``text`` as the detector sees it (module docstring): one regular expression in the
+    spirit of Python's tokenizer (strings, comments, names), linear in the text and never
+    failing on code that does not parse."""
     normal: list[str] = []
     origin: list[int] = []
     ends: list[int] = []
-    skipped = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT}
-    skipped |= {tokenize.DEDENT, tokenize.ENDMARKER, tokenize.ENCODING}
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type in skipped:
-                continue
-            start = lines[token.start[0] - 1] + token.start[1]
-            end = lines[token.end[0] - 1] + token.end[1]
-            if token.type == tokenize.NAME and not _keyword(token.string):
-                chars = "V"
-            elif token.type == tokenize.STRING:
-                chars = "S"
-            else:
-                chars = token.string
-            normal.append(chars)
-            origin += [start] * len(chars)
-            ends += [end] * len(chars)
-    except (tokenize.TokenError, SyntaxError):
-        pass
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "skip":
+            continue
+        token = match.group()
+        if kind == "name":
+            chars = token if token in _KEYWORDS else "V"
+        elif kind == "string":
+            chars = "S"
+        else:
+            chars = token
+        normal.append(chars)
+        origin += [match.start()] * len(chars)
+        ends += [match.end()] * len(chars)
     return Own(text, "".join(normal), tuple(origin), tuple(ends))
-
-
-def _keyword(name: str) -> bool:
-    import keyword
-
-    return keyword.iskeyword(name) or keyword.issoftkeyword(name)
 
 
 def _fingerprint(own: Own, boilerplate):
@@ -152,6 +141,20 @@ def _spans(own: Own, slices) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
+def _shared(sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """For arrays of distinct fingerprints: the number each pair has in common (a matrix)
+    and each array's size, by one sparse product (every pair at once)."""
+    from scipy import sparse
+
+    _, columns = np.unique(np.concatenate(sets), return_inverse=True)
+    rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    matrix = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.int32), (rows, columns.ravel())),
+        shape=(len(sets), int(columns.max()) + 1),
+    )
+    return (matrix @ matrix.T).toarray(), np.array([len(s) for s in sets])
+
+
 def compare(
     assignment: Assignment, submissions: Path, students: list[str], shown: int = 10
 ) -> Similarity:
@@ -166,37 +169,52 @@ def compare(
     wanted = set(students)
     groups: dict[str, list[str]] = {}
     owns: dict[str, dict[str, Own]] = {}
+    seen: dict[tuple[str, str], Own] = {}  # the same module text is normalised once
     for submission in intake.collect(submissions, assignment):
         if not submission.ok or submission.student not in wanted:
             continue
-        own = {
-            m: normalise(own_lines(submission.files[m].decode("utf-8", "replace"), stubs[m]))
-            for m in assignment.graded
-            if m in submission.files
-        }
+        own = {}
+        for m in assignment.graded:
+            if m in submission.files:
+                text = own_lines(submission.files[m].decode("utf-8", "replace"), stubs[m])
+                if (m, text) not in seen:
+                    seen[m, text] = normalise(text)
+                own[m] = seen[m, text]
         if sum(len(o.normal) for o in own.values()) < NOISE:
             continue  # nothing of their own (the stubs)
         key = hashlib.sha256(repr(sorted((m, o.text) for m, o in own.items())).encode())
         code = key.hexdigest()
         groups.setdefault(code, []).append(submission.student)
         owns.setdefault(code, own)
-    prints = {
-        code: {m: _fingerprint(o, boilerplate) for m, o in own.items()}
-        for code, own in owns.items()
-    }
-    # one set per code: module name and fingerprint, so that modules match only each other
-    sets = {
-        code: {(m, h) for m, fp in fps.items() for h in fp.hashes} for code, fps in prints.items()
-    }
+    printed: dict[tuple[str, str], object] = {}
+    prints = {}
+    for code, own in owns.items():
+        prints[code] = {}
+        for m, o in own.items():
+            if (m, o.text) not in printed:
+                printed[m, o.text] = _fingerprint(o, boilerplate)
+            prints[code][m] = printed[m, o.text]
+    codes = list(prints)
+    modules = {m: number for number, m in enumerate(assignment.graded)}
+    shared, sizes = _shared(  # fingerprints of a module match those of the same module only
+        [
+            np.unique(
+                np.concatenate(
+                    [
+                        np.fromiter(fp.hashes, np.int64, len(fp.hashes)) * 31 + modules[m]
+                        for m, fp in prints[c].items()
+                    ]
+                    or [np.zeros(0, np.int64)]
+                )
+            )
+            for c in codes
+        ]
+    )
     found = []
-    for a, b in itertools.combinations(sets, 2):
-        left, right = sets[a], sets[b]
-        if not left or not right:
-            continue
-        shared = len(left & right)
-        score = shared / min(len(left), len(right))
-        if score >= THRESHOLD and shared >= MIN_SHARED:
-            found.append((score, shared, a, b))
+    for i, j in zip(*np.triu_indices(len(codes), 1), strict=True):
+        smaller = min(sizes[i], sizes[j])
+        if smaller and shared[i, j] >= MIN_SHARED and shared[i, j] / smaller >= THRESHOLD:
+            found.append((float(shared[i, j] / smaller), int(shared[i, j]), codes[i], codes[j]))
     found.sort(key=lambda f: (-f[0], -f[1]))
     pairs = []
     for rank, (score, shared, a, b) in enumerate(found):

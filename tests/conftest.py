@@ -7,28 +7,68 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gradescope_image import GradescopeImage
 from roads import TORCH, fresh_venv, pip, system_environment
+from student_environment import StudentEnvironment
 
 from autograder import batch, course
 
+# Environments that take minutes to build (mostly pip installing torch) are prepared in the
+# background from the end of collection, side by side with the tests that come before the
+# first one that needs them: each preparation is keyed by the session fixture that waits for
+# it, and starts only when a collected test uses that fixture.
+_preparations: dict[str, Callable[[], Any]] = {
+    "gradescope": lambda: {name: GradescopeImage(course.load(name)) for name in course.names()},
+    "student_environment": StudentEnvironment,
+}
+_pool = ThreadPoolExecutor(max_workers=len(_preparations), thread_name_prefix="prepare")
+_prepared: dict[str, Future] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    for name in used & _preparations.keys():
+        _prepared[name] = _pool.submit(_preparations[name])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _pool.shutdown(wait=True, cancel_futures=True)  # a preparation under way is finished
+    for future in _prepared.values():
+        if not future.cancelled() and future.exception() is None:
+            prepared = future.result()
+            for each in prepared.values() if isinstance(prepared, dict) else [prepared]:
+                each.close()
+
+
+def _waited(name: str) -> Any:
+    """What the preparation of ``name`` made (started now if collection did not start it)."""
+    if name not in _prepared:
+        _prepared[name] = _pool.submit(_preparations[name])
+    return _prepared[name].result()
+
 
 @pytest.fixture(scope="session")
-def gradescope() -> Iterator[Callable[[str], GradescopeImage]]:
-    """``gradescope(name)``: the assignment's Gradescope image, set up once per session."""
-    images: dict[str, GradescopeImage] = {}
+def gradescope() -> Callable[[str], GradescopeImage]:
+    """``gradescope(name)``: the assignment's Gradescope image, set up once per session; a
+    call returns when that image's ``setup.sh`` has finished (and raises if it failed)."""
+    images = _waited("gradescope")
 
     def image(name: str) -> GradescopeImage:
-        if name not in images:
-            images[name] = GradescopeImage(course.load(name))
+        images[name].setup  # noqa: B018 (waits for setup.sh)
         return images[name]
 
-    yield image
-    for built in images.values():
-        built.close()
+    return image
+
+
+@pytest.fixture(scope="session")
+def student_environment() -> StudentEnvironment:
+    """A student's first install (tests/roads.py), made once per session."""
+    return _waited("student_environment")
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ on this machine's disk).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -40,30 +41,41 @@ class Run:
 
 
 class GradescopeImage:
-    """One assignment's autograder, built into an image once; :meth:`run` per upload."""
+    """One assignment's autograder, built into an image once; :meth:`run` per upload.
+
+    ``setup.sh`` starts when the image is made and runs in the background (images of several
+    assignments set up side by side); the first use of :attr:`setup` waits for it."""
 
     def __init__(self, assignment: Assignment) -> None:
         self.assignment = assignment
         self.root = Path(tempfile.mkdtemp(prefix=f"gradescope-{assignment.name}-"))
         os.chmod(self.root, 0o755)  # as /autograder is
         archive = autograder_archive(assignment, self.root)
-        self.zip = archive
         subprocess.run(["unzip", "-q", str(archive), "-d", str(self.root / "source")], check=True)
         with zipfile.ZipFile(archive) as opened:
             self.names = opened.namelist()
         archive.unlink()
-        self.setup = subprocess.run(
-            ["bash", "./setup.sh"],
-            cwd=self.root / "source",
-            env=system_environment(TORCH_INDEX_URL=""),
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        if self.setup.returncode != 0:
-            raise RuntimeError(f"setup.sh failed:\n{self.setup.stdout}\n{self.setup.stderr}")
-        shutil.copy2(self.root / "source" / "run_autograder", self.root / "run_autograder")
+        descriptor, log = tempfile.mkstemp(prefix=f"gradescope-setup-{assignment.name}-")
+        self._log = Path(log)
+        with os.fdopen(descriptor, "w") as output:  # the child keeps its own copy
+            self._setup = subprocess.Popen(
+                ["bash", "./setup.sh"],
+                cwd=self.root / "source",
+                env=system_environment(TORCH_INDEX_URL=""),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         self.python = self.root / "venv" / "bin" / "python"
+
+    @functools.cached_property
+    def setup(self) -> subprocess.CompletedProcess:
+        """The finished ``setup.sh`` (its output in ``stdout``); raises if it failed."""
+        code = self._setup.wait(timeout=900)
+        done = subprocess.CompletedProcess(self._setup.args, code, self._log.read_text(), "")
+        if code != 0:
+            raise RuntimeError(f"setup.sh failed:\n{done.stdout}")
+        shutil.copy2(self.root / "source" / "run_autograder", self.root / "run_autograder")
+        return done
 
     def run(self, upload: Callable[[Path], None], metadata: dict | None = None) -> Run:
         """Lay out a fresh ``submission/`` (``upload`` fills it) and ``results/``, run
@@ -90,6 +102,10 @@ class GradescopeImage:
         return Run(process, results)
 
     def close(self) -> None:
+        if self._setup.poll() is None:
+            self._setup.kill()
+            self._setup.wait()
+        self._log.unlink(missing_ok=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -46,6 +47,34 @@ def graded_files(kind: str) -> dict[str, str]:
         [mistake] = [m for m in known_mistakes(OPTIM) if m.name == kind]
         files = mistake.apply(module_files(OPTIM))
     return {name: files[name] for name in OPTIM.graded}
+
+
+class Started:
+    """A command left running, its output in the files ``<log>.out`` and ``<log>.err`` (one
+    file, ``<log>.out``, when ``merged``), so that the independent steps of a fixture
+    overlap; :meth:`wait` gives what ``subprocess.run`` would have given."""
+
+    def __init__(self, command: list[str], log: Path, merged: bool = False, **options) -> None:
+        self.out, self.err = Path(f"{log}.out"), None if merged else Path(f"{log}.err")
+        with open(self.out, "wb") as out, open(self.err or os.devnull, "wb") as err:
+            self.process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT if merged else err,
+                stdin=subprocess.DEVNULL,
+                **options,
+            )
+
+    def wait(self) -> subprocess.CompletedProcess:
+        try:
+            code = self.process.wait(timeout=TIMEOUT)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        out, err = (
+            path.read_text("utf-8", "replace") if path else "" for path in (self.out, self.err)
+        )
+        return subprocess.CompletedProcess(self.process.args, code, out, err)
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -25,12 +25,11 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from test_jupyter_paths import OPTIM, assert_no_secret, graded_files, html_text, native
+from test_jupyter_paths import OPTIM, Started, assert_no_secret, graded_files, html_text, native
 
 from autograder import course
 from release import nbgrader_course
@@ -129,17 +128,23 @@ def unactivated_environment() -> dict[str, str]:
 
 def nbgrader(root: Path, *args: str) -> str:
     """What ``nbgrader <args>`` printed (its log and its output, in order)."""
-    done = subprocess.run(
+    return finished(started(root, *args))
+
+
+def started(root: Path, *args: str) -> Started:
+    """``nbgrader <args>`` left running (its log and output in one file beside ``root``)."""
+    return Started(
         [sys.executable, "-m", "nbgrader", *args],
+        log=root.parent / f"nbgrader-{args[0]}",
+        merged=True,
         cwd=root,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        timeout=TIMEOUT,
-        stdin=subprocess.DEVNULL,
         env={**unactivated_environment(), "PYTHONUNBUFFERED": "1"},
     )
-    assert done.returncode == 0, f"nbgrader {args} failed:\n{done.stdout[-5000:]}"
+
+
+def finished(run: Started) -> str:
+    done = run.wait()
+    assert done.returncode == 0, f"nbgrader {done.args[3:]} failed:\n{done.stdout[-5000:]}"
     return done.stdout
 
 
@@ -235,21 +240,24 @@ def course_run(tmp_path_factory):
     (linked / OPTIM.package / "notes.txt").symlink_to(canary)
     logs["collect"] = nbgrader(root, "collect", OPTIM.name, f"--Exchange.root={exchange}")
     _hostile(_submit(root, "hostile", "stubs"), markers)
-    logs["autograde"] = nbgrader(root, "autograde", OPTIM.name)
-    logs["feedback"] = nbgrader(root, "generate_feedback", OPTIM.name)
-    logs["export"] = nbgrader(root, "export", "--exporter", "release.nbgrader_plugins.KitExport")
     checked = base / "validate"
     for kind in ("stubs", MISTAKE, "reference"):
         folder = checked / kind
         shutil.copytree(root / "release" / OPTIM.name, folder)
         for name, text in graded_files(kind).items():
             (folder / OPTIM.package / name).write_text(text, encoding="utf-8")
-    logs["validate"] = nbgrader(
+    # validate and autograde go on side by side while this process grades natively
+    validate = started(
         checked,
         "validate",
         *(f"{kind}/{OPTIM.name}.ipynb" for kind in ("stubs", MISTAKE, "reference")),
     )
+    autograde = started(root, "autograde", OPTIM.name)
     expected = native(root / "submitted", base / "native")
+    logs["autograde"] = finished(autograde)
+    logs["feedback"] = nbgrader(root, "generate_feedback", OPTIM.name)
+    logs["export"] = nbgrader(root, "export", "--exporter", "release.nbgrader_plugins.KitExport")
+    logs["validate"] = finished(validate)
     return root, logs, markers, canary, expected
 
 

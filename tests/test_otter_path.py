@@ -31,13 +31,12 @@ import os
 import pickle
 import re
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from test_jupyter_paths import assert_no_secret, graded_files, native
+from test_jupyter_paths import Started, assert_no_secret, graded_files, native
 
 from autograder import course
 from autograder.results import Result, TestResult
@@ -53,7 +52,6 @@ PACKAGE = OPTIM.package
 MISTAKE, FOLDER_MISTAKE = "adam-t-per-key", "bn-backward-no-gamma"
 CHECKED = ["sgd"]  # the part whose public test the checked folder edits (the kit then fails)
 PLANTED = [".OTTER_LOG", "ipykernel_launcher.py", "sitecustomize.py", "dill.py", "otter", "numpy"]
-TIMEOUT = 600
 
 
 def _canary(folder: Path, name: str) -> str:
@@ -189,11 +187,11 @@ def otter_path(tmp_path_factory):
             archive.writestr(name, text)
         for name, data in _planted(canaries, ["dill.py", "otter", "numpy"]).items():
             archive.writestr(name, data)
-    runs = {}
+    runs = {}  # the otter runs go on while this process grades the batch and natively
     for upload in sorted(uploads.iterdir()):
         out = base / "results" / upload.stem
         out.mkdir(parents=True)
-        runs[upload.stem] = subprocess.run(
+        runs[upload.stem] = Started(
             [
                 sys.executable,
                 "-m",
@@ -206,12 +204,9 @@ def otter_path(tmp_path_factory):
                 "--no-logo",
                 str(upload),
             ],
+            log=base / f"otter-run-{upload.stem}",
             cwd=base,
             env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            stdin=subprocess.DEVNULL,
         )
 
     folders = base / "batch"
@@ -226,14 +221,15 @@ def otter_path(tmp_path_factory):
     everyone = base / "native-uploads"
     shutil.copytree(uploads, everyone)
     shutil.copytree(folders, everyone, dirs_exist_ok=True)
+    native_scores = native(everyone, base / "native")
     return {
         "cells": cells,
-        "runs": runs,
+        "runs": {student: started.wait() for student, started in runs.items()},
         "results": base / "results",
         "batch_code": code,
         "graded": base / "graded",
         "canaries": canaries,
-        "native": native(everyone, base / "native"),
+        "native": native_scores,
         "native_results": base / "native" / "results",
     }
 

@@ -1,96 +1,45 @@
-"""A student's first install, as the student README says it: a fresh environment of the
-system's interpreter, the newest pip, CPU PyTorch first, then only the archive's own
-``requirements.txt``; then the self-check of the unpacked archive."""
+"""A student's first install, as the student README says it (``tests/student_environment.py``:
+a fresh environment of the system's interpreter, the newest pip, CPU PyTorch first, then only
+the archive's own ``requirements.txt``); then the self-check of the unpacked archive."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
-import tempfile
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from roads import TORCH, fresh_venv, pip, system_environment
+from roads import system_environment
+from student_environment import torch_version, unpack
 
 from autograder import course
-from release.build import student_archive
 
 OPTIM = course.load("optim_reg")
 CNN = course.load("cnn")
 
 
-@pytest.fixture(scope="module")
-def student() -> Iterator[tuple[Path, Path]]:
-    """(a folder, the python of a fresh environment that has only the CPU torch)."""
-    root = Path(tempfile.mkdtemp(prefix="kit-student-"))
-    try:
-        yield root, fresh_venv(root / "venv", TORCH)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def installed(student) -> tuple[Path, Path, str]:
-    """(a folder, the python of the student's environment after ``pip install -r
-    requirements.txt`` of the cnn archive (a superset of optim_reg's), the torch version
-    it had before)."""
-    root, python = student
-    before = _torch(python)
-    pip(python, "install", "-q", "-r", "requirements.txt", cwd=_unpack(CNN, root / "install"))
-    return root, python, before
-
-
-def _torch(python: Path) -> str:
-    return pip(python, "show", "torch").stdout.split("Version: ")[1].split()[0]
-
-
-def _unpack(assignment: course.Assignment, root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(student_archive(assignment, root)) as archive:
-        archive.extractall(root / "unpacked")
-    return root / "unpacked" / assignment.name
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", course.names())
-def test_requirements_resolve_over_an_installed_cpu_torch(name, student):
-    root, python = student
-    folder = _unpack(course.load(name), root / name)
-    text = (folder / "requirements.txt").read_text("utf-8")
+def test_requirements_resolve_over_an_installed_cpu_torch(name, student_environment):
+    text = student_environment.requirements[name]
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines and all(
         ">=" in line and "<" not in line and "+" not in line and "==" not in line for line in lines
     ), text
-    newest = pip(python, "--version").stdout
-    report = json.loads(
-        pip(
-            python,
-            "install",
-            "--dry-run",
-            "--quiet",
-            "--report",
-            "-",
-            "-r",
-            "requirements.txt",
-            cwd=folder,
-        ).stdout
-    )
+    report = student_environment.dry_run[name]
     installs = {item["metadata"]["name"].lower() for item in report["install"]}
-    assert "numpy" in installs and "pytest" in installs, (newest, installs)
+    assert "numpy" in installs and "pytest" in installs, (student_environment.pip_version, installs)
     assert "torch" not in installs  # the CPU torch already there is kept
     assert not [n for n in installs if n.startswith(("nvidia", "triton"))], installs
 
 
 @pytest.mark.slow
-def test_unpacked_archives_self_check_after_the_student_install(installed):
+def test_unpacked_archives_self_check_after_the_student_install(student_environment, tmp_path):
     """The stubs fail every part with clear messages, the reference copied in passes every
     part (optim_reg), and the torch the student installed first is still the one there."""
-    root, python, before = installed
-    assert _torch(python) == before and before.endswith("+cpu")
-    folder = _unpack(OPTIM, root / "flow")
+    python, before = student_environment.python, student_environment.torch_before
+    assert torch_version(python) == before and before.endswith("+cpu")
+    folder = unpack(OPTIM, tmp_path)
     env = system_environment(COLUMNS="200")
     where = subprocess.run(
         [str(python), "-c", "import autograder; print(autograder.__file__)"],
@@ -130,15 +79,15 @@ def test_unpacked_archives_self_check_after_the_student_install(installed):
 
 
 @pytest.mark.slow
-def test_the_public_tests_pass_with_bare_pytest(installed):
+def test_the_public_tests_pass_with_bare_pytest(student_environment, tmp_path):
     """The reference in the unpacked cnn archive passes every public case with bare
     ``pytest`` in the folder (``training`` and torch's ``residual`` included, in the same
     install), and the seeded cases from the folder's parent: the kit is not installed in
     this environment (only the folder's own copy can be imported), and each case's recorded
     answer is found whatever pytest's root (``python -m pytest`` from the folder:
     ``test_portable_runner.py``)."""
-    root, python, _ = installed
-    folder = _unpack(CNN, root / "pytest")
+    python = student_environment.python
+    folder = unpack(CNN, tmp_path)
     for name in CNN.graded:
         (folder / CNN.package / name).write_bytes((CNN.solution_dir / name).read_bytes())
     runs = [

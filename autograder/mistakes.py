@@ -82,8 +82,9 @@ def _key(token: tokenize.TokenInfo) -> str:
 
 def _significant(tokens: list[tokenize.TokenInfo]) -> list[_Token]:
     kept = [t for t in tokens if t.type not in _LAYOUT]
-    if any(t.type == tokenize.ERRORTOKEN for t in kept):
-        raise ValueError(f"not Python: {next(t for t in kept if t.type == tokenize.ERRORTOKEN)}")
+    for token in kept:
+        if token.type == tokenize.ERRORTOKEN:
+            raise ValueError(f"not Python: {token.line.strip()!r}")
     return [
         _Token(
             _key(t),

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from .compare import DEFAULT, Tolerance, mismatch
-from .mistakes import Mistake
+from .oracles import KnownMistake
 from .results import TestResult
 
 OUTPUT_CAP = 4000  # characters of feedback per case
@@ -107,12 +107,12 @@ class Oracle(Protocol):
     never changes ``inputs``."""
 
     def expect(
-        self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None
+        self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None
     ) -> Any: ...
 
-    def mistakes(self, part: str) -> list[Mistake]: ...
+    def mistakes(self, part: str) -> list[KnownMistake]: ...
 
-    def raised(self, probe: str, inputs: dict, part: str, mistake: Mistake) -> str | None:
+    def raised(self, probe: str, inputs: dict, part: str, mistake: KnownMistake) -> str | None:
         """The name of the exception ``mistake`` raises on ``inputs`` (None if it returns,
         or where that is not known)."""
         ...
@@ -218,13 +218,22 @@ class Grade:
                 break
         raise Failure("\n".join(message), credit)
 
-    def _variant(self, probe: str, inputs: dict, mistake: Mistake) -> Any:
+    def _variant(self, probe: str, inputs: dict, mistake: KnownMistake) -> Any:
         """What ``mistake`` would have returned, or None where it has no answer (the
         mistaken code raised, or no answer was recorded)."""
         try:
             return self._context.oracle.expect(probe, inputs, self.part, mistake)
         except Exception:  # a mistake that crashes explains no returned value
             return None
+
+    def known_mistake(self, name: str) -> str:
+        """The feedback line naming the known mistake ``name`` of this part, with its
+        explanation from MISTAKES.md (for graders that recognise a mistake by a property
+        rather than by the oracle's answer)."""
+        for mistake in self._context.oracle.mistakes(self.part):
+            if mistake.name == name:
+                return known_mistake(mistake.name, mistake.why)
+        raise LookupError(f"{name} is not a known mistake of part {self.part}")
 
     def record(self, metric: str, value: float) -> None:
         """Keep a figure of this submission (``"test accuracy"``) for leaderboards."""

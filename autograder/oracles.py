@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import plain
-from .mistakes import Mistake
+
+
+@dataclass(frozen=True)
+class KnownMistake:
+    """What the graders know of a known mistake: its ``why`` is the explanation the
+    student reads (an entry of ``solutions/<a>/MISTAKES.md``, read on the instructor's
+    side by :mod:`autograder.mistakes`)."""
+
+    name: str
+    part: str
+    why: str
 
 
 def digest(probe: str, inputs: dict) -> str:
@@ -43,9 +54,13 @@ class RecordedOracle:
     def __init__(self, folder: Path):
         data = plain.load(folder, max_arrays=100_000, max_nodes=1_000_000)  # our own data
         self.records = data["records"]
-        self.known = [Mistake(name, m["part"], m["why"]) for name, m in data["mistakes"].items()]
+        self.known = [
+            KnownMistake(name, m["part"], m["why"]) for name, m in data["mistakes"].items()
+        ]
 
-    def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
+    def expect(
+        self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None
+    ) -> Any:
         record = self.records.get(digest(probe, inputs))
         if record is None:
             raise LookupError(
@@ -55,9 +70,9 @@ class RecordedOracle:
         return record["mistakes"][mistake.name] if mistake else record["want"]  # KeyError:
         # the mistake crashed on this case
 
-    def mistakes(self, part: str) -> list[Mistake]:
+    def mistakes(self, part: str) -> list[KnownMistake]:
         return [m for m in self.known if m.part == part]
 
-    def raised(self, probe: str, inputs: dict, part: str, mistake: Mistake) -> str | None:
+    def raised(self, probe: str, inputs: dict, part: str, mistake: KnownMistake) -> str | None:
         record = self.records.get(digest(probe, inputs)) or {}
         return record.get("raised", {}).get(mistake.name)

@@ -3,7 +3,8 @@
 Submits, as a student would, through the real intake, sandbox and graders:
 - the reference, which must earn full marks, and the stubs, which must earn none;
 - every entry of ``solutions/<a>/MISTAKES.md``: a mistake must lose points in its part, an
-  equivalent form must earn full marks;
+  equivalent form must earn full marks; an entry that no longer applies to the reference
+  is named with the reason, for a person to rebase;
 - systematic mutants: one operator or number changed inside a solution region, which must
   lose points somewhere (mutation testing); a mutant equal to a known equivalent form is
   left out. A survivor is named, for a person to judge.
@@ -21,8 +22,9 @@ from pathlib import Path
 
 from . import batch
 from .course import Assignment
-from .mistakes import regions
+from .mistakes import NotApplicable
 from .reference import known_mistakes, module_files
+from .regions import regions
 from .results import Result
 
 SWAPS = {
@@ -68,7 +70,7 @@ def token_mutants(source: str) -> Iterator[tuple[str, str]]:
     lines = source.splitlines(keepends=True)
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         row, col = token.start
-        if not any(first <= row <= last for first, last in spans):
+        if not any(region.holds(row) for region in spans):
             continue
         if token.type == tokenize.OP and token.string in SWAPS:
             new = SWAPS[token.string]
@@ -91,47 +93,62 @@ def token_mutants(source: str) -> Iterator[tuple[str, str]]:
         yield f"line {row}: {line.strip()[:60]!r}: {token.string} -> {new}", text
 
 
-def variants(assignment: Assignment, mutants: int, seed: int = 0) -> list[Variant]:
-    """The reference, the stubs, every known mistake and ``mutants`` sampled mutants."""
+def known_variants(
+    assignment: Assignment, reference: dict[str, str]
+) -> tuple[list[Variant], list[str]]:
+    """A variant of ``reference`` (file name -> text) for each entry of MISTAKES.md, and
+    one line (``name: why``) for each entry that no longer applies to it."""
+    variants, stale = [], []
+    for mistake in known_mistakes(assignment):
+        try:
+            files = mistake.apply(reference)
+        except NotApplicable as problem:
+            stale.append(str(problem))
+            continue
+        kind = "mistake" if mistake.is_mistake else "equivalent"
+        submitted = {name: files[name] for name in assignment.graded}
+        variants.append(Variant(mistake.name, kind, mistake.part, submitted, mistake.why))
+    return variants, stale
+
+
+def variants(
+    assignment: Assignment, mutants: int, seed: int = 0
+) -> tuple[list[Variant], list[str]]:
+    """The reference, the stubs, every known mistake and ``mutants`` sampled mutants; and
+    the entries of MISTAKES.md that no longer apply (see :func:`known_variants`)."""
     reference = module_files(assignment)
     graded = list(assignment.graded)
-
-    def submission(files: dict[str, str]) -> dict[str, str]:
-        return {name: files[name] for name in graded}
-
+    submitted = {name: reference[name] for name in graded}
+    known, stale = known_variants(assignment, reference)
     found = [
-        Variant("reference", "reference", None, submission(reference)),
+        Variant("reference", "reference", None, submitted),
         Variant(
             "stubs",
             "stubs",
             None,
             {name: (assignment.stub_dir / name).read_text(encoding="utf-8") for name in graded},
         ),
+        *known,
     ]
-    for mistake in known_mistakes(assignment):
-        kind = "mistake" if mistake.is_mistake else "equivalent"
-        found.append(
-            Variant(
-                mistake.name, kind, mistake.part, submission(mistake.apply(reference)), mistake.why
-            )
-        )
-    equivalents = [v.files for v in found if v.kind == "equivalent"]
+    equivalents = [v.files for v in known if v.kind == "equivalent"]
     pool = [
         (f"{name} {description}", files)
         for name in graded
         for description, text in token_mutants(reference[name])
-        if (files := {**submission(reference), name: text}) not in equivalents
+        if (files := {**submitted, name: text}) not in equivalents
     ]
     for description, files in random.Random(seed).sample(pool, min(mutants, len(pool))):
         found.append(Variant(description, "mutant", None, files))
-    return found
+    return found, stale
 
 
 @dataclass
 class Report:
-    """What verify found: each variant with its result and whether it was judged right."""
+    """What verify found: each variant with its result and whether it was judged right,
+    and the entries of MISTAKES.md that no longer apply (``name: why``)."""
 
     checked: list[tuple[Variant, Result, bool]]
+    stale: list[str]
 
     def failures(self, kind: str | None = None) -> list[tuple[Variant, Result]]:
         return [(v, r) for v, r, ok in self.checked if not ok and kind in (None, v.kind)]
@@ -146,7 +163,7 @@ def verify(
     assignment: Assignment, *, mutants: int = 40, jobs: int = 1, allow_unconfined: bool = False
 ) -> Report:
     """Grade every variant (see the module docstring) and judge the graders."""
-    chosen = variants(assignment, mutants)
+    chosen, stale = variants(assignment, mutants)
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
         folder = Path(tmp) / "submissions"
         for number, variant in enumerate(chosen):
@@ -157,4 +174,4 @@ def verify(
         results = batch.grade_folder(
             assignment, folder, Path(tmp) / "out", jobs=jobs, allow_unconfined=allow_unconfined
         )
-    return Report([(v, r, v.passed(r)) for v, r in zip(chosen, results, strict=True)])
+    return Report([(v, r, v.passed(r)) for v, r in zip(chosen, results, strict=True)], stale)

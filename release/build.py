@@ -33,7 +33,6 @@ PUBLIC_RUNTIME = [
     "course.py",
     "grading.py",
     "intake.py",
-    "mistakes.py",
     "notebook.py",
     "oracles.py",
     "plain.py",

@@ -14,6 +14,7 @@ from pathlib import Path
 from autograder import course, selfcheck
 from autograder.course import Assignment
 from autograder.reference import RecordingOracle, module_files
+from autograder.verify import known_variants
 
 from .stubs import student_files
 
@@ -42,8 +43,12 @@ def record_public(assignment: Assignment, folder: Path | None = None) -> Path:
     """Record the reference's answers to the public tests in ``folder`` (by default the
     assignment's ``tests/expected``, which the self-check reads).
 
-    The reference runs as a student would, in the sandbox, and must pass every public case.
+    The reference runs as a student would, in the sandbox, and must pass every public case;
+    every known mistake must apply (else it would be recorded as raising).
     """
+    _, stale = known_variants(assignment, module_files(assignment))
+    if stale:
+        raise RuntimeError("rebase the entries of MISTAKES.md first:\n" + "\n".join(stale))
     folder = folder or assignment.folder / "tests" / selfcheck.EXPECTED
     with tempfile.TemporaryDirectory(prefix="reference-") as tmp:
         package = Path(tmp) / assignment.package

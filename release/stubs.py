@@ -11,51 +11,30 @@ instead: ``# BEGIN SOLUTION stub: KERNELS = {}  # the lecture's table``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-BEGIN = re.compile(
-    r"^(?P<indent>[ \t]*)# BEGIN SOLUTION"
-    r"(?:\s+hint:\s*(?P<hint>.*?)|\s+stub:\s*(?P<stub>.*?))?\s*$"
-)
-END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
+from autograder.regions import regions
+
 DEFAULT_HINT = "your code here"
 
 
-class MarkerError(ValueError):
-    """A solution file whose markers are nested, unclosed or unopened."""
-
-
 def make_stub(source: str, filename: str = "<solution>") -> str:
-    """The stub of one solution module's text (see the module docstring)."""
+    """The stub of one solution module's text (see the module docstring);
+    :class:`~autograder.regions.MarkerError` for malformed markers."""
+    lines = source.split("\n")  # numbered as regions() numbers them
     out: list[str] = []
-    opened_at = 0  # line number of the open BEGIN, 0 outside a region
-    for number, line in enumerate(source.splitlines(keepends=True), start=1):
-        begin, end = BEGIN.match(line), END.match(line)
-        if begin:
-            if opened_at:
-                raise MarkerError(
-                    f"{filename}:{number}: BEGIN SOLUTION inside the region "
-                    f"opened at line {opened_at}"
-                )
-            opened_at = number
-            hint = (begin["hint"] or DEFAULT_HINT).replace("\\", "\\\\").replace('"', '\\"')
-            line = begin["stub"] or f'raise NotImplementedError("{hint}")'
-            out.append(f"{begin['indent']}{line}\n")
-        elif end:
-            if not opened_at:
-                raise MarkerError(f"{filename}:{number}: END SOLUTION without BEGIN SOLUTION")
-            opened_at = 0
-        elif not opened_at:
-            out.append(line)
-    if opened_at:
-        raise MarkerError(f"{filename}:{opened_at}: BEGIN SOLUTION is never closed")
-    return "".join(out)
+    after = 0  # lines before this index are done
+    for region in regions(source, filename):
+        hint = (region.hint or DEFAULT_HINT).replace("\\", "\\\\").replace('"', '\\"')
+        out += lines[after : region.begin - 1]
+        out.append(region.indent + (region.stub or f'raise NotImplementedError("{hint}")'))
+        after = region.end
+    return "\n".join(out + lines[after:])
 
 
 def has_solution(source: str) -> bool:
     """Whether a module has at least one marked region (a graded module)."""
-    return any(BEGIN.match(line) for line in source.splitlines())
+    return bool(regions(source))
 
 
 def student_files(solution_dir: Path, modules: list[str]) -> dict[str, str]:

@@ -17,10 +17,18 @@ KINDS = {
 
 
 def verify(assignment: Assignment, *, mutants: int = 40, jobs: int = 2) -> int:
-    """Run the checks and print them; 0 when every variant was judged as it must be."""
+    """Run the checks and print them; 0 when every entry of MISTAKES.md applies and every
+    variant was judged as it must be."""
     console = Console()
     with console.status(f"grading the variants of {assignment.name}"):
         report = checks.verify(assignment, mutants=mutants, jobs=jobs)
+    if report.stale:
+        console.print(
+            f"[red]MISTAKES.md: {len(report.stale)} stale[/red] (no longer applying to the "
+            "reference: rebase them)"
+        )
+        for line in report.stale:
+            console.print(f"    stale: {line}", markup=False, highlight=False)
     for kind, label in KINDS.items():
         right, total = report.count(kind)
         colour = "green" if right == total else "red"
@@ -42,4 +50,4 @@ def verify(assignment: Assignment, *, mutants: int = 40, jobs: int = 2) -> int:
         f"kill rate {rate:.1%} ({killed + mutant_killed} of {total + mutant_total} "
         "mistakes and mutants)"
     )
-    return 0 if not report.failures() else 1
+    return 0 if not report.failures() and not report.stale else 1

@@ -22,6 +22,7 @@ scale*sign*U(0.5, 1.5), Adam defaults, 30 random cases each):
 """
 
 import importlib
+import re
 import shutil
 import sys
 import time
@@ -674,6 +675,19 @@ def test_mistakes_cover_every_part_twice():
     for part in parts:
         assert sum(m.part == part and m.is_mistake for m in MISTAKES) >= 2, part
     assert all(len(m.edits) == 1 for m in MISTAKES)  # one contiguous edit each
+
+
+def test_graders_name_known_mistakes_of_this_assignment():
+    """A grader that recognises a mistake by a property (``grade.known_mistake(name)``)
+    shows the entry's why: every name it gives is a mistake of MISTAKES.md."""
+    graders = Path(mistakes.__file__).parent / "graders" / "optim_reg"
+    named = {
+        name
+        for path in graders.glob("test_*.py")
+        for name in re.findall(r"known_mistake\(\s*\"([^\"]+)\"", path.read_text("utf-8"))
+    }
+    assert named, "the dropout graders name mistakes"
+    assert named <= {m.name for m in MISTAKES if m.is_mistake}
 
 
 def test_reference_passes_every_probe():

@@ -1,13 +1,12 @@
 """The release's archives: what a student receives and what Gradescope runs."""
 
-import re
 import zipfile
 
 import pytest
 
 from autograder import course
 from autograder.graders import HIDDEN_SEED
-from autograder.mistakes import regions
+from autograder.regions import regions
 from release.build import student_archive
 
 OPTIM = course.load("optim_reg")
@@ -18,11 +17,12 @@ def _solution_lines(assignment) -> set[str]:
     except lines that the stubs show anyway (given code)."""
     lines = set()
     for path in assignment.solution_dir.glob("*.py"):
-        source = path.read_text(encoding="utf-8").splitlines()
-        for first, last in regions("\n".join(source)):
+        text = path.read_text(encoding="utf-8")
+        source = text.split("\n")
+        for region in regions(text, path.name):
             lines |= {
                 line.strip()
-                for line in source[first - 1 : last]
+                for line in source[region.begin : region.end - 1]
                 if len(line.strip()) > 25 and not line.strip().startswith("#")
             }
     given = "".join(path.read_text(encoding="utf-8") for path in assignment.stub_dir.glob("*.py"))
@@ -53,6 +53,6 @@ def test_student_archive_holds_no_secret(name, tmp_path):
             hex(HIDDEN_SEED),
         ):
             assert marker not in text, f"{marker!r} in {file}"
-        assert not re.search(r"^[ \t]*# BEGIN SOLUTION", text, re.M), f"a region in {file}"
+        assert not regions(text, file), f"a region in {file}"
         leaked = [line for line in solution if line in text]
         assert not leaked, f"{file} holds solution code: {leaked[:3]}"

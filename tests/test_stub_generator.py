@@ -2,7 +2,8 @@
 
 import pytest
 
-from release.stubs import MarkerError, has_solution, make_stub
+from autograder.regions import MarkerError
+from release.stubs import has_solution, make_stub
 
 SOLUTION = '''import numpy as np
 
@@ -60,6 +61,7 @@ def test_hint_with_quotes_stays_valid_python():
         ),
         ("x = 1\n# BEGIN SOLUTION\nx = 2\n", ":2: BEGIN SOLUTION is never closed"),
         ("# END SOLUTION\n", ":1: END SOLUTION without BEGIN"),
+        ("def f():\n    # BEGIN SOLUTIONS\n    pass\n", ":2: a malformed marker"),
     ],
 )
 def test_malformed_markers_are_errors(source, problem):

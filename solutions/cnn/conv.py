@@ -52,7 +52,7 @@ def corr2d(X: np.ndarray, K: np.ndarray) -> np.ndarray:
     Y = np.zeros((X.shape[0] - kh + 1, X.shape[1] - kw + 1))
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
-            Y[i, j] = np.sum(X[i:i + kh, j:j + kw] * K)
+            Y[i, j] = np.sum(X[i : i + kh, j : j + kw] * K)
     return Y
     # END SOLUTION
 
@@ -157,7 +157,7 @@ def col2im(
         for q in range(filter_w):
             q_max = q + stride * out_w
             img[:, :, p:p_max:stride, q:q_max:stride] += col[:, :, p, q, :, :]
-    return img[:, :, pad:H + pad, pad:W + pad]
+    return img[:, :, pad : H + pad, pad : W + pad]
     # END SOLUTION
 
 

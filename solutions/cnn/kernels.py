@@ -45,6 +45,6 @@ def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out = np.zeros(image.shape)
     for p in range(kh):
         for q in range(kw):
-            out += kernel[p, q] * padded[p:p + H, q:q + W]
+            out += kernel[p, q] * padded[p : p + H, q : q + W]
     return out
     # END SOLUTION

@@ -24,7 +24,7 @@ def pool2d(X: np.ndarray, pool_size: int | tuple[int, int], mode: str = "max") -
     Y = np.zeros((X.shape[0] - ph + 1, X.shape[1] - pw + 1))
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
-            window = X[i:i + ph, j:j + pw]
+            window = X[i : i + ph, j : j + pw]
             Y[i, j] = window.max() if mode == "max" else window.mean()
     return Y
     # END SOLUTION
@@ -72,12 +72,16 @@ class Pooling:
         out_h = (H + 2 * self.pad - self.pool_h) // s + 1
         out_w = (W + 2 * self.pad - self.pool_w) // s + 1
         fill = -np.inf if self.mode == "max" else 0.0
-        xp = np.pad(x, [(0, 0), (0, 0), (self.pad, self.pad), (self.pad, self.pad)],
-                    constant_values=fill)
+        xp = np.pad(
+            x, [(0, 0), (0, 0), (self.pad, self.pad), (self.pad, self.pad)], constant_values=fill
+        )
         # cells[k]: cell k = (p, q) of every window, numbered row by row within the window:
         # a strided view of xp (no copy) of shape (N, C, OH, OW)
-        cells = [xp[:, :, p:p + s * out_h:s, q:q + s * out_w:s]
-                 for p in range(self.pool_h) for q in range(self.pool_w)]
+        cells = [
+            xp[:, :, p : p + s * out_h : s, q : q + s * out_w : s]
+            for p in range(self.pool_h)
+            for q in range(self.pool_w)
+        ]
         self.x_shape = x.shape
         if self.mode == "avg":
             return np.mean(cells, axis=0)
@@ -110,6 +114,6 @@ class Pooling:
             p, q = divmod(k, self.pool_w)
             # max: dout goes to the window's maximum alone; avg: an equal share to every cell
             dcell = (self.arg_max == k) * dout if self.mode == "max" else dout / size
-            dxp[:, :, p:p + s * out_h:s, q:q + s * out_w:s] += dcell
-        return dxp[:, :, self.pad:H + self.pad, self.pad:W + self.pad]
+            dxp[:, :, p : p + s * out_h : s, q : q + s * out_w : s] += dcell
+        return dxp[:, :, self.pad : H + self.pad, self.pad : W + self.pad]
         # END SOLUTION

@@ -93,8 +93,8 @@ class SimpleConvNet:
             t = np.argmax(t, axis=1)
         hits = 0
         for i in range(0, x.shape[0], batch_size):
-            y = np.argmax(self.predict(x[i:i + batch_size]), axis=1)
-            hits += np.sum(y == t[i:i + batch_size])
+            y = np.argmax(self.predict(x[i : i + batch_size]), axis=1)
+            hits += np.sum(y == t[i : i + batch_size])
         return float(hits / x.shape[0])
         # END SOLUTION
 
@@ -114,8 +114,11 @@ class SimpleConvNet:
         for layer in reversed(self.layers.values()):
             dout = layer.backward(dout)
         return {
-            "W1": self.layers["Conv1"].dW, "b1": self.layers["Conv1"].db,
-            "W2": self.layers["Affine1"].dW, "b2": self.layers["Affine1"].db,
-            "W3": self.layers["Affine2"].dW, "b3": self.layers["Affine2"].db,
+            "W1": self.layers["Conv1"].dW,
+            "b1": self.layers["Conv1"].db,
+            "W2": self.layers["Affine1"].dW,
+            "b2": self.layers["Affine1"].db,
+            "W3": self.layers["Affine2"].dW,
+            "b3": self.layers["Affine2"].db,
         }
         # END SOLUTION

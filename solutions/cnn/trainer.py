@@ -50,8 +50,9 @@ class Adam:
     In place, because the network's layers hold references to those arrays.
     """
 
-    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8):
+    def __init__(
+        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
         self.t = 0
         self.m: dict[str, np.ndarray] = {}
@@ -73,14 +74,22 @@ def evaluate(net, x: np.ndarray, t: np.ndarray, batch_size: int = 100) -> float:
     """Accuracy from ``net.predict`` alone (the network's own ``accuracy`` is not trusted)."""
     hits = 0
     for i in range(0, len(t), batch_size):
-        y = np.argmax(net.predict(x[i:i + batch_size]), axis=1)
-        hits += int(np.sum(y == t[i:i + batch_size]))
+        y = np.argmax(net.predict(x[i : i + batch_size]), axis=1)
+        hits += int(np.sum(y == t[i : i + batch_size]))
     return hits / len(t)
 
 
-def train(net, x_train: np.ndarray, t_train: np.ndarray, *, epochs: int,
-          batch_size: int = DIGITS_BATCH_SIZE, optimizer=None, seed: int = 0,
-          record_loss: bool = True) -> dict:
+def train(
+    net,
+    x_train: np.ndarray,
+    t_train: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = DIGITS_BATCH_SIZE,
+    optimizer=None,
+    seed: int = 0,
+    record_loss: bool = True,
+) -> dict:
     """Mini-batch training: each epoch visits the training set once in a random order.
 
     Uses only net.params and net.gradient (and net.loss to record the loss).
@@ -94,7 +103,7 @@ def train(net, x_train: np.ndarray, t_train: np.ndarray, *, epochs: int,
     for _ in range(epochs):
         order = rng.permutation(len(t_train))
         for i in range(0, len(order), batch_size):
-            batch = order[i:i + batch_size]
+            batch = order[i : i + batch_size]
             grads = net.gradient(x_train[batch], t_train[batch])
             optimizer.update(net.params, grads)
             if record_loss:
@@ -109,9 +118,14 @@ def train_digits(net_class, seed: int = 0) -> dict:
     evaluation excluded)}.
     """
     x_train, t_train, x_test, t_test = load_digits_split(seed)
-    net = net_class(input_dim=(1, 8, 8), conv_param=DIGITS_CONV_PARAM,
-                    hidden_size=DIGITS_HIDDEN_SIZE, output_size=10,
-                    weight_init_std=DIGITS_WEIGHT_INIT_STD, seed=seed)
+    net = net_class(
+        input_dim=(1, 8, 8),
+        conv_param=DIGITS_CONV_PARAM,
+        hidden_size=DIGITS_HIDDEN_SIZE,
+        output_size=10,
+        weight_init_std=DIGITS_WEIGHT_INIT_STD,
+        seed=seed,
+    )
     start = time.perf_counter()
     train(net, x_train, t_train, epochs=DIGITS_EPOCHS, seed=seed, record_loss=False)
     seconds = time.perf_counter() - start

@@ -18,8 +18,9 @@ class Residual(nn.Module):
     OH = (H - 1) // stride + 1, same for OW.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, use_1x1conv: bool = False,
-                 stride: int = 1):
+    def __init__(
+        self, in_channels: int, out_channels: int, use_1x1conv: bool = False, stride: int = 1
+    ):
         super().__init__()
         raise NotImplementedError("conv1, bn1, conv2, bn2, and conv3 (None unless use_1x1conv)")
 

@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 
-from autograder.grading import known_mistake
-
 pytestmark = pytest.mark.dropout
 SHAPE = (100, 200)  # 20 000 units: 5-sigma bounds of about 0.02 on the rates
 
@@ -36,10 +34,7 @@ def test_drop_rate(grade, ratio):
         grade.expect(
             False,
             f"dropped {dropped:.3f} of the units with dropout_ratio={ratio}. "
-            + known_mistake(
-                "dropout-keep-prob-confused",
-                "dropout_ratio is the probability of DROPPING a unit, not of keeping it",
-            ),
+            + grade.known_mistake("dropout-keep-prob-confused"),
         )
     grade.expect(
         abs(dropped - ratio) <= bound,
@@ -65,10 +60,7 @@ def test_inverted_scaling(grade, ratio):
     if np.allclose(result["out"][kept], x[kept], rtol=1e-12):
         grade.expect(
             False,
-            "kept units are not rescaled. "
-            + known_mistake(
-                "dropout-not-inverted", "in training divide the kept units by (1 - dropout_ratio)"
-            ),
+            "kept units are not rescaled. " + grade.known_mistake("dropout-not-inverted"),
         )
     grade.expect(
         np.allclose(result["out"][kept], x[kept] / (1 - ratio), rtol=1e-10),
@@ -99,10 +91,7 @@ def test_evaluation_is_identity(grade):
         grade.expect(
             False,
             "evaluation scaled x by (1 - dropout_ratio). "
-            + known_mistake(
-                "dropout-eval-scaled",
-                "with inverted dropout the evaluation forward pass returns x unchanged",
-            ),
+            + grade.known_mistake("dropout-eval-scaled"),
         )
     grade.expect(np.array_equal(result["eval"], x), "evaluation must return x unchanged")
 

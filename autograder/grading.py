@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -110,7 +111,7 @@ class Oracle(Protocol):
         self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None
     ) -> Any: ...
 
-    def mistakes(self, part: str) -> list[KnownMistake]: ...
+    def mistakes(self, part: str) -> Sequence[KnownMistake]: ...
 
     def raised(self, probe: str, inputs: dict, part: str, mistake: KnownMistake) -> str | None:
         """The name of the exception ``mistake`` raises on ``inputs`` (None if it returns,

@@ -111,7 +111,7 @@ def dump(obj: Any, folder: str | os.PathLike[str]) -> None:
                 pad = -position % ALIGN
                 data = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
                 fh.write(bytes(pad))
-                fh.write(data)
+                fh.write(data.data)
                 position += pad + data.nbytes
     text = json.dumps(
         {"format": FORMAT, "version": VERSION, "root": root},

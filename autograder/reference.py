@@ -25,7 +25,7 @@ import numpy as np
 from . import course, mistakes, plain
 from .course import Assignment, import_package
 from .mistakes import Mistake
-from .oracles import digest
+from .oracles import KnownMistake, digest
 
 
 def package(name: str) -> ModuleType:
@@ -91,16 +91,17 @@ class ReferenceOracle:
         self._answers: dict[tuple[str, str], Any] = {}
         self._raised: dict[tuple[str, str], str | None] = {}
 
-    def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
+    def expect(self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None) -> Any:
         key = (digest(probe, inputs), mistake.name if mistake else "")
         if key not in self._answers:
             self._answers[key] = self._compute(probe, inputs, mistake)
         return self._answers[key]
 
-    def _compute(self, probe: str, inputs: dict, mistake: Mistake | None) -> Any:
+    def _compute(self, probe: str, inputs: dict, mistake: KnownMistake | None) -> Any:
         inputs = copy.deepcopy(inputs)  # a probe may change its inputs in place
         if mistake is None:
             return plain.to_plain(getattr(self.probes, probe)(self.package, **inputs))
+        assert isinstance(mistake, Mistake)  # one of the mistakes this oracle gave out
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # mistakes may divide by 0
             warnings.simplefilter("ignore")
             variant = package_with(self.assignment, mistake)
@@ -109,7 +110,7 @@ class ReferenceOracle:
     def mistakes(self, part: str) -> list[Mistake]:
         return [m for m in self.known if m.part == part]
 
-    def raised(self, probe: str, inputs: dict, part: str, mistake: Mistake) -> str | None:
+    def raised(self, probe: str, inputs: dict, part: str, mistake: KnownMistake) -> str | None:
         key = (digest(probe, inputs), mistake.name)
         if key not in self._raised:
             try:
@@ -129,7 +130,7 @@ class RecordingOracle(ReferenceOracle):
         super().__init__(assignment)
         self.records: dict[str, dict] = {}
 
-    def expect(self, probe: str, inputs: dict, part: str, mistake: Mistake | None = None) -> Any:
+    def expect(self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None) -> Any:
         value = super().expect(probe, inputs, part, mistake)
         if mistake is None:
             answers, raised = {}, {}

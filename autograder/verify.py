@@ -59,6 +59,7 @@ class Variant:
         if self.kind == "stubs":
             return result.score == 0
         if self.kind == "mistake":
+            assert self.part is not None  # a known mistake names its part
             return result.part_scores()[self.part] < result.points[self.part]
         return result.score < result.max_score  # a mutant must lose points somewhere
 

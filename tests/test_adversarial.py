@@ -49,6 +49,8 @@ from autograder import batch, intake, selfcheck
 from autograder.reference import ReferenceOracle
 from autograder.sandbox import layers, parent
 
+pytestmark = pytest.mark.slow  # a batch of attackers beside honest students
+
 OPTIM = adv.OPTIM
 POINTS = OPTIM.points
 LAYERS = layers()  # what this machine offers (python -m release doctor shows the same)

@@ -12,6 +12,8 @@ import pytest
 from autograder import batch, course
 from autograder.reference import known_mistakes, module_files
 
+pytestmark = pytest.mark.slow  # whole batches
+
 OPTIM = course.load("optim_reg")
 
 

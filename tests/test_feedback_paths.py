@@ -12,6 +12,8 @@ import os
 import sys
 import tempfile
 
+import pytest
+
 from autograder import batch, course
 
 OPTIM = course.load("optim_reg")
@@ -36,6 +38,7 @@ class SGD:
 """
 
 
+@pytest.mark.slow
 def test_feedback_names_no_folder_of_the_grading_machine(tmp_path):
     package = tmp_path / "submissions" / "snoop" / "optim_reg"
     package.mkdir(parents=True)

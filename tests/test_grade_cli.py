@@ -20,6 +20,8 @@ from autograder.results import Result, TestResult
 from release import demo
 from release.grade import grade, tables
 
+pytestmark = pytest.mark.slow  # whole batches through the command line
+
 CNN = course.load("cnn")
 OPTIM = course.load("optim_reg")
 HANGUL = "김민지_2025123"

@@ -37,6 +37,7 @@ def _reference(folder):
     return submission
 
 
+@pytest.mark.slow
 def test_a_sandbox_failure_is_a_grading_error_not_a_zero(tmp_path):
     submission = _reference(tmp_path)
     grader = batch.Grader(OPTIM)

@@ -1027,6 +1027,7 @@ def names_batch(tmp_path_factory):
     return rows, out / "feedback", messages.file.getvalue()
 
 
+@pytest.mark.slow
 def test_variant_names_get_their_rows(names_batch) -> None:
     rows, feedback, _ = names_batch
     scores = {student: (float(row["score"]), row["status"]) for student, row in rows.items()}

@@ -50,6 +50,7 @@ def test_every_graded_function_of_the_stubs_raises(name):
         assert graded and graded <= raising, (file, graded - raising)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", course.names())
 def test_public_answers_are_up_to_date(name, tmp_path):
     assignment = course.load(name)

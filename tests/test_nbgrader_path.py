@@ -35,6 +35,8 @@ from autograder import course
 from release import nbgrader_course
 from release.__main__ import main as release_main
 
+pytestmark = pytest.mark.slow  # the real nbgrader over a whole course
+
 MISTAKE = "adam-t-per-key"  # partial credit in adam
 TIMEOUT = 600
 LINKED = "link"  # the student whose layers.py is a link to the reference's

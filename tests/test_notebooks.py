@@ -19,6 +19,8 @@ import pytest
 
 from autograder import course
 
+pytestmark = pytest.mark.slow  # the notebooks run in a kernel
+
 nbformat = pytest.importorskip("nbformat")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +96,6 @@ def _student_folder(name: str, folder: Path) -> Path:
     return folder / notebook_path(name).name
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
 def test_notebook_runs_top_to_bottom_on_the_reference(name, tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")

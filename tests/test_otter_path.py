@@ -42,10 +42,13 @@ from autograder import course
 from autograder.results import Result, TestResult
 from release import otter_batch, otter_course
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("otter") is None or importlib.util.find_spec("nbclient") is None,
-    reason="otter-grader (or nbclient) is not installed: pip install -e '.[otter,notebooks]'",
-)
+pytestmark = [
+    pytest.mark.slow,  # the real otter run over several uploads
+    pytest.mark.skipif(
+        importlib.util.find_spec("otter") is None or importlib.util.find_spec("nbclient") is None,
+        reason="otter-grader (or nbclient) is not installed: pip install -e '.[otter,notebooks]'",
+    ),
+]
 
 OPTIM = course.load("optim_reg")
 PACKAGE = OPTIM.package

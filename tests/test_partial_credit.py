@@ -48,6 +48,7 @@ def graded(assignment: course.Assignment, mistake: str, part: str, tmp_path):
     return bug, context.results
 
 
+@pytest.mark.slow
 def test_an_unsummed_db_costs_only_the_share_of_db(tmp_path):
     bug, cases = graded(CNN, "convolution-db-mean", "convolution", tmp_path)
     assert all(t.score == pytest.approx(0.75 * t.max_score) for t in cases)

@@ -28,6 +28,8 @@ from autograder.sandbox.portable import PortableSandbox
 from autograder.sandbox.portable_child import WATCHDOG_GRACE
 from release.build import student_archive
 
+pytestmark = pytest.mark.slow  # whole self-checks through both runners
+
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 PROBES = "sandbox_probes"  # tests/sandbox_probes.py, as in test_sandbox.py

@@ -102,6 +102,7 @@ def pool_cases(draw, ties: bool = False):
 # ---------------------------------------------------------------- conv_output_size
 
 
+@pytest.mark.slow
 @FAST
 @given(st.integers(1, 40), st.integers(1, 9), st.integers(1, 5), st.integers(0, 4))
 def test_conv_output_size_counts_the_windows(i, k, s, p):
@@ -240,6 +241,7 @@ def test_col2im_adds_overlaps():
 # ---------------------------------------------------------------- Convolution layer
 
 
+@pytest.mark.slow
 @FAST
 @given(conv_cases())
 def test_convolution_matches_torch_autograd(case):

@@ -540,6 +540,7 @@ def test_network_initialisation_is_seeded_and_scaled():
     ("options", "threshold"),
     [({"use_batchnorm": True, "weight_decay_lambda": 1e-4}, 0.93), ({"use_dropout": True}, 0.9)],
 )
+@pytest.mark.slow
 def test_network_learns_the_digits(np_seed, options, threshold):
     """Adam on sklearn's 8x8 digits, 600 iterations of 100: test accuracy well above chance."""
     from sklearn.datasets import load_digits

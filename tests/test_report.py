@@ -22,6 +22,8 @@ from release import report_data
 from release.demo import BUGGY, INDEPENDENT
 from release.report import report
 
+pytestmark = pytest.mark.slow  # the demo's samples graded, and a browser
+
 IN_CI = bool(os.environ.get("CI"))
 needs_chromium = pytest.mark.skipif(
     not available() and not IN_CI, reason="no chromium (CI installs it: .ci/run)"

@@ -167,6 +167,7 @@ def test_inputs_arrays_reach_the_probe_and_echo_back(box, area):
     assert out.value["k"] == (1, "a")
 
 
+@pytest.mark.slow
 def test_torch_tensor_output_is_converted():
     pytest.importorskip("torch")
     if PYTHON:
@@ -262,6 +263,7 @@ def test_sleep_and_sigterm_ignoring_loop_time_out(box, area):
     assert_healthy(box, area)
 
 
+@pytest.mark.slow
 def test_cpu_rlimit_stops_a_loop_before_a_long_wall_timeout(box, area):
     out = run(
         box, area, "def f():\n    while True:\n        pass\n", timeout=10, limits=Limits(cpu=1)

@@ -25,6 +25,8 @@ from autograder.results import Result, TestResult
 from autograder.runner import grade_submission
 from release.build import student_archive
 
+pytestmark = pytest.mark.slow  # the self-check and the hidden grader on whole submissions
+
 CNN = course.load("cnn")
 TRAINER = reference.module("cnn", "trainer")
 MISTAKES = {m.name: m for m in known_mistakes(CNN)}

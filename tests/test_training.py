@@ -142,6 +142,7 @@ def grade(cnn_grader, tmp_path_factory) -> Callable[[dict[str, str]], Result]:
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LOOKUPS)
 def test_networks_that_look_answers_up_earn_nothing(grade, name):
     """Each lookup network predicts the digits' test split perfectly (or nearly), yet never

@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from autograder.results import OK, Result
+from autograder.results import Result
 
 RESULT = "KIT_NBGRADER_RESULT"
 _shown: set[str] = set()  # Results whose summary this kernel printed
@@ -40,17 +40,7 @@ def part_score(assignment: str, part: str) -> float | None:
         raise RuntimeError(f"the kit graded {result.assignment}, not {assignment}")
     if path not in _shown:
         _shown.add(path)
-        print(f"{assignment}: {result.score:g} / {result.max_score} (the course's hidden tests)")
-        if result.status != OK:
-            print(f"status: {result.status}")
-        for note in result.notes:
-            print(f"note: {note}")
+        print(result.report_text())
         print()
-    score = result.part_scores()[part]
-    print(f"{part}: {score:g} / {result.points[part]}")
-    for test in result.tests:
-        if test.part == part and not test.passed:
-            print(f"- {test.name} ({test.score:.2f} / {test.max_score:.2f})")
-            for line in test.output.splitlines():
-                print(f"    {line}")
-    return score
+    print(result.part_text(part))
+    return result.part_scores()[part]

@@ -64,7 +64,7 @@ from autograder import course, intake
 from autograder.batch import Grader
 from autograder.course import Assignment
 from autograder.intake import Submission
-from autograder.results import GRADING_ERROR, OK, Result, TestResult
+from autograder.results import GRADING_ERROR, Result, TestResult
 
 from .build import _add, student_archive
 from .nbgrader_course import ALLOW_UNCONFINED
@@ -313,17 +313,6 @@ def grade(grader: Grader, submission: Submission) -> tuple[Result, list[TestResu
         return result, check(grader.assignment, folder, sandbox=grader.sandbox)
 
 
-def summary(result: Result) -> str:
-    lines = [
-        f"{result.assignment}: {result.score:g} / {result.max_score} (the course's hidden tests)",
-        f"student: {result.student}",
-    ]
-    if result.status != OK:
-        lines.append(f"status: {result.status}")
-    lines += [f"note: {note}" for note in result.notes]
-    return "\n".join(lines)
-
-
 def test_files(result: Result, public: list[TestResult]) -> list[Any]:
     """The kit's result as otter's test files (``ExceptionTestFile``), one per part in the
     course's order: the part's public cases (visible, 0 points) and hidden cases (their
@@ -436,11 +425,11 @@ def _plugin_class() -> type:
             result, public = self.graded
             # whatever the kernel's pickle held, the object now holds the kit's result only
             results.__init__(test_files(result, public), results.notebook)
-            results.set_output(summary(result))
+            results.set_output(result.report_text(student=True))
             results.set_plugin_data(PLUGIN, result.to_json())
 
         def generate_report(self) -> str:
-            return summary(self.graded[0]) if self.graded else "not graded"
+            return self.graded[0].report_text(student=True) if self.graded else "not graded"
 
     return KitGrades
 

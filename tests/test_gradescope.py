@@ -20,10 +20,10 @@ from gradescope_image import files, zipped
 
 from autograder import course
 from autograder.course import VISIBILITIES, Gradescope
-from autograder.gradescope import results_json
 from autograder.reference import known_mistakes
 from autograder.results import Result, TestResult
 from autograder.sandbox import Layer
+from autograder.views import results_json
 from release.build import autograder_archive
 from release.demo import BUGGY, HOSTILE
 

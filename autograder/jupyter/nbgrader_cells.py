@@ -1,7 +1,7 @@
 """What the grading notebook's hidden tests call, in nbgrader's kernel.
 
 The kit grades a submission before nbgrader starts the kernel
-(`release.nbgrader_plugins.KitAutograde`) and names the saved Result in the environment
+(`autograder.jupyter.nbgrader_plugins.KitAutograde`) and names the saved Result in the environment
 variable ``KIT_NBGRADER_RESULT``. Each part's test cell ends with ``part_score(<a>, <part>)``:
 it prints the part's feedback (the first call also the total, the status and the notes) on
 stdout, never stderr (nbgrader scores a cell that writes to stderr 0), and evaluates to the

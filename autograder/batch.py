@@ -12,6 +12,7 @@ own reference oracle.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -32,6 +33,7 @@ from .intake import Submission
 from .results import GRADING_ERROR, Result, gradebook_csv, write_atomic
 
 log = logging.getLogger(__name__)
+ALLOW_UNCONFINED = "KIT_ALLOW_UNCONFINED"  # "1": the Jupyter roads grade without confinement
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,31 @@ class Grader:
         self.sandbox.close()
 
 
+def unconfined_allowed() -> bool:
+    """Whether the environment allows grading without confinement (``KIT_ALLOW_UNCONFINED=1``,
+    set in the course's ``nbgrader_config.py`` or around ``otter run``)."""
+    return os.environ.get(ALLOW_UNCONFINED) == "1"
+
+
+@contextlib.contextmanager
+def grading(
+    assignment: Assignment,
+    *,
+    slot: int = 0,
+    allow_unconfined: bool = False,
+    workdir: str | None = None,
+) -> Iterator[Grader]:
+    """The one way every road (``release grade``, Gradescope, nbgrader, otter) grades: a
+    :class:`Grader` whose ``grade(submission)`` grades one submission, closed on exit.
+    Raises ``SandboxError`` when the sandbox cannot start (or only unconfined, unless
+    ``allow_unconfined``)."""
+    grader = Grader(assignment, slot, allow_unconfined, workdir)
+    try:
+        yield grader
+    finally:
+        grader.close()
+
+
 _worker: Grader | None = None
 
 
@@ -135,9 +162,17 @@ def _start_worker(
     name: str, slots: multiprocessing.Queue, allow_unconfined: bool, workdir: str
 ) -> None:
     global _worker
-    _worker = Grader(course.load(name), slots.get(), allow_unconfined, workdir)
+    stack = contextlib.ExitStack()
+    _worker = stack.enter_context(
+        grading(
+            course.load(name),
+            slot=slots.get(),
+            allow_unconfined=allow_unconfined,
+            workdir=workdir,
+        )
+    )
     # close the sandbox (its zygote and folders) when the pool shuts this worker down
-    multiprocessing.util.Finalize(_worker, _worker.close, exitpriority=10)
+    multiprocessing.util.Finalize(_worker, stack.close, exitpriority=10)
 
 
 def _grade_in_worker(submission: Submission) -> Result:
@@ -158,12 +193,9 @@ def _results(
     if not todo:
         return
     if jobs <= 1:
-        grader = Grader(assignment, 0, allow_unconfined)
-        try:
+        with grading(assignment, allow_unconfined=allow_unconfined) as grader:
             for submission in todo:
                 yield submission, grader.grade(submission)
-        finally:
-            grader.close()
         return
     lost = yield from _pool_results(assignment, todo, jobs, allow_unconfined)
     if lost:  # once more, all together

@@ -15,6 +15,7 @@ autograder failed, never a grade, and the command exits 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -22,17 +23,12 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any
 
 from . import course, intake
-from .batch import Grader
-from .results import GRADING_ERROR, Result, markdown_text, write_atomic
+from .batch import Grader, grading
+from .results import GRADING_ERROR, Result, write_atomic
 from .sandbox import Layer, SandboxError
-
-FAILED = (
-    "The autograder could not run on this submission, so it has no grade yet; "
-    "your instructor has been told. This is not your score."
-)
+from .views import failure_json, results_json
 
 
 def student_of(root: Path) -> str | None:
@@ -62,65 +58,6 @@ def grade(grader: Grader, root: Path) -> Result:
         return grader.grade(submission)
 
 
-def _part_test(result: Result, part: str, number: int, visibility: str) -> dict[str, Any]:
-    """One Gradescope test for ``part``: its score, and each case in its output."""
-    cases = [t for t in result.tests if t.part == part]
-    lines = []
-    for case in cases:
-        mark = "passed" if case.passed else f"{case.score:.2f} / {case.max_score:.2f}"
-        lines.append(f"{case.name.removeprefix(part + ': ')}: {mark}")
-        if not case.passed:
-            lines += [f"    {line}" for line in case.output.splitlines()]
-    return {
-        "name": part,
-        "number": str(number),
-        "score": result.part_scores()[part],
-        "max_score": result.points[part],
-        "output": "\n".join(lines) or "not run",
-        "visibility": visibility,
-        "tags": [part],
-        "status": "passed" if cases and all(c.passed for c in cases) else "failed",
-    }
-
-
-def results_json(
-    result: Result, settings: course.Gradescope, layers: dict[str, Layer]
-) -> dict[str, Any]:
-    """Gradescope's ``results.json`` for ``result``, as the manifest's settings ask."""
-    data = result.to_json()
-    if settings.tests == "part":
-        data["tests"] = [
-            _part_test(result, part, number, settings.visibility)
-            for number, part in enumerate(result.points, 1)
-        ]
-    else:  # the result's own cases (Result.to_json), as the manifest shows them
-        for test, case in zip(data["tests"], result.tests, strict=True):
-            test.update(
-                visibility=settings.visibility, status="passed" if case.passed else "failed"
-            )
-    data.update(output=result.summary_markdown(), output_format="md", test_output_format="text")
-    data["extra_data"]["sandbox_layers"] = {name: layer.active for name, layer in layers.items()}
-    leaderboard = [
-        {"name": metric, "value": result.metrics[metric], "order": order}
-        for metric, order in settings.leaderboard.items()
-        if metric in result.metrics
-    ]
-    if leaderboard:
-        data["leaderboard"] = leaderboard
-    return data
-
-
-def failure_json(assignment: course.Assignment, reason: str) -> dict[str, Any]:
-    """``results.json`` when the autograder itself failed: no grade, a loud message."""
-    return {
-        "score": 0.0,
-        "output": f"{FAILED}\n\n{markdown_text(reason)}",
-        "output_format": "md",
-        "tests": [],
-        "extra_data": {"assignment": assignment.name, "status": f"grader error: {reason}"},
-    }
-
-
 def layer_report(layers: dict[str, Layer]) -> str:
     """The sandbox's layers as plain text, one line each."""
     return "\n".join(
@@ -142,19 +79,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograder failed: {reason}")
         return 1
 
-    try:
-        grader = Grader(assignment, allow_unconfined=assignment.gradescope.allow_unconfined)
-    except SandboxError as error:
-        return failed(str(error))
-    try:
-        layers = grader.sandbox.report()
-        print(f"sandbox layers:\n{layer_report(layers)}")
-        result = grade(grader, args.root)
-    except Exception as error:  # the kit's own failure: never a grade
-        traceback.print_exc(file=sys.stdout)
-        return failed(f"{type(error).__name__}: {error}")
-    finally:
-        grader.close()
+    with contextlib.ExitStack() as stack:
+        try:
+            grader = stack.enter_context(
+                grading(assignment, allow_unconfined=assignment.gradescope.allow_unconfined)
+            )
+        except SandboxError as error:
+            return failed(str(error))
+        try:
+            layers = grader.sandbox.report()
+            print(f"sandbox layers:\n{layer_report(layers)}")
+            result = grade(grader, args.root)
+        except Exception as error:  # the kit's own failure: never a grade
+            traceback.print_exc(file=sys.stdout)
+            return failed(f"{type(error).__name__}: {error}")
     if result.status.startswith(GRADING_ERROR):  # the engine failed on this submission
         return failed(result.status)
     data = results_json(result, assignment.gradescope, layers)

@@ -14,6 +14,12 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from .course import Assignment
 
 OK = "ok"
 GRADING_ERROR = "grading error"  # how a status begins that is the kit's failure, not a grade
@@ -176,6 +182,29 @@ class Result:
                 out += [f"  {line}" for line in markdown_code(output).splitlines()]
         return "\n".join(out) + "\n"
 
+    def report_text(self, *, student: bool = False) -> str:
+        """The score on the hidden tests, the status and the notes as plain text, one line
+        each (otter's and nbgrader's output); ``student``: with the student's id."""
+        lines = [
+            f"{self.assignment}: {self.score:g} / {self.max_score} (the course's hidden tests)"
+        ]
+        if student:
+            lines.append(f"student: {self.student}")
+        if self.status != OK:
+            lines.append(f"status: {self.status}")
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def part_text(self, part: str) -> str:
+        """One part's score and its failed cases with their feedback, as plain text (the
+        output of nbgrader's test cell of that part)."""
+        lines = [f"{part}: {self.part_scores()[part]:g} / {self.points[part]}"]
+        for test in self.tests:
+            if test.part == part and not test.passed:
+                lines.append(f"- {test.name} ({test.score:.2f} / {test.max_score:.2f})")
+                lines += [f"    {line}" for line in test.output.splitlines()]
+        return "\n".join(lines)
+
     def gradebook_row(self) -> list:
         parts = self.part_scores()
         return [
@@ -210,6 +239,42 @@ def gradebook_csv(results: list[Result], parts: list[str]) -> str:
     writer.writerow(gradebook_header(parts))
     writer.writerows(r.gradebook_row() for r in results)
     return buffer.getvalue()
+
+
+def first_failure(failed: list[TestResult], part: str) -> str:
+    """The table's cell of a part: its first failed case with the explanation and fix (see
+    :meth:`TestResult.explanation`), and how many others failed."""
+    if not failed:
+        return "-"
+    head, *more = failed[0].explanation()
+    lines = [f"{failed[0].name}: {head}", *more]
+    if len(failed) > 1:
+        lines.append(
+            f"(and {len(failed) - 1} more failed cases: pytest tests -m {part} shows each)"
+        )
+    return "\n".join(lines)
+
+
+def selfcheck_table(
+    assignment: Assignment, results: list[TestResult], parts: list[str] | None = None
+) -> Table:
+    """The self-check's table (a ``rich`` Table): per part, the points earned on the public
+    cases and its first failure. Feedback text is never read as markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    view = Table(title=f"{assignment.name}: public self-check")
+    for column in ("part", "points", "first failure"):
+        view.add_column(column)
+    for part in parts or assignment.parts:
+        cases = [r for r in results if r.part == part]
+        failed = [r for r in cases if not r.passed]
+        view.add_row(
+            part,
+            f"{sum(r.score for r in cases):.1f} / {assignment.points[part]}",
+            Text(first_failure(failed, part)),
+        )
+    return view
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

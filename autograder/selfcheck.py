@@ -33,7 +33,7 @@ import pytest
 from .course import Assignment, from_manifest
 from .grading import Context, GradingPlugin, Oracle
 from .oracles import RecordedOracle
-from .results import TestResult
+from .results import TestResult, selfcheck_table
 from .runner import SandboxedStudent, run_graders
 from .sandbox import Runner, Sandbox, SandboxError
 from .sandbox.parent import CONFINING
@@ -190,40 +190,6 @@ def pack(folder: Path, student: str) -> tuple[Path, list[str]]:
     return target, warnings
 
 
-def first_failure(failed: list[TestResult], part: str) -> str:
-    """The table's cell of a part: its first failed case with the explanation and fix (see
-    :meth:`~autograder.results.TestResult.explanation`), and how many others failed."""
-    if not failed:
-        return "-"
-    head, *more = failed[0].explanation()
-    lines = [f"{failed[0].name}: {head}", *more]
-    if len(failed) > 1:
-        lines.append(
-            f"(and {len(failed) - 1} more failed cases: pytest tests -m {part} shows each)"
-        )
-    return "\n".join(lines)
-
-
-def table(assignment: Assignment, results: list[TestResult], parts: list[str] | None = None):
-    """The self-check's table (a ``rich`` Table): per part, the points earned on the public
-    cases and its first failure. Feedback text is never read as markup."""
-    from rich.table import Table
-    from rich.text import Text
-
-    view = Table(title=f"{assignment.name}: public self-check")
-    for column in ("part", "points", "first failure"):
-        view.add_column(column)
-    for part in parts or assignment.parts:
-        cases = [r for r in results if r.part == part]
-        failed = [r for r in cases if not r.passed]
-        view.add_row(
-            part,
-            f"{sum(r.score for r in cases):.1f} / {assignment.points[part]}",
-            Text(first_failure(failed, part)),
-        )
-    return view
-
-
 def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
     from rich.console import Console
     from rich.markup import escape
@@ -255,7 +221,7 @@ def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
             sandbox.close()
     if note := unconfined_note(sandbox):
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
-    console.print(table(assignment, results, args.parts))
+    console.print(selfcheck_table(assignment, results, args.parts))
     console.print("These are the public cases only: the grader uses other, hidden cases.")
     return 0 if all(r.passed for r in results) else 1
 

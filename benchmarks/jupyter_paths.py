@@ -35,6 +35,7 @@ import zipfile
 from pathlib import Path
 
 from autograder import course
+from autograder.jupyter import otter_files
 from autograder.reference import known_mistakes, module_files
 from release import nbgrader_course, otter_course
 
@@ -111,13 +112,13 @@ def nbgrader(subs: dict, work: Path) -> tuple[float, dict[str, float]]:
 
 def otter(subs: dict, work: Path) -> tuple[list[float], dict[str, float]]:
     dist = otter_course.export(OPTIM, work / "otter")
-    notebook = json.dumps(otter_course.student_notebook(OPTIM))
+    notebook = json.dumps(otter_files.student_notebook(OPTIM))
     walls, scores = [], {}
     for student, files in subs.items():
         submission = work / "otter-subs" / f"{student}.zip"
         submission.parent.mkdir(exist_ok=True)
         with zipfile.ZipFile(submission, "w") as archive:  # what grader.export() writes
-            archive.writestr(otter_course.notebook_name(OPTIM), notebook)
+            archive.writestr(otter_files.notebook_name(OPTIM), notebook)
             for name, text in files.items():
                 archive.writestr(f"{OPTIM.package}/{name}", text)
         out = work / "otter-results" / student

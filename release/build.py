@@ -46,6 +46,7 @@ PUBLIC_RUNTIME = [
 REQUIREMENTS = ["numpy", "pytest", "rich", "scikit-learn"]  # the grader's and the student's
 NOTEBOOK_REQUIREMENTS = ["matplotlib", "ipykernel"]  # the student's notebook
 SKIP = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+NOT_ON_GRADESCOPE = {"graders", "jupyter"}  # the assignment's graders go on their own
 
 
 def _files(path: Path) -> Iterable[Path]:
@@ -196,7 +197,7 @@ def autograder_archive(assignment: Assignment, out: Path) -> Path:
         _tree(
             archive,
             AUTOGRADER,
-            [p.name for p in AUTOGRADER.iterdir() if p.name not in SKIP and p.name != "graders"],
+            [p.name for p in AUTOGRADER.iterdir() if p.name not in {*SKIP, *NOT_ON_GRADESCOPE}],
             "autograder/",
         )
         graders = AUTOGRADER / "graders"

@@ -11,22 +11,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
 from autograder import batch, intake
 from autograder.course import Assignment
-from autograder.results import GRADING_ERROR, OK, Result
+from autograder.results import GRADING_ERROR, Result
 from autograder.sandbox import SandboxError
-
-STATUS_MIN = 20  # narrowest the status column wraps to before it moves to a table of its own
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 submission``, ``2 submissions``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+from autograder.views import plural, tables
 
 
 class _NoSubmissions(Exception):
@@ -63,64 +54,6 @@ def superseded(submissions: list[intake.Submission]) -> list[str]:
         for s in submissions
         if s.superseded
     ]
-
-
-def tables(assignment: Assignment, results: list[Result], width: int) -> list[Table]:
-    """The gradebook as terminal tables no wider than ``width``.
-
-    One table when it fits; else the columns (score, the parts, status) are split over
-    several tables, each led by the student column, so that every student keeps one line
-    per table. Ids, part names and scores are never cut or wrapped (a squeezed table
-    misleads); only the status wraps. Only an id wider than ``width`` can overflow it.
-    """
-    parts = [r.part_scores() for r in results]
-    columns = [
-        ("score", [f"{r.score:g}" for r in results]),
-        *((part, [f"{p[part]:g}" for p in parts]) for part in assignment.parts),
-    ]
-    statuses = ["[green]ok[/green]" if r.status == OK else escape(r.status) for r in results]
-
-    measure = Console(width=10**6)  # measures cells, never prints
-
-    def cells(header: str, texts: list[str]) -> int:
-        """The width of a column: its widest line, in terminal cells."""
-        return max(
-            Measurement.get(measure, measure.options, Text.from_markup(t)).maximum
-            for t in [header, *texts]
-        )
-
-    student = cells("student", [escape(r.student) for r in results])
-    start = 1 + student + 3  # a column takes its text, a space each side and one border
-    chunks: list[list[tuple[str, list[str]]]] = [[]]
-    used = start
-    for header, texts in columns:
-        need = cells(header, texts) + 3
-        if chunks[-1] and used + need > width:
-            chunks.append([])
-            used = start
-        chunks[-1].append((header, texts))
-        used += need
-    status_width = cells("status", statuses)
-    room = width - used - 3
-    if room < min(status_width, STATUS_MIN):
-        chunks.append([])
-        room = width - start - 3
-    chunks[-1].append(("status", statuses))
-
-    title = f"{assignment.name}: {plural(len(results), 'submission')}"
-    views = []
-    for number, chunk in enumerate(chunks, start=1):
-        view = Table(title=title if len(chunks) == 1 else f"{title} ({number} of {len(chunks)})")
-        view.add_column("student", no_wrap=True)
-        for header, _ in chunk:
-            if header == "status":
-                view.add_column(header, overflow="fold", max_width=max(room, STATUS_MIN))
-            else:
-                view.add_column(header, justify="right", no_wrap=True)
-        for row, result in enumerate(results):
-            view.add_row(escape(result.student), *(texts[row] for _, texts in chunk))
-        views.append(view)
-    return views
 
 
 def _folder_error(submissions: Path) -> str | None:

@@ -5,13 +5,13 @@
     nbgrader generate_assignment optim_reg                   # release/optim_reg/ for students
     nbgrader autograde optim_reg                             # submitted/<student>/optim_reg/
     nbgrader generate_feedback optim_reg
-    nbgrader export --exporter release.nbgrader_plugins.KitExport   # gradebook-optim_reg.csv
+    nbgrader export --exporter autograder.jupyter.nbgrader_plugins.KitExport  # the gradebook
 
 `export` writes, under the course root:
 
 - ``nbgrader_config.py``: the course id, the interpreter's own folder first on ``PATH``
   (nbgrader runs ``alembic`` by name, so it works whether or not its environment is
-  activated) and the kit's autograde (`release.nbgrader_plugins.install`);
+  activated) and the kit's autograde (`autograder.jupyter.nbgrader_plugins.install`);
 - ``source/<a>/``: what the student archive of ``release build`` holds (the package, the
   public tests with recorded answers, ``selfcheck.py``, the kit's public runtime,
   ``requirements.txt``), without its README and exploration notebook (they describe the zip
@@ -23,7 +23,7 @@ Each test cell runs ``notebook_check("<part>")``, the public self-check of that 
 (`autograder.notebook.notebook_check`), so ``nbgrader validate`` and the Validate button
 fail with the self-check's messages until the part passes its public cases; inside
 ``### BEGIN HIDDEN TESTS`` (the release shows none of it) it evaluates
-``part_score("<a>", "<part>")`` (`release.nbgrader_cells`), which under ``nbgrader
+``part_score("<a>", "<part>")`` (`autograder.jupyter.nbgrader_cells`), which under ``nbgrader
 autograde`` prints the part's feedback and evaluates to the points the kit's hidden graders
 gave: nbgrader (since 0.7) takes a test cell's numeric ``execute_result`` as its partial
 credit, so nbgrader's scores equal the kit's, part by part.
@@ -44,13 +44,13 @@ import logging
 import shutil
 from pathlib import Path
 
+from autograder.batch import ALLOW_UNCONFINED
 from autograder.course import Assignment
 
 from .build import student_files
 
 COURSE_ID = "kubig-dl"
 CELL_TIMEOUT = 300  # seconds nbgrader gives one cell (the kit grades before the kernel starts)
-ALLOW_UNCONFINED = "KIT_ALLOW_UNCONFINED"  # "1": grade where the sandbox has no confinement
 INTRO_ID = "intro"
 GRADE_MARK = "### BEGIN HIDDEN TESTS"
 GRADE_END = "### END HIDDEN TESTS"
@@ -126,7 +126,7 @@ def _test_cell(assignment: Assignment, part: str) -> str:
             "",
             f"notebook_check({part!r})",
             GRADE_MARK,
-            "from release.nbgrader_cells import part_score",
+            "from autograder.jupyter.nbgrader_cells import part_score",
             "",
             f"part_score({assignment.name!r}, {part!r})",
             GRADE_END,
@@ -183,12 +183,12 @@ def config() -> str:
         "# first on PATH, so nbgrader works whether or not its environment is activated.",
         "os.environ['PATH'] = os.pathsep.join([os.path.dirname(sys.executable),",
         "                                      os.environ.get('PATH', '')])",
-        "# The kit's autograde for the kit's assignments (release/nbgrader_plugins.py): the kit",
-        "# reads each submitted folder itself (links never followed) and grades it in its",
-        "# sandbox; the notebook that runs is rebuilt from the course's cells. `collect` keeps",
-        "# links as links. Without the kit, autograde executes nothing.",
+        "# The kit's autograde for the kit's assignments (autograder/jupyter/nbgrader_plugins.py):",
+        "# the kit reads each submitted folder itself (links never followed) and grades it in",
+        "# its sandbox; the notebook that runs is rebuilt from the course's cells. `collect`",
+        "# keeps links as links. Without the kit, autograde executes nothing.",
         "try:",
-        "    from release.nbgrader_plugins import install",
+        "    from autograder.jupyter.nbgrader_plugins import install",
         "except ImportError as error:",
         "    print(f'nbgrader_config.py: the course kit is not importable ({error}): autograde'",
         "          ' runs no notebook', file=sys.stderr)",
@@ -272,18 +272,3 @@ def export(assignment: Assignment, root: Path, overwrite: bool = False) -> Path:
         record[name] = _digest(data)
     record_path.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n", "utf-8")
     return root
-
-
-def stage(folder: Path, assignment: Assignment, dest: Path) -> Path:
-    """Copy the graded modules of ``folder/<package>/`` (regular files, no link on the way)
-    to a fresh ``dest/<package>/``: what otter's students submit, and nothing else, is
-    graded."""
-    package = dest / assignment.package
-    package.mkdir(parents=True)
-    if (folder / assignment.package).is_symlink():
-        return dest
-    for name in assignment.graded:
-        source = folder / assignment.package / name
-        if source.is_file() and not source.is_symlink():
-            shutil.copyfile(source, package / name)
-    return dest

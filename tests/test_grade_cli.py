@@ -17,8 +17,9 @@ from rich.console import Console
 from autograder import course
 from autograder.gradebook_xlsx import gradebook_xlsx
 from autograder.results import Result, TestResult
+from autograder.views import tables
 from release import demo
-from release.grade import grade, tables
+from release.grade import grade
 
 pytestmark = pytest.mark.slow  # whole batches through the command line
 

@@ -20,10 +20,10 @@ from gradescope_image import files, zipped
 
 from autograder import course
 from autograder.course import VISIBILITIES, Gradescope
-from autograder.gradescope import results_json
 from autograder.reference import known_mistakes
 from autograder.results import Result, TestResult
 from autograder.sandbox import Layer
+from autograder.views import results_json
 from release.build import autograder_archive
 from release.demo import BUGGY, HOSTILE
 
@@ -77,7 +77,8 @@ def test_the_zip_has_gradescope_files_at_its_root(tmp_path):
         assert infos[script].external_attr >> 16 & stat.S_IXUSR, script
     assert "requirements.txt" in infos and "autograder/gradescope.py" in infos
     assert "assignments/cnn/assignment.toml" in infos and "solutions/cnn/conv.py" in infos
-    assert not [name for name in infos if name.startswith("source/")]
+    assert not [name for name in infos if name.startswith(("source/", "autograder/jupyter/"))]
+    assert "autograder/views.py" in infos  # results.json's view
     requirements = archive_text(tmp_path / "cnn-autograder.zip", "requirements.txt")
     assert "+" not in requirements and all("==" in line for line in requirements.split())
 

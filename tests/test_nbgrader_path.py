@@ -2,7 +2,7 @@
 
 One course root per module run, written by ``release.nbgrader_course.export`` and driven by
 the real ``nbgrader`` commands (``generate_assignment``, ``collect``, ``autograde``,
-``generate_feedback``, ``export --exporter release.nbgrader_plugins.KitExport``,
+``generate_feedback``, ``export --exporter autograder.jupyter.nbgrader_plugins.KitExport``,
 ``validate``), each a subprocess of
 this interpreter called by its path with a ``PATH`` that holds neither its folder nor any
 ``alembic`` (an environment that is not activated). The optim_reg submissions: the
@@ -11,7 +11,7 @@ first test cell deleted, with flags, points and order of test cells edited, with
 notebook, a folder whose graded ``layers.py`` is a link to the kit's reference (and another
 file a link to a file outside the course), collected from nbgrader's exchange by ``nbgrader
 collect``, and stubs with code in an added notebook cell, a forged test cell and planted
-``ipykernel_launcher.py``, ``release/`` and ``optim_reg/numpy.py``. Each must get the native
+``ipykernel_launcher.py``, ``autograder/`` and ``optim_reg/numpy.py``. Each must get the native
 grader's scores (``autograder.batch.grade_folder`` on the same folders), part by part.
 
 Skipped only when nbgrader is not installed (``pip install -e ".[nbgrader]"``); the tests of
@@ -201,9 +201,10 @@ def _hostile(folder: Path, markers: Path) -> None:
 
     _edit_notebook(folder, edit)
     shadow = f"open({str(markers / 'shadow')!r}, 'w').close()\n"
-    (folder / "release").mkdir()
-    (folder / "release" / "__init__.py").write_text("")
-    (folder / "release" / "nbgrader_cells.py").write_text(
+    (folder / "autograder" / "jupyter").mkdir(parents=True)
+    (folder / "autograder" / "__init__.py").write_text("")
+    (folder / "autograder" / "jupyter" / "__init__.py").write_text("")
+    (folder / "autograder" / "jupyter" / "nbgrader_cells.py").write_text(
         shadow + "def part_score(*args):\n    return 8.0\n"
     )
     (folder / "ipykernel_launcher.py").write_text(shadow)
@@ -258,7 +259,9 @@ def course_run(tmp_path_factory):
     expected = native(root / "submitted", base / "native")
     logs["autograde"] = finished(autograde)
     logs["feedback"] = nbgrader(root, "generate_feedback", OPTIM.name)
-    logs["export"] = nbgrader(root, "export", "--exporter", "release.nbgrader_plugins.KitExport")
+    logs["export"] = nbgrader(
+        root, "export", "--exporter", "autograder.jupyter.nbgrader_plugins.KitExport"
+    )
     logs["validate"] = finished(validate)
     return root, logs, markers, canary, expected
 

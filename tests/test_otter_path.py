@@ -39,6 +39,7 @@ import pytest
 from test_jupyter_paths import Started, assert_no_secret, graded_files, native
 
 from autograder import course
+from autograder.jupyter import otter_files
 from autograder.results import Result, TestResult
 from release import otter_batch, otter_course
 
@@ -114,7 +115,7 @@ def _execute(folder: Path) -> list[tuple[str, list[dict]]]:
     import nbclient
     import nbformat
 
-    nb = nbformat.read(folder / otter_course.notebook_name(OPTIM), as_version=4)
+    nb = nbformat.read(folder / otter_files.notebook_name(OPTIM), as_version=4)
     nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
@@ -266,19 +267,19 @@ def test_otter_zips_hold_no_hidden_grading(tmp_path):
             [
                 "otter_config.json",
                 *(f"tests/{p}.py" for p in OPTIM.parts),
-                f"files/{otter_course.notebook_name(OPTIM)}",
+                f"files/{otter_files.notebook_name(OPTIM)}",
             ]
         )
         for name in names:
             assert_no_secret(archive.read(name).decode(), f"autograder zip {name}")
         config = json.loads(archive.read("otter_config.json"))
-        assert config["plugins"] == [{otter_course.PLUGIN: {"assignment": OPTIM.name}}]
+        assert config["plugins"] == [{otter_files.PLUGIN: {"assignment": OPTIM.name}}]
         assert json.loads(
-            archive.read(f"files/{otter_course.notebook_name(OPTIM)}")
-        ) == otter_course.student_notebook(OPTIM)
+            archive.read(f"files/{otter_files.notebook_name(OPTIM)}")
+        ) == otter_files.student_notebook(OPTIM)
     with zipfile.ZipFile(out / f"{OPTIM.name}-otter-student.zip") as archive:
         names = archive.namelist()
-        assert f"{OPTIM.name}/{otter_course.notebook_name(OPTIM)}" in names
+        assert f"{OPTIM.name}/{otter_files.notebook_name(OPTIM)}" in names
         assert not [n for n in names if "graders" in n or "solutions" in n or "MISTAKES" in n]
         for name in names:
             if name.endswith((".py", ".ipynb", ".toml", ".txt", ".md")):
@@ -361,6 +362,8 @@ def test_the_kits_result_replaces_whatever_the_kernel_wrote(tmp_path):
     from otter.test_files.abstract_test import TestCase, TestCaseResult
     from otter.test_files.exception_test import ExceptionTestFile
 
+    from autograder.jupyter import otter_plugin
+
     def question(name: str, points: float) -> ExceptionTestFile:
         case = TestCase(f"{name} forged", None, False, points, None, None)
         file = ExceptionTestFile(name, f"tests/{name}.py", [case])
@@ -379,7 +382,7 @@ def test_the_kits_result_replaces_whatever_the_kernel_wrote(tmp_path):
             TestResult("sgd: updates[case 2]", "sgd", 4.0, 4.0, "passed"),
         ],
     )
-    plugin = otter_course.KitGrades(str(tmp_path / "x.ipynb"), {}, {"assignment": OPTIM.name})
+    plugin = otter_plugin.KitGrades(str(tmp_path / "x.ipynb"), {}, {"assignment": OPTIM.name})
     plugin.graded = (result, [])
     plugin.after_grading(kernel)
     out = kernel.to_gradescope_dict(AutograderConfig({}))

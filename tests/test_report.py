@@ -16,8 +16,8 @@ from chromium import Browser, available
 from demo_graded import graded
 
 from autograder import course
-from autograder.gradescope import results_json
 from autograder.results import Result, gradebook_csv, write_atomic
+from autograder.views import results_json
 from release import report_data
 from release.demo import BUGGY, INDEPENDENT
 from release.report import report

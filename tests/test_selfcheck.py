@@ -21,7 +21,7 @@ from autograder import course, intake, reference, selfcheck
 from autograder.course import from_manifest
 from autograder.grading import known_mistake
 from autograder.reference import known_mistakes, module_files
-from autograder.results import Result, TestResult
+from autograder.results import Result, TestResult, selfcheck_table
 from autograder.runner import grade_submission
 from release.build import student_archive
 
@@ -96,7 +96,7 @@ def test_the_self_check_scores_each_part_as_the_grader(graded, variant):
 
 def _table(cases: list[TestResult]) -> str:
     console = Console(record=True, width=250, color_system=None)
-    console.print(selfcheck.table(CNN, cases))
+    console.print(selfcheck_table(CNN, cases))
     return console.export_text()
 
 

@@ -1,8 +1,8 @@
 """The kit's grading process of one ``nbgrader autograde`` run.
 
-    python -P -m release.nbgrader_grade <a> --results DIR
+    python -P -m autograder.jupyter.nbgrader_grade <a> --results DIR
 
-`release.nbgrader_plugins.KitAutograde` starts it once per run and asks it, one JSON line
+`autograder.jupyter.nbgrader_plugins.KitAutograde` starts it once per run and asks it, one JSON line
 on stdin per submission (``{"folder", "student", "package", "cells"}``), before nbgrader
 touches that submission. It reads ``submitted/<student>/<a>/`` with the kit's intake, as
 ``release grade`` reads a folder (links and special files never followed or read, only
@@ -26,10 +26,8 @@ import traceback
 from pathlib import Path
 
 from autograder import course, intake
-from autograder.batch import Grader, Paths, save
+from autograder.batch import Grader, Paths, grading, save, unconfined_allowed
 from autograder.course import Assignment
-
-from .nbgrader_course import ALLOW_UNCONFINED
 
 MAX_CELL_NOTES = 5  # notebook cells named one by one; the rest are counted
 
@@ -125,16 +123,13 @@ def grade(grader: Grader, results: Path, request: dict) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -P -m release.nbgrader_grade")
+    parser = argparse.ArgumentParser(prog="python -P -m autograder.jupyter.nbgrader_grade")
     parser.add_argument("assignment", choices=course.names())
     parser.add_argument("--results", type=Path, required=True)
     args = parser.parse_args(argv)
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)  # stdout carries the answers only
-    grader = Grader(
-        course.load(args.assignment), allow_unconfined=os.environ.get(ALLOW_UNCONFINED) == "1"
-    )
-    try:
+    with grading(course.load(args.assignment), allow_unconfined=unconfined_allowed()) as grader:
         for line in sys.stdin:
             try:
                 answer = {"result": str(grade(grader, args.results, json.loads(line)))}
@@ -142,8 +137,6 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 answer = {"error": f"{type(error).__name__}: {error}"}
             answers.write(json.dumps(answer) + "\n")
-    finally:
-        grader.close()
     return 0
 
 

@@ -1,7 +1,8 @@
 """What runs inside nbgrader's own process: the kit's autograde and its export plugin.
 
 The course's ``nbgrader_config.py`` calls :func:`install`; ``nbgrader export --exporter
-release.nbgrader_plugins.KitExport`` loads :class:`KitExport`. This module imports nbgrader.
+autograder.jupyter.nbgrader_plugins.KitExport`` loads :class:`KitExport`. This module
+imports nbgrader.
 
 :class:`KitAutograde` replaces nbgrader's ``Autograde`` converter. For an assignment of the
 kit (any other goes through nbgrader's own steps, unchanged):
@@ -16,12 +17,13 @@ kit (any other goes through nbgrader's own steps, unchanged):
    broken or missing notebook: none reaches nbgrader.
 3. Before nbgrader writes ``autograded/<student>/<a>/``, links in the submitted folder are
    listed (a warning per student: they are refused, never followed) and
-   ``python -P -m release.nbgrader_grade`` grades the submitted folder as ``release grade``
-   would (`release.nbgrader_grade`); the package it graded replaces the package folder of
-   ``autograded/``, and its Result and feedback are saved under ``kit/<a>/``.
+   ``python -P -m autograder.jupyter.nbgrader_grade`` grades the submitted folder as
+   ``release grade`` would (`autograder.jupyter.nbgrader_grade`); the package it graded
+   replaces the package folder of ``autograded/``, and its Result and feedback are saved
+   under ``kit/<a>/``.
 4. nbgrader executes the rebuilt notebook with ``KIT_NBGRADER_RESULT`` naming that Result:
    each test cell prints its part's feedback and evaluates to the kit's points
-   (`release.nbgrader_cells.part_score`). A grading error (the kit's failure, never the
+   (`autograder.jupyter.nbgrader_cells.part_score`). A grading error (the kit's failure, never the
    student's) fails that student's autograde in nbgrader, which says so and exits 1.
 
 :class:`KitExport` writes the kit's gradebook (``student, score, max_score``, one column per
@@ -136,7 +138,7 @@ def _copy_timestamp(folder: Path, dest: Path) -> None:
 
 
 class GradingProcess:
-    """The kit's grading process of one autograde run (`release.nbgrader_grade`), started
+    """The kit's grading process of one autograde run (`autograder.jupyter.nbgrader_grade`), started
     on first use and again after it failed."""
 
     def __init__(self, assignment: str, results: Path):
@@ -144,7 +146,7 @@ class GradingProcess:
             sys.executable,
             "-P",
             "-m",
-            "release.nbgrader_grade",
+            "autograder.jupyter.nbgrader_grade",
             assignment,
             "--results",
             str(results),
@@ -152,8 +154,8 @@ class GradingProcess:
         self.process: subprocess.Popen | None = None
 
     def grade(self, request: dict) -> Path:
-        """The saved Result of one submission (see `release.nbgrader_grade`); raises where
-        the kit did not grade it."""
+        """The saved Result of one submission (see `autograder.jupyter.nbgrader_grade`);
+        raises where the kit did not grade it."""
         if self.process is None or self.process.poll() is not None:
             self.process = subprocess.Popen(
                 self.command,
@@ -371,7 +373,7 @@ class KitCollect(ExchangeCollect):
 
 
 class KitExport(ExportPlugin):
-    """``nbgrader export --exporter release.nbgrader_plugins.KitExport [--to PATH]``.
+    """``nbgrader export --exporter autograder.jupyter.nbgrader_plugins.KitExport [--to PATH]``.
 
     For each assignment of the kit in the gradebook (or in ``--assignment``), the kit's
     gradebook CSV (`autograder.results.gradebook_csv`): ``student, score, max_score``, one

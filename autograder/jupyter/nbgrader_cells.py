@@ -1,7 +1,7 @@
 """What the grading notebook's hidden tests call, in nbgrader's kernel.
 
 The kit grades a submission before nbgrader starts the kernel
-(`release.nbgrader_plugins.KitAutograde`) and names the saved Result in the environment
+(`autograder.jupyter.nbgrader_plugins.KitAutograde`) and names the saved Result in the environment
 variable ``KIT_NBGRADER_RESULT``. Each part's test cell ends with ``part_score(<a>, <part>)``:
 it prints the part's feedback (the first call also the total, the status and the notes) on
 stdout, never stderr (nbgrader scores a cell that writes to stderr 0), and evaluates to the
@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from autograder.results import OK, Result
+from autograder.results import Result
 
 RESULT = "KIT_NBGRADER_RESULT"
 _shown: set[str] = set()  # Results whose summary this kernel printed
@@ -40,17 +40,7 @@ def part_score(assignment: str, part: str) -> float | None:
         raise RuntimeError(f"the kit graded {result.assignment}, not {assignment}")
     if path not in _shown:
         _shown.add(path)
-        print(f"{assignment}: {result.score:g} / {result.max_score} (the course's hidden tests)")
-        if result.status != OK:
-            print(f"status: {result.status}")
-        for note in result.notes:
-            print(f"note: {note}")
+        print(result.report_text())
         print()
-    score = result.part_scores()[part]
-    print(f"{part}: {score:g} / {result.points[part]}")
-    for test in result.tests:
-        if test.part == part and not test.passed:
-            print(f"- {test.name} ({test.score:.2f} / {test.max_score:.2f})")
-            for line in test.output.splitlines():
-                print(f"    {line}")
-    return score
+    print(result.part_text(part))
+    return result.part_scores()[part]

@@ -91,7 +91,9 @@ class ReferenceOracle:
         self._answers: dict[tuple[str, str], Any] = {}
         self._raised: dict[tuple[str, str], str | None] = {}
 
-    def expect(self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None) -> Any:
+    def expect(
+        self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None
+    ) -> Any:
         key = (digest(probe, inputs), mistake.name if mistake else "")
         if key not in self._answers:
             self._answers[key] = self._compute(probe, inputs, mistake)
@@ -130,7 +132,9 @@ class RecordingOracle(ReferenceOracle):
         super().__init__(assignment)
         self.records: dict[str, dict] = {}
 
-    def expect(self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None) -> Any:
+    def expect(
+        self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None
+    ) -> Any:
         value = super().expect(probe, inputs, part, mistake)
         if mistake is None:
             answers, raised = {}, {}

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import batch
+from . import batch, samples
 from .course import Assignment
 from .mistakes import NotApplicable
 from .reference import known_mistakes, module_files
@@ -102,13 +102,12 @@ def known_variants(
     variants, stale = [], []
     for mistake in known_mistakes(assignment):
         try:
-            files = mistake.apply(reference)
+            files = samples.with_mistake(assignment, mistake, reference)
         except NotApplicable as problem:
             stale.append(str(problem))
             continue
         kind = "mistake" if mistake.is_mistake else "equivalent"
-        submitted = {name: files[name] for name in assignment.graded}
-        variants.append(Variant(mistake.name, kind, mistake.part, submitted, mistake.why))
+        variants.append(Variant(mistake.name, kind, mistake.part, files, mistake.why))
     return variants, stale
 
 
@@ -117,25 +116,18 @@ def variants(
 ) -> tuple[list[Variant], list[str]]:
     """The reference, the stubs, every known mistake and ``mutants`` sampled mutants; and
     the entries of MISTAKES.md that no longer apply (see :func:`known_variants`)."""
-    reference = module_files(assignment)
-    graded = list(assignment.graded)
-    submitted = {name: reference[name] for name in graded}
-    known, stale = known_variants(assignment, reference)
+    submitted = samples.graded(assignment, "reference")
+    known, stale = known_variants(assignment, module_files(assignment))
     found = [
         Variant("reference", "reference", None, submitted),
-        Variant(
-            "stubs",
-            "stubs",
-            None,
-            {name: (assignment.stub_dir / name).read_text(encoding="utf-8") for name in graded},
-        ),
+        Variant("stubs", "stubs", None, samples.graded(assignment, "stubs")),
         *known,
     ]
     equivalents = [v.files for v in known if v.kind == "equivalent"]
     pool = [
         (f"{name} {description}", files)
-        for name in graded
-        for description, text in token_mutants(reference[name])
+        for name, source in submitted.items()
+        for description, text in token_mutants(source)
         if (files := {**submitted, name: text}) not in equivalents
     ]
     for description, files in random.Random(seed).sample(pool, min(mutants, len(pool))):

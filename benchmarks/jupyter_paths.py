@@ -34,9 +34,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from autograder import course
+from autograder import course, samples
 from autograder.jupyter import otter_files
-from autograder.reference import known_mistakes, module_files
+from autograder.reference import known_mistakes
 from release import nbgrader_course, otter_course
 
 OPTIM = course.load("optim_reg")
@@ -44,16 +44,11 @@ OPTIM = course.load("optim_reg")
 
 def submissions(mistakes: int) -> dict[str, dict[str, str]]:
     """Student -> graded module name -> text."""
-    files = module_files(OPTIM)
-    subs = {
-        "reference": {n: files[n] for n in OPTIM.graded},
-        "stubs": {n: (OPTIM.stub_dir / n).read_text("utf-8") for n in OPTIM.graded},
-    }
+    subs = {kind: samples.graded(OPTIM, kind) for kind in samples.KINDS}
     known = [m for m in known_mistakes(OPTIM) if m.is_mistake]
     chosen = [next(m for m in reversed(known) if m.part == part) for part in OPTIM.parts]
     for mistake in chosen[:mistakes]:
-        changed = mistake.apply(files)
-        subs[mistake.name] = {n: changed[n] for n in OPTIM.graded}
+        subs[mistake.name] = samples.with_mistake(OPTIM, mistake)
     return subs
 
 

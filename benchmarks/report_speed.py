@@ -24,10 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import batch, course
-from autograder.reference import known_mistakes, module_files
+from autograder import batch, course, samples
+from autograder.mistakes import NotApplicable
+from autograder.reference import known_mistakes
 from autograder.results import Result, gradebook_csv, write_atomic
-from release.demo import BUGGY, disguise, samples
+from release import demo
+from release.demo import BUGGY, disguise
 from release.report import report
 
 SHARES = {"reference": 0.3, "stubs": 0.1, "mistake": 0.4, "near-copy": 0.2}
@@ -41,21 +43,20 @@ def _rename(text: str, number: int) -> str:
 def build(name: str, students: int, root: Path) -> tuple[Path, Path]:
     """The class (module docstring): its submissions folder and graded folder."""
     assignment = course.load(name)
-    samples(assignment, root / "samples")
+    demo.samples(assignment, root / "samples")
     graded = batch.grade_folder(assignment, root / "samples", root / "samples-graded", jobs=2)
     by_kind = {
         "reference": next(r for r in graded if r.student == "2025000_reference"),
         "stubs": next(r for r in graded if r.student == "2025999_stubs"),
         "mistake": [r for r in graded if r.student in BUGGY[name]],
     }
-    reference = {m: t for m, t in module_files(assignment).items() if m in assignment.graded}
-    stubs = {m: (assignment.stub_dir / m).read_text("utf-8") for m in assignment.graded}
+    reference, stubs = samples.graded(assignment, "reference"), samples.graded(assignment, "stubs")
     variants = []
     for mistake in known_mistakes(assignment):
         if mistake.is_mistake:
             try:
-                variants.append(mistake.apply(module_files(assignment)))
-            except ValueError:
+                variants.append(samples.with_mistake(assignment, mistake))
+            except NotApplicable:
                 continue
     counts = {kind: round(share * students) for kind, share in SHARES.items()}
     counts["reference"] += students - sum(counts.values())
@@ -77,10 +78,7 @@ def build(name: str, students: int, root: Path) -> tuple[Path, Path]:
                 base = reference if i % 2 else variants[i % len(variants)]
                 files = {m: _rename(disguise(t), number) for m, t in base.items()}
                 template = by_kind["reference"]
-            package = submissions / student / assignment.package
-            package.mkdir(parents=True)
-            for module in assignment.graded:
-                (package / module).write_text(files[module], encoding="utf-8")
+            samples.write_folder(submissions / student, files, assignment.package)
             result = Result.from_json(template.to_json())
             result.student = student
             rows.append(result)

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from autograder import course
 from autograder.course import Assignment
-from autograder.reference import known_mistakes, module_files
+from autograder.samples import graded, write_students
 
 from .build import build
 from .grade import grade
@@ -86,23 +86,10 @@ def disguise(source: str) -> str:
 
 def samples(assignment: Assignment, folder: Path) -> list[str]:
     """Write the sample submissions of ``assignment`` into ``folder``; their ids."""
-    reference = module_files(assignment)
-    graded = {name: reference[name] for name in assignment.graded}
-    mistakes = {m.name: m for m in known_mistakes(assignment)}
     students = {
-        "2025000_reference": graded,
-        "2025999_stubs": {
-            name: (assignment.stub_dir / name).read_text(encoding="utf-8")
-            for name in assignment.graded
-        },
-        **{
-            student: {
-                name: text
-                for name, text in mistakes[bug].apply(reference).items()
-                if name in assignment.graded
-            }
-            for student, bug in BUGGY[assignment.name].items()
-        },
+        "2025000_reference": graded(assignment, "reference"),
+        "2025999_stubs": graded(assignment, "stubs"),
+        **{student: graded(assignment, bug) for student, bug in BUGGY[assignment.name].items()},
         "2025666_hacker": dict.fromkeys(assignment.graded, HOSTILE.format(root=course.ROOT)),
     }
     if assignment.name in INDEPENDENT:
@@ -113,12 +100,7 @@ def samples(assignment: Assignment, folder: Path) -> list[str]:
         }
         students[author] = own
         students[copier] = {name: disguise(text) for name, text in own.items()}
-    for student, files in students.items():
-        package = folder / student / assignment.package
-        package.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (package / name).write_text(text, encoding="utf-8")
-    return list(students)
+    return write_students(assignment, folder, students)
 
 
 def demo(out: Path, jobs: int = 2) -> int:

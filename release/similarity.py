@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import intake
+from autograder import intake, samples
 from autograder.course import Assignment
 
 NOISE = 25  # characters of normalised code per fingerprint (copydetect's noise threshold)
@@ -162,7 +162,7 @@ def compare(
     rows; others are ignored), with regions for the ``shown`` most alike pairs."""
     from copydetect import compare_files
 
-    stubs = {m: (assignment.stub_dir / m).read_text("utf-8") for m in assignment.graded}
+    stubs = samples.graded(assignment, "stubs")
     boilerplate = sorted(
         {h for m in assignment.graded for h in _fingerprint(normalise(stubs[m]), None).hashes}
     )

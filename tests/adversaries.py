@@ -30,15 +30,15 @@ from textwrap import dedent, indent
 
 import hostile_archives as hostile
 
-from autograder import course
+from autograder import course, samples
 from autograder.selfcheck import PUBLIC_SEED
 
 OPTIM = course.load("optim_reg")
 REPO = course.ROOT
 SOLUTIONS = OPTIM.solution_dir
 PACKAGE = OPTIM.package
-REFERENCE = {name: (SOLUTIONS / name).read_text(encoding="utf-8") for name in OPTIM.graded}
-STUBS = {name: (OPTIM.stub_dir / name).read_text(encoding="utf-8") for name in OPTIM.graded}
+REFERENCE = samples.graded(OPTIM, "reference")
+STUBS = samples.graded(OPTIM, "stubs")
 OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
 SECRET_ENV = "AUTOGRADER_SECRET_TOKEN"
 REPORT = re.compile(r"REPORT (\{.*\})")

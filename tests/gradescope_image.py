@@ -30,6 +30,7 @@ from typing import Any
 
 from roads import system_environment
 
+from autograder import samples
 from autograder.course import Assignment
 from release.build import autograder_archive
 
@@ -125,8 +126,6 @@ def zipped(modules: dict[str, str], name: str, folder: str = "") -> Callable[[Pa
     """An upload of one zip file, as ``selfcheck.py --pack`` writes it."""
 
     def upload(submission: Path) -> None:
-        with zipfile.ZipFile(submission / name, "w") as archive:
-            for module, text in modules.items():
-                archive.writestr(f"{folder}{module}", text)
+        samples.write_zip(submission / name, modules, folder)
 
     return upload

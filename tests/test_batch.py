@@ -4,13 +4,11 @@ import csv
 import json
 import shutil
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder import batch, course
-from autograder.reference import known_mistakes, module_files
+from autograder import batch, course, samples
 
 pytestmark = pytest.mark.slow  # whole batches
 
@@ -18,24 +16,7 @@ OPTIM = course.load("optim_reg")
 
 
 def _folder(root: Path, name: str, files: dict[str, str], package: bool = True) -> Path:
-    target = root / name / (OPTIM.package if package else "")
-    target.mkdir(parents=True)
-    for file, text in files.items():
-        (target / file).write_text(text, encoding="utf-8")
-    return root / name
-
-
-def _reference() -> dict[str, str]:
-    return {name: text for name, text in module_files(OPTIM).items() if name in OPTIM.graded}
-
-
-def _mistake(name: str) -> dict[str, str]:
-    [mistake] = [m for m in known_mistakes(OPTIM) if m.name == name]
-    return {
-        file: text
-        for file, text in mistake.apply(module_files(OPTIM)).items()
-        if file in OPTIM.graded
-    }
+    return samples.write_folder(root / name, files, OPTIM.package if package else None)
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +24,11 @@ def graded(tmp_path_factory):
     """One batch of varied submissions, graded once for the tests below."""
     root = tmp_path_factory.mktemp("batch")
     subs = root / "submissions"
-    reference = _reference()
+    reference = samples.graded(OPTIM, "reference")
     _folder(subs, "reference", reference)
     _folder(subs, "flat layout", reference, package=False)
-    _folder(subs, "stubs", {name: (OPTIM.stub_dir / name).read_text() for name in OPTIM.graded})
-    _folder(subs, "no-bias-correction", _mistake("adam-no-bias-correction"))
+    _folder(subs, "stubs", samples.graded(OPTIM, "stubs"))
+    _folder(subs, "no-bias-correction", samples.graded(OPTIM, "adam-no-bias-correction"))
     _folder(subs, "only-optimizers", {"optimizers.py": reference["optimizers.py"]})
     _folder(subs, "syntax-error", {**reference, "layers.py": "def broken(:\n"})
     _folder(subs, "exits", {**reference, "optimizers.py": "import os\nos._exit(0)\n"})
@@ -65,9 +46,7 @@ def graded(tmp_path_factory):
         },
     )
     _folder(subs, "loops", {**reference, "layers.py": "while True:\n    pass\n"})
-    with zipfile.ZipFile(subs / 'kim, "minji".zip', "w") as archive:
-        for name, text in reference.items():
-            archive.writestr(f"optim_reg-student/optim_reg/{name}", text)
+    samples.write_zip(subs / 'kim, "minji".zip', reference, "optim_reg-student/optim_reg/")
     (subs / "notes.pdf").write_bytes(b"%PDF-1.4 not a submission")
     (subs / ".DS_Store").write_bytes(b"hidden: no row")
     out = root / "out"

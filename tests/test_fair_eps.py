@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, course
+from autograder import batch, course, samples
 from autograder.grading import known_mistake
-from autograder.reference import known_mistakes, module_files
 from autograder.results import Result
 
 OPTIM = course.load("optim_reg")
@@ -48,11 +47,11 @@ POOL2D_TUPLES_ONLY = """\
 def edited(assignment: course.Assignment, *edits: tuple[str, str, str]) -> dict[str, str]:
     """The graded modules of the reference with each ``(file, old, new)`` made (``old``
     occurs once)."""
-    files = module_files(assignment)
+    files = samples.graded(assignment, "reference")
     for name, old, new in edits:
         assert files[name].count(old) == 1, (name, old)
         files[name] = files[name].replace(old, new)
-    return {name: files[name] for name in assignment.graded}
+    return files
 
 
 def eps_default(eps: str) -> dict[str, str]:
@@ -178,7 +177,7 @@ def test_mistake_loses_only_its_cases_and_is_named(graded, student):
     lost = _lost(result)
     assert lost and set(lost) <= cases, lost
     assert {test.part for test in result.tests if not test.passed} == {part}
-    mistake = next(m for m in known_mistakes(course.load(result.assignment)) if m.name == name)
+    mistake = samples.mistake(course.load(result.assignment), name)
     for output in lost.values():
         assert known_mistake(mistake.name, mistake.why) in output
 

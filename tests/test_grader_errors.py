@@ -21,7 +21,7 @@ from pathlib import Path
 import adversaries as adv
 import pytest
 
-from autograder import batch, course, intake
+from autograder import batch, course, intake, samples
 from autograder.results import GRADING_ERROR, OK
 from autograder.sandbox import Limits
 
@@ -29,10 +29,7 @@ OPTIM = course.load("optim_reg")
 
 
 def _reference(folder):
-    package = folder / "20251234" / "optim_reg"
-    package.mkdir(parents=True)
-    for name in OPTIM.graded:
-        (package / name).write_text((OPTIM.solution_dir / name).read_text("utf-8"), "utf-8")
+    samples.write_folder(folder / "20251234", samples.graded(OPTIM), OPTIM.package)
     [submission] = intake.collect(folder, OPTIM)
     return submission
 

@@ -18,9 +18,8 @@ import jsonschema
 import pytest
 from gradescope_image import files, zipped
 
-from autograder import course
+from autograder import course, samples
 from autograder.course import VISIBILITIES, Gradescope
-from autograder.reference import known_mistakes
 from autograder.results import Result, TestResult
 from autograder.sandbox import Layer
 from autograder.views import results_json
@@ -40,22 +39,11 @@ METADATA = {
 
 
 def modules(assignment: course.Assignment, kind: str, root: Path | None = None) -> dict[str, str]:
-    """The graded modules of the reference, the stubs, or the reference with a mistake."""
-    reference = {n: (assignment.solution_dir / n).read_text("utf-8") for n in assignment.graded}
-    if kind == "reference":
-        return reference
-    if kind == "stubs":
-        return {n: (assignment.stub_dir / n).read_text("utf-8") for n in assignment.graded}
+    """The graded modules of :func:`autograder.samples.graded`'s ``kind``, or the demo's
+    hostile ones (``kind="hostile"``, aimed at the kit in ``root``)."""
     if kind == "hostile":
         return dict.fromkeys(assignment.graded, HOSTILE.format(root=root))
-    [mistake] = [m for m in known_mistakes(assignment) if m.name == kind]
-    edited = mistake.apply(
-        {
-            n: (assignment.solution_dir / n).read_text("utf-8")
-            for n in (*assignment.given, *assignment.graded)
-        }
-    )
-    return {n: edited[n] for n in assignment.graded}
+    return samples.graded(assignment, kind)
 
 
 def valid(results: dict, assignment: course.Assignment) -> dict[str, float]:
@@ -115,7 +103,7 @@ def test_cnn_uploads_on_gradescope(gradescope):
     assert "setuid" not in json.dumps(correct.results["tests"])
 
     bug = BUGGY["cnn"]["2025101_kim"]
-    [part] = {m.part for m in known_mistakes(CNN) if m.name == bug}
+    part = samples.mistake(CNN, bug).part
     one_mistake = image.run(zipped(modules(CNN, bug), "20251234.zip", "cnn-student/cnn/"))
     scores = valid(one_mistake.results, CNN)
     assert 0 < one_mistake.results["score"] < 100 and scores[part] < CNN.points[part]

@@ -25,7 +25,7 @@ import hostile_archives as hostile
 import pytest
 from rich.console import Console
 
-from autograder import course
+from autograder import course, samples
 from autograder.intake import (
     MAX_ARCHIVE_BYTES,
     MAX_ENTRIES,
@@ -43,7 +43,6 @@ from autograder.intake import (
     student_id,
     unique_safe_ids,
 )
-from autograder.reference import module_files
 from release.grade import grade
 
 CNN = course.load("cnn")  # graded conv.py, pooling.py, kernels.py, params.py, ...; package cnn
@@ -985,8 +984,7 @@ def names_batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("names")
     subs, out = root / "submissions", root / "out"
     subs.mkdir()
-    ref = {name: text for name, text in module_files(OPTIM).items() if name in OPTIM.graded}
-    stub = {name: (OPTIM.stub_dir / name).read_text() for name in OPTIM.graded}
+    ref, stub = samples.graded(OPTIM, "reference"), samples.graded(OPTIM, "stubs")
     opt, lay = "optimizers.py", "layers.py"
 
     def put(name: str, files: dict[str, str], times: dict | None = None) -> None:

@@ -21,7 +21,6 @@ import pytest
 
 from autograder import batch, course
 from autograder.graders import HIDDEN_SEED
-from autograder.reference import known_mistakes, module_files
 
 OPTIM = course.load("optim_reg")
 MISTAKES = ["adam-t-per-key", "bn-backward-no-gamma"]  # partial credit: 4.67 / 14, 17.14 / 24
@@ -35,18 +34,6 @@ needs_otter = pytest.mark.skipif(
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def graded_files(kind: str) -> dict[str, str]:
-    """The graded modules of a sample submission: reference, stubs or a known mistake."""
-    if kind == "reference":
-        files = module_files(OPTIM)
-    elif kind == "stubs":
-        return {name: (OPTIM.stub_dir / name).read_text("utf-8") for name in OPTIM.graded}
-    else:
-        [mistake] = [m for m in known_mistakes(OPTIM) if m.name == kind]
-        files = mistake.apply(module_files(OPTIM))
-    return {name: files[name] for name in OPTIM.graded}
 
 
 class Started:

@@ -29,9 +29,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_jupyter_paths import OPTIM, Started, assert_no_secret, graded_files, html_text, native
+from test_jupyter_paths import OPTIM, Started, assert_no_secret, html_text, native
 
-from autograder import course
+from autograder import course, samples
 from release import nbgrader_course
 from release.__main__ import main as release_main
 
@@ -155,9 +155,7 @@ def _submit(root: Path, student: str, kind: str, folder: Path | None = None) -> 
     (in ``submitted/`` unless ``folder`` is given)."""
     folder = folder or root / "submitted" / student / OPTIM.name
     shutil.copytree(root / "release" / OPTIM.name, folder)
-    for name, text in graded_files(kind).items():
-        (folder / OPTIM.package / name).write_text(text, encoding="utf-8")
-    return folder
+    return samples.write_folder(folder, samples.graded(OPTIM, kind), OPTIM.package)
 
 
 def _edit_notebook(folder: Path, edit) -> None:
@@ -247,8 +245,7 @@ def course_run(tmp_path_factory):
     for kind in ("stubs", MISTAKE, "reference"):
         folder = checked / kind
         shutil.copytree(root / "release" / OPTIM.name, folder)
-        for name, text in graded_files(kind).items():
-            (folder / OPTIM.package / name).write_text(text, encoding="utf-8")
+        samples.write_folder(folder, samples.graded(OPTIM, kind), OPTIM.package)
     # validate and autograde go on side by side while this process grades natively
     validate = started(
         checked,

@@ -36,9 +36,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_jupyter_paths import Started, assert_no_secret, graded_files, native
+from test_jupyter_paths import Started, assert_no_secret, native
 
-from autograder import course
+from autograder import course, samples
 from autograder.jupyter import otter_files
 from autograder.results import Result, TestResult
 from release import otter_batch, otter_course
@@ -104,7 +104,7 @@ def _rezip(template: Path, target: Path, kind: str) -> None:
             module = info.filename.removeprefix(f"{PACKAGE}/")
             archive.writestr(
                 info,
-                graded_files(kind)[module].encode()
+                samples.graded(OPTIM, kind)[module].encode()
                 if module in OPTIM.graded
                 else source.read(info),
             )
@@ -164,12 +164,10 @@ def otter_path(tmp_path_factory):
     def unpacked(where: Path, modules: dict[str, str]) -> Path:
         with zipfile.ZipFile(student_zip) as archive:
             archive.extractall(where)
-        for name, text in modules.items():
-            (where / OPTIM.name / PACKAGE / name).write_text(text, encoding="utf-8")
-        return where / OPTIM.name
+        return samples.write_folder(where / OPTIM.name, modules, PACKAGE)
 
     checked = unpacked(
-        base / "checked", {"optimizers.py": graded_files("reference")["optimizers.py"]}
+        base / "checked", {"optimizers.py": samples.graded(OPTIM, "reference")["optimizers.py"]}
     )
     _edit_public_test(checked)
     cells = _execute(checked)
@@ -187,7 +185,7 @@ def otter_path(tmp_path_factory):
         ).items():
             archive.writestr(name, data)
     with zipfile.ZipFile(uploads / "20250003.zip", "w") as archive:
-        for name, text in graded_files(MISTAKE).items():
+        for name, text in samples.graded(OPTIM, MISTAKE).items():
             archive.writestr(name, text)
         for name, data in _planted(canaries, ["dill.py", "otter", "numpy"]).items():
             archive.writestr(name, data)
@@ -215,7 +213,7 @@ def otter_path(tmp_path_factory):
 
     folders = base / "batch"
     folders.mkdir()
-    shutil.move(unpacked(base / "kim", graded_files(FOLDER_MISTAKE)), folders / "kim")
+    shutil.move(unpacked(base / "kim", samples.graded(OPTIM, FOLDER_MISTAKE)), folders / "kim")
     for name, data in _planted(canaries, PLANTED).items():
         (folders / "kim" / name).parent.mkdir(exist_ok=True)
         (folders / "kim" / name).write_bytes(data)

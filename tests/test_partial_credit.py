@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import batch, course, intake
+from autograder import batch, course, intake, samples
 from autograder.grading import Context, Failure, Grade, GradingPlugin, known_mistake
-from autograder.reference import known_mistakes, module_files
 from autograder.runner import GRADERS, SandboxedStudent, run_graders
 
 CNN = course.load("cnn")
@@ -21,12 +20,12 @@ OPTIM = course.load("optim_reg")
 def graded(assignment: course.Assignment, mistake: str, part: str, tmp_path):
     """The known ``mistake`` and the test results of ``part`` for the reference with it
     applied: the real hidden graders of that part only, in the real sandbox."""
-    [bug] = [m for m in known_mistakes(assignment) if m.name == mistake]
-    files = bug.apply(module_files(assignment))
-    package = tmp_path / "subs" / "2025-student" / assignment.package
-    package.mkdir(parents=True)
-    for name in assignment.graded:
-        (package / name).write_text(files[name], encoding="utf-8")
+    bug = samples.mistake(assignment, mistake)
+    samples.write_folder(
+        tmp_path / "subs" / "2025-student",
+        samples.with_mistake(assignment, bug),
+        assignment.package,
+    )
     [submission] = intake.collect(tmp_path / "subs", assignment)
     grader = batch.Grader(assignment)
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course, intake, selfcheck
+from autograder import course, intake, samples, selfcheck
 from autograder.sandbox import Call, Limits, Sandbox
 from autograder.sandbox.portable import PortableSandbox
 from autograder.sandbox.portable_child import WATCHDOG_GRACE
@@ -311,9 +311,7 @@ def unpacked(tmp_path_factory) -> Path:
     for module in ("portable.py", "portable_child.py"):
         assert f"optim_reg/autograder/sandbox/{module}" in names
     folder = out / "unpacked" / "optim_reg"
-    for name in OPTIM.graded:
-        (folder / "optim_reg" / name).write_bytes((OPTIM.solution_dir / name).read_bytes())
-    return folder
+    return samples.write_folder(folder, samples.graded(OPTIM), OPTIM.package)
 
 
 def _without_posix(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

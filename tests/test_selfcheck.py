@@ -17,10 +17,10 @@ from collections.abc import Callable
 import pytest
 from rich.console import Console
 
-from autograder import course, intake, reference, selfcheck
+from autograder import course, intake, reference, samples, selfcheck
 from autograder.course import from_manifest
 from autograder.grading import known_mistake
-from autograder.reference import known_mistakes, module_files
+from autograder.reference import known_mistakes
 from autograder.results import Result, TestResult, selfcheck_table
 from autograder.runner import grade_submission
 from release.build import student_archive
@@ -34,15 +34,6 @@ MISTAKES = {m.name: m for m in known_mistakes(CNN)}
 # in the network's gradient (training lost)
 ONE_MISTAKE = ["conv2d-flipped-kernel", "maxpool-grad-spread", "net-grads-swapped"]
 STUB_HINT = "Y[i, j] is the sum of the window X[i:i+kh, j:j+kw] times K"  # corr2d's stub
-
-
-def _files(variant: str) -> dict[str, str]:
-    if variant == "stubs":
-        return {name: (CNN.stub_dir / name).read_text("utf-8") for name in CNN.graded}
-    files = module_files(CNN)
-    if variant != "reference":
-        files = MISTAKES[variant].apply(files)
-    return {name: files[name] for name in CNN.graded}
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +50,7 @@ def graded(cnn_grader, tmp_path_factory) -> Callable[[str], tuple[Result, list[T
         if variant not in done:
             folder = root / variant
             shutil.copytree(public.folder / CNN.package, folder / CNN.package)
-            for name, text in _files(variant).items():
-                (folder / CNN.package / name).write_text(text, encoding="utf-8")
+            samples.write_folder(folder, samples.graded(CNN, variant), CNN.package)
             hidden = grade_submission(
                 intake.read_folder(folder, CNN),
                 CNN,

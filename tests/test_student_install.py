@@ -12,7 +12,7 @@ import pytest
 from roads import system_environment
 from student_environment import torch_version, unpack
 
-from autograder import course
+from autograder import course, samples
 
 OPTIM = course.load("optim_reg")
 CNN = course.load("cnn")
@@ -66,8 +66,7 @@ def test_unpacked_archives_self_check_after_the_student_install(student_environm
     for part in OPTIM.parts:
         assert f"0.0 / {OPTIM.points[part]}" in stubs.stdout
     assert "not implemented yet" in stubs.stdout
-    for name in OPTIM.graded:
-        (folder / "optim_reg" / name).write_bytes((OPTIM.solution_dir / name).read_bytes())
+    samples.write_folder(folder, samples.graded(OPTIM), OPTIM.package)
     reference = selfcheck(folder)
     assert reference.returncode == 0, reference.stdout
     for part in OPTIM.parts:
@@ -88,8 +87,7 @@ def test_the_public_tests_pass_with_bare_pytest(student_environment, tmp_path):
     ``test_portable_runner.py``)."""
     python = student_environment.python
     folder = unpack(CNN, tmp_path)
-    for name in CNN.graded:
-        (folder / CNN.package / name).write_bytes((CNN.solution_dir / name).read_bytes())
+    samples.write_folder(folder, samples.graded(CNN), CNN.package)
     runs = [
         (
             folder,

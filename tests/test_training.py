@@ -17,8 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from autograder import course, intake, reference, training
-from autograder.reference import known_mistakes, module_files
+from autograder import course, intake, reference, samples, training
 from autograder.results import Result
 from autograder.runner import grade_submission
 
@@ -103,18 +102,11 @@ NUMERICAL_GRADIENT = GRADIENT + textwrap.indent(
 """),
     " " * 8,
 )
-REFERENCE = {name: text for name, text in module_files(CNN).items() if name in CNN.graded}
+REFERENCE = samples.graded(CNN, "reference")
 
 
 def _with(module: str, text: str) -> dict[str, str]:
     return {**REFERENCE, module: text}
-
-
-def _mistake(name: str) -> dict[str, str]:
-    [mistake] = [m for m in known_mistakes(CNN) if m.name == name]
-    return {
-        name: text for name, text in mistake.apply(module_files(CNN)).items() if name in CNN.graded
-    }
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +156,7 @@ def test_networks_that_look_answers_up_earn_nothing(grade, name):
 
 SLOW = {  # id: graded modules, words of the feedback's line on the hot spot and its fix
     "loop-per-pixel-convolution": (
-        _mistake("training-loop-convolution"),
+        samples.graded(CNN, "training-loop-convolution"),
         [
             "Most of the time went to Conv1 (Convolution).forward",
             "The usual fix: vectorise the convolution: im2col",

@@ -115,6 +115,8 @@ def test_the_parent_side_never_imports_the_child_side():
     assert "autograder.sandbox.protocol" in loaded
     assert not loaded & {
         "autograder.sandbox.child",
+        "autograder.sandbox.confine",
+        "autograder.sandbox.layers",
         "autograder.sandbox.portable_child",
         "autograder.sandbox.zygote",
         "autograder.sandbox.seccomp",

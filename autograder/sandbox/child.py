@@ -8,11 +8,13 @@ with ``os._exit``. The ready pipe is the only trusted statement about the setup:
 everything the child writes afterwards (the result records, outputs, the "done" bytes) is
 written by a process that ran student code, and the parent treats it as untrusted.
 
-A session serves the calls of one submission: each request names a probe and a call
-folder (made by the parent, holding the inputs); the child resets the global state it
-knows (:class:`Baseline`), runs the probe with the call folder as cwd, HOME and TMPDIR,
-writes the result there and writes one byte on the "done" pipe. The zygote stops the
-child (SIGSTOP) before the parent reads anything, and continues it for the next call.
+A session serves the calls of one submission. The parent writes its requests straight to
+the child's requests pipe (passed to it once, when the session opened); each request
+names one or more calls, each a probe and a call folder (made by the parent, holding the
+inputs). For each call the child resets the global state it knows (:class:`Baseline`),
+runs the probe with the call folder as cwd, HOME and TMPDIR, writes the result there and
+writes one byte on the "done" pipe. The parent stops the child (SIGSTOP) after the
+request's last call, before it reads anything, and continues it for the next request.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ class Baseline:
 
 
 def _next_request(fd: int, buffer: bytearray) -> dict[str, Any] | None:
-    """The next JSON line from the zygote (None when it closed the pipe)."""
+    """The next JSON line from the parent (None when it closed the pipe)."""
     while b"\n" not in buffer:
         chunk = os.read(fd, 4096)
         if not chunk:
@@ -243,12 +245,13 @@ def _finish(code: int) -> None:
 
 
 def serve(plan: dict[str, Any], ready_fd: int, requests_fd: int, done_fd: int) -> None:
-    """Confine this freshly forked process, then run the zygote's requests until it closes
-    the requests pipe; ``_exit`` at the end.
+    """Confine this freshly forked process, then run the parent's requests until the
+    requests pipe closes; ``_exit`` at the end.
 
-    A request is ``{"probe": "module:function", "call": "<folder in scratch>"}``; the probe
-    modules were imported by the zygote (``plan["modules"]``), the child cannot import kit
-    code. Each call ends with one byte on ``done_fd``.
+    A request is ``{"calls": [{"probe": "module:function", "call": "<folder in scratch>"},
+    ...]}``, run in order; the probe modules were imported by the zygote
+    (``plan["modules"]``), the child cannot import kit code. Each call ends with one byte
+    on ``done_fd``.
     """
     code = 70
     try:
@@ -263,18 +266,18 @@ def serve(plan: dict[str, Any], ready_fd: int, requests_fd: int, done_fd: int) -
             os._exit(code)
         _report_ready(ready_fd, {"ok": True, "applied": applied})
         buffer = bytearray()
-        while (request := _next_request(requests_fd, buffer)) is not None:
-            module, _, function = request["probe"].partition(":")
-            folder = os.path.join(plan["scratch"], request["call"])
-            baseline.restore(folder)
-            confine.redirect_output(folder, plan["limits"]["stream"])
-            code = _call(plan, getattr(modules[module], function), folder)
-            if code:
-                break
-            _flush()
-            with contextlib.suppress(OSError):
-                os.write(done_fd, b"\n")
-        else:
-            code = 0
+        code = 0
+        while not code and (request := _next_request(requests_fd, buffer)) is not None:
+            for call in request["calls"]:
+                module, _, function = call["probe"].partition(":")
+                folder = os.path.join(plan["scratch"], call["call"])
+                baseline.restore(folder)
+                confine.redirect_output(folder, plan["limits"]["stream"])
+                code = _call(plan, getattr(modules[module], function), folder)
+                if code:
+                    break
+                _flush()
+                with contextlib.suppress(OSError):
+                    os.write(done_fd, b"\n")
     finally:
         _finish(code)

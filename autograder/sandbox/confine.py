@@ -4,9 +4,9 @@ student byte runs (:func:`confine`). Which layers are active, and the plan, come
 
 Order (:func:`confine`):
 
-1. new session; the pids cgroup (:func:`join_pids_cgroup`), a private IPC namespace
-   (:func:`private_ipc`), read-only mounts but the scratch (:func:`read_only_mounts`);
-   parent-death signal (the child dies if the zygote dies);
+1. new session (the pids cgroup it was born in caps its tasks: :mod:`.layers`); a private
+   IPC namespace (:func:`private_ipc`), read-only mounts but the scratch
+   (:func:`read_only_mounts`); parent-death signal (the child dies if the zygote dies);
 2. stdin = /dev/null, stdout/stderr = files in the scratch folder, every other fd closed
    (the zygote's control socket) except the session's pipes;
 3. rlimits (:func:`set_rlimits`): CORE 0, FSIZE, NOFILE, CPU (soft = ceil(budget) + 1),
@@ -213,9 +213,6 @@ def confine(
     trace = [] if trace is None else trace
     trace.append("session")
     os.setsid()
-    if plan.get("cgroup"):
-        trace.append("pids")
-        join_pids_cgroup(plan["cgroup"])
     if layers.get("ipcns"):
         trace.append("ipcns")
         private_ipc()
@@ -261,13 +258,6 @@ def confine(
             raise RuntimeError("expected to be pid 1 of a new PID namespace")
     trace.append("done")
     return [name for name, on in layers.items() if on]
-
-
-def join_pids_cgroup(cgroup: str) -> None:
-    """Layer ``pids``: this process joins its own cgroup; its threads and children count
-    against that cgroup's ``pids.max`` whatever its uid."""
-    with open(os.path.join(cgroup, "cgroup.procs"), "w") as fh:
-        fh.write("0")
 
 
 def private_ipc() -> None:

@@ -18,8 +18,8 @@ and the test that proves it holds (in ``tests/``):
   ``test_sandbox.py::test_read_only_mounts_leave_only_the_scratch_writable``.
 * ``ipcns``: :meth:`Layers.setup_task_limits`; :func:`.confine.private_ipc`.
   ``test_task_limits.py``.
-* ``pids``: :meth:`Layers.setup_task_limits` and :meth:`Layers.child_cgroup`;
-  :func:`.confine.join_pids_cgroup`. ``test_task_limits.py``.
+* ``pids``: :meth:`Layers.setup_task_limits` (the zygote joins a cgroup; its children
+  are born in it) and :meth:`Layers.cap_tasks` before each fork. ``test_task_limits.py``.
 * ``rlimits``: always; :func:`.confine.set_rlimits`.
   ``test_sandbox.py::test_memory_bombs_are_reported_as_memory``.
 * ``landlock``: :meth:`Layers.detect` (ABI, test child); :func:`.landlock.restrict`.
@@ -92,8 +92,9 @@ class Layers:
         self.landlock_abi = 0
         self._ro_paths: list[str] | None = None
         self._sys_path: list[str] | None = None
-        self.cgroup: str | None = None  # this zygote's pids cgroup, holding one per child
-        self.children_made = 0
+        self.cgroup: str | None = None  # this zygote's pids cgroup (it and its child)
+        self.home_cgroup: str | None = None  # the pids cgroup the zygote came from
+        self._tasks_cap = -1
         self.cap_last = 63
         with contextlib.suppress(OSError, ValueError), open("/proc/sys/kernel/cap_last_cap") as fh:
             self.cap_last = int(fh.read())
@@ -191,8 +192,13 @@ class Layers:
 
     def setup_task_limits(self) -> None:
         """A private IPC namespace per child (nothing of SysV IPC or POSIX message queues
-        outlives it or reaches another), and a pids cgroup per child, capping its threads
-        and processes whatever its uid (root ignores ``RLIMIT_NPROC``)."""
+        outlives it or reaches another), and a pids cgroup that caps each child's threads
+        and processes whatever its uid (root ignores ``RLIMIT_NPROC``).
+
+        The zygote joins that cgroup itself, once: its children are born in it, one at a
+        time, so ``pids.max`` = the child's NPROC + 1 (the zygote) caps each child. (A
+        child joining a cgroup of its own cost ~10 ms per child: moving a task between
+        cgroup v1 groups waits for an RCU grace period.)"""
         if _linux.SUPPORTED:
             self.set("ipcns", True, "private IPC namespace per child")
         else:
@@ -204,27 +210,35 @@ class Layers:
                 raise OSError(0, f"no cgroup v1 pids hierarchy at {_linux.PIDS_HIERARCHY}")
             path = _linux.pids_cgroup(self.base)
             _linux.remove_cgroup(path)  # left by this sandbox's previous zygote, if it died
+            home = _linux.own_pids_cgroup()
             os.mkdir(path, 0o700)
-            self.cgroup = path
-            self.set("pids", True, "pids cgroup per child (its tasks capped at NPROC)")
+            try:
+                _linux.join_cgroup(path)
+            except OSError:
+                os.rmdir(path)
+                raise
+            self.cgroup, self.home_cgroup = path, home
+            self.set(
+                "pids",
+                True,
+                "pids cgroup of the zygote and its one child (the child's tasks capped at NPROC)",
+            )
         except OSError as exc:
             self.set("pids", False, f"no pids cgroup: {exc.strerror or exc}")
 
-    def child_cgroup(self, nproc: int) -> str | None:
-        """A fresh pids cgroup for the next child, at most ``nproc`` tasks (the children's
-        earlier cgroups, empty once they are dead, are removed first)."""
-        if self.cgroup is None or not self.on("pids"):
-            return None
-        for name in os.listdir(self.cgroup):
-            if name.startswith("child-"):
-                with contextlib.suppress(OSError):
-                    os.rmdir(os.path.join(self.cgroup, name))
-        self.children_made += 1
-        path = os.path.join(self.cgroup, f"child-{self.children_made}")
-        os.mkdir(path, 0o700)
-        with open(os.path.join(path, "pids.max"), "w") as fh:
-            fh.write(str(int(nproc)))
-        return path
+    def cap_tasks(self, nproc: int) -> None:
+        """Before a fork: the next child (the zygote's only one) may hold ``nproc`` tasks."""
+        if self.cgroup is not None and nproc != self._tasks_cap:
+            with open(os.path.join(self.cgroup, "pids.max"), "w") as fh:
+                fh.write(str(int(nproc) + 1))
+            self._tasks_cap = nproc
+
+    def leave_cgroup(self) -> None:
+        """At the zygote's exit: back to the cgroup it came from, and its own removed."""
+        if self.cgroup is not None and self.home_cgroup is not None:
+            with contextlib.suppress(OSError):
+                _linux.join_cgroup(self.home_cgroup)
+            _linux.remove_cgroup(self.cgroup)
 
     def uid_problem(self, paths: list[str], read_last: bool = True) -> str | None:
         """Why ``self.uid`` could not read ``paths`` (None when it can); with ``read_last``
@@ -483,6 +497,7 @@ class Layers:
     ) -> dict[str, Any]:
         ro = [*self.interpreter_paths(), *SYSTEM_READ_ONLY, submission]
         rw = [scratch, *SYSTEM_READ_WRITE]
+        self.cap_tasks(limits["nproc"])
         return {
             "scratch": scratch,
             "submission": submission,
@@ -497,7 +512,6 @@ class Layers:
             "uid": self.uid,
             "landlock_abi": self.landlock_abi,
             "cap_last": self.cap_last,
-            "cgroup": self.child_cgroup(limits["nproc"]),
             "sys_path": self._sys_path if self._sys_path is not None else self.child_sys_path(ro),
         }
 

@@ -11,14 +11,18 @@ with a whitelisted environment (thread variables = 1 before NumPy/torch load). I
    (checked before every fork);
 3. serves JSON lines on the control socket, one session at a time: ``open`` forks a
    child (pid 1 of a fresh PID namespace when possible), which confines itself
-   (:mod:`.confine`) and serves calls (:mod:`.child`), and waits for its setup report on
-   a private pipe; ``call`` hands it one request, continues it (SIGCONT), waits for its
-   "done" byte with a wall timeout (SIGKILL, then ``wait4``) and stops it again (SIGSTOP);
-   ``close`` kills and reaps it. Replies carry the child's state: alive, or dead with its
-   wait status and rusage.
+   (:mod:`.confine`) and serves calls (:mod:`.child`), waits for its setup report on a
+   private pipe, stops it (SIGSTOP) and passes the parent the child's requests and "done"
+   pipes with the reply, once; ``end`` kills the child if need be, reaps it and says how
+   it ended (wait status, rusage, whether the OOM killer took it); ``stop`` stops it for a
+   parent that cannot see the child's threads in /proc.
 
-The zygote never reads student output; the grading parent does, after the reply, when the
-child is stopped or dead.
+The calls themselves never pass through the zygote: the parent writes the child's
+requests, continues it, waits for its "done" bytes and stops it. The zygote waits on the
+control socket meanwhile, the child's only parent: nothing reaps it but ``end``, so its pid
+stays the child's (a zombie's at worst) while the grading parent signals it. When the
+parent goes, the zygote kills the child and leaves; the child dies with the zygote
+(parent-death signal). The zygote never reads student output.
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import _linux
 from .layers import Layers, is_within
 from .protocol import TORCH_EXTRAS
 
@@ -59,6 +62,7 @@ class Zygote:
         self._probe_ok: set[str] = set()
         self.oom_seen = self._oom_kills()
         self.child: _Child | None = None  # of the open session
+        self._passed: list[int] = []  # its pipes' parent ends, until they are sent
 
     def detect(self) -> None:
         """Set up this zygote's layers, then find out which per-child layers work here."""
@@ -151,12 +155,17 @@ class Zygote:
         return -1
 
     def open(self, req: dict[str, Any]) -> dict[str, Any]:
-        """Fork the session's child, wait until it is confined (or failed to be)."""
+        """Fork the session's child, wait until it is confined (or failed to be) and stop
+        it; the reply passes the parent the child's requests and "done" pipes."""
         self._end()
         try:
             names = [str(name) for name in req["modules"]]
-            for name in names:
-                self.import_probe_module(name)
+            probes = [
+                f"{name}:{attr}"
+                for name in names
+                for attr, value in vars(self.import_probe_module(name)).items()
+                if callable(value)
+            ]
             self.check_single_thread()
             self.check_forbidden()
         except Exception as exc:
@@ -200,7 +209,8 @@ class Zygote:
                 os._exit(70)
         for fd in (ready_w, requests_r, done_w):
             os.close(fd)
-        self.child = _Child(pid, _pidfd(pid), requests_w, done_r, names)
+        self.child = _Child(pid, _pidfd(pid))
+        self._passed = [requests_w, done_r]  # the parent's ends, sent with the reply
         setup = b""
         deadline = time.monotonic() + SETUP_TIMEOUT
         # the report, then end of file (the child closed the pipe and waits for requests)
@@ -215,61 +225,33 @@ class Zygote:
             report = {"ok": False, "error": f"no setup report (the child: {event})"}
         if event != "fd" or not report.get("ok"):
             return {**self._end(), "opened": False, "setup": report}
-        os.set_blocking(requests_w, False)
-        os.set_blocking(done_r, False)
-        ended = self._stop()
-        return (
-            {**ended, "opened": False, "setup": report}
-            if ended
-            else {"ok": True, "opened": True, "setup": report}
-        )
+        ended = self.stop()
+        if not ended["stopped"]:
+            return {**ended, "opened": False, "setup": report}
+        return {"ok": True, "opened": True, "setup": report, "pid": pid, "probes": probes}
 
-    def call(self, req: dict[str, Any]) -> dict[str, Any]:
-        """Run one call in the session's child: continue it, wait for its "done" byte (or
-        its death, or the deadline), stop it again. The child is dead in the reply unless
-        ``alive``."""
+    def stop(self, req: dict[str, Any] | None = None) -> dict[str, Any]:
+        """SIGSTOP the child and wait until it is stopped, so that nothing of the student
+        runs while the parent reads what it wrote (the parent's own way where it cannot
+        see the child's threads); ``stopped``, or how it ended if it died."""
         c = self.child
         if c is None:
-            return {"ok": False, "error": "no open session"}
-        module, _, function = str(req["probe"]).partition(":")
-        if module not in c.modules or not callable(getattr(sys.modules[module], function, None)):
-            return {
-                "ok": False,
-                "error": f"{req['probe']!r} is no function of the session's "
-                f"probe modules {c.modules}",
-            }
-        request = json.dumps({"probe": str(req["probe"]), "call": str(req["call"])}) + "\n"
-        _drain(c.done)
-        before = _cpu_seconds(c.pid)
-        started = time.monotonic()
-        try:
-            os.write(c.requests, request.encode())
-        except OSError:  # the child stopped reading its requests: it is finished
-            return self._end(started, before)
-        os.kill(c.pid, signal.SIGCONT)
-        event = self._wait(c.done, started + float(req["timeout"]))
-        if event != "fd":
-            return self._end(started, before, timed_out=event == "timeout")
-        ended = self._stop(started, before)
-        if ended:  # it died just after it said done
-            return ended
-        return {
-            "ok": True,
-            "alive": True,
-            "wall": time.monotonic() - started,
-            "cpu": max(_cpu_seconds(c.pid) - before, 0.0),
-            "maxrss_kib": _peak_kib(c.pid),
-        }
+            return {"ok": True, "stopped": False, "alive": False}
+        os.kill(c.pid, signal.SIGSTOP)
+        _, status, usage = os.wait4(c.pid, os.WUNTRACED)
+        if os.WIFSTOPPED(status):
+            return {"ok": True, "stopped": True}
+        c.ended = (status, usage)  # reaped: it died before the stop
+        return {**self._end(), "stopped": False}
 
-    def close(self, req: dict[str, Any] | None = None) -> dict[str, Any]:
-        """End the session: its child (if any) is killed and reaped."""
-        return self._end()
+    def end(self, req: dict[str, Any] | None = None) -> dict[str, Any]:
+        """End the session: kill its child (if any), reap it, and say how it ended
+        (``timed_out``: the parent killed it at a time limit, not the kernel)."""
+        return self._end(timed_out=bool((req or {}).get("timed_out")))
 
-    def _end(
-        self, started: float | None = None, cpu_before: float = 0.0, timed_out: bool = False
-    ) -> dict[str, Any]:
-        """Kill the session's child (if any), reap it, and say how it ended."""
+    def _end(self, timed_out: bool = False) -> dict[str, Any]:
         c, self.child = self.child, None
+        self._close_passed()
         if c is None:
             return {"ok": True, "alive": False}
         if c.ended is None:
@@ -277,9 +259,8 @@ class Zygote:
             _, status, usage = os.wait4(c.pid, 0)
         else:
             status, usage = c.ended
-        for fd in (c.pidfd, c.requests, c.done):
-            if fd >= 0:
-                os.close(fd)
+        if c.pidfd >= 0:
+            os.close(c.pidfd)
         if not self.layers.on("pidns") and self.layers.on("uid"):
             self._sweep_uid()
         oom = False
@@ -293,23 +274,14 @@ class Zygote:
             "status": status,
             "timed_out": timed_out,
             "oom": oom,
-            "wall": time.monotonic() - started if started else 0.0,
-            "cpu": max(usage.ru_utime + usage.ru_stime - cpu_before, 0.0),
             "cpu_total": usage.ru_utime + usage.ru_stime,
             "maxrss_kib": usage.ru_maxrss,
         }
 
-    def _stop(self, started: float | None = None, cpu_before: float = 0.0) -> dict[str, Any] | None:
-        """SIGSTOP the child and wait until it is stopped, so that nothing of the student
-        runs while the parent reads what it wrote. None, or how it ended if it died."""
-        c = self.child
-        assert c is not None
-        os.kill(c.pid, signal.SIGSTOP)
-        _, status, usage = os.wait4(c.pid, os.WUNTRACED)
-        if os.WIFSTOPPED(status):
-            return None
-        c.ended = (status, usage)  # reaped: it died before the stop
-        return self._end(started, cpu_before)
+    def _close_passed(self) -> None:
+        for fd in self._passed:
+            os.close(fd)
+        self._passed = []
 
     def _wait(self, fd: int, deadline: float) -> str:
         """Wait until ``fd`` is readable ("fd"), the child died ("dead") or ``deadline``
@@ -384,12 +356,14 @@ class Zygote:
         return json.loads(line)
 
     def serve(self) -> None:
+        """Answer the parent's requests until it closes the control socket or says exit.
+        Between requests the zygote waits here: the parent talks to the child itself."""
         while True:
             req = self.recv()
             if req is None or req.get("op") == "exit":
                 return
             op = req.get("op")
-            if op in ("open", "call", "close"):
+            if op in ("open", "stop", "end"):
                 try:
                     reply = getattr(self, op)(req)
                 except Exception as exc:  # e.g. fork() refused: the grader hears of it
@@ -401,18 +375,19 @@ class Zygote:
                 reply = {"ok": True, "pid": os.getpid()}
             else:
                 reply = {"ok": False, "error": f"unknown op {op!r}"}
-            self.send(reply)
+            if reply.get("opened"):
+                self.send(reply, self._passed)
+                self._close_passed()  # the parent holds them now; EOF tells the child
+            else:
+                self.send(reply)
 
 
 @dataclass
 class _Child:
-    """The child of the open session, with the zygote's ends of its pipes."""
+    """The child of the open session."""
 
     pid: int
     pidfd: int  # -1 without pidfd_open (old kernel, not Linux)
-    requests: int
-    done: int
-    modules: list[str]  # the probe modules its calls may use
     ended: tuple[int, Any] | None = None  # wait status and rusage, once reaped
 
 
@@ -429,36 +404,6 @@ def _dead(pid: int) -> bool:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
-
-
-def _drain(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        while os.read(fd, 4096):
-            pass
-
-
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a living child, from /proc (0 where there is none)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rpartition(b")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def _peak_kib(pid: int) -> int:
-    """Peak resident memory (VmHWM) of a living child, in KiB."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, IndexError, ValueError):
-        pass
 
 
 def main(config_json: str, ctl_fd: int) -> None:
@@ -498,5 +443,5 @@ def main(config_json: str, ctl_fd: int) -> None:
         zygote.serve()
     finally:
         if zygote.layers.cgroup is not None:
-            zygote.close()
-            _linux.remove_cgroup(zygote.layers.cgroup)
+            zygote.end()
+            zygote.layers.leave_cgroup()

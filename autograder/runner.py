@@ -9,6 +9,7 @@ calls, a fresh one after a fault) and turns each way a call can go wrong into fe
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -21,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from . import intake
+from . import course, intake
+from .ahead import Ahead, Key, Planned, Planner, key
 from .course import ROOT, Assignment
 from .grading import Context, Failure, GradingPlugin, Oracle, TimedOut
 from .intake import Submission
@@ -53,7 +55,10 @@ QUIET_PLUGINS = (
 
 
 class SandboxedStudent:
-    """The student's code, reached only through sandboxed probe calls (a ``StudentCode``)."""
+    """The student's code, reached only through sandboxed probe calls (a ``StudentCode``).
+
+    With ``plan`` (:func:`call_plan`), the planned calls of a part go to the sandbox
+    together (:mod:`autograder.ahead`)."""
 
     def __init__(
         self,
@@ -61,7 +66,9 @@ class SandboxedStudent:
         folder: Path,
         assignment: Assignment,
         budget: float = SUBMISSION_BUDGET,
+        plan: tuple[Planned, ...] = (),
     ):
+        self.ahead = Ahead(plan)
         self.module = f"autograder.probes.{assignment.name}"
         self.package = assignment.package
         self.session = sandbox.session(
@@ -88,17 +95,10 @@ class SandboxedStudent:
                 "not run: this submission used up its total time "
                 f"({SUBMISSION_BUDGET:g} s) in earlier tests"
             )
-        request = (
-            f"{self.module}:{probe}",
-            {"package": self.package, **inputs},
-            min(timeout, self.left),
-        )
-        try:
-            outcome = self.session.run(*request)
-        except SandboxError:  # the kit failed, not the student: once more, in a fresh child
-            log.warning("sandbox failure on %s; retrying in a fresh child", probe, exc_info=True)
-            self.session.close()
-            outcome = self.session.run(*request)
+        call = key(probe, inputs, timeout)
+        outcome = self.ahead.take(call)
+        if outcome is None:
+            outcome = self._run(probe, inputs, timeout, call)
         self.left -= outcome.wall
         self.spent += outcome.probe_seconds
         if outcome.ok:
@@ -108,8 +108,46 @@ class SandboxedStudent:
         raised = outcome.error_type if outcome.status == "error" else None
         raise Failure(self.redact.value(explain(outcome)), raised=raised)
 
+    def _run(self, probe: str, inputs: dict, timeout: float, call: Key) -> Outcome:
+        """The call's outcome from the sandbox, with the planned calls that follow it; a
+        sandbox failure (the kit's, not the student's) is retried once, in a fresh child."""
+        request = (
+            f"{self.module}:{probe}",
+            {"package": self.package, **inputs},
+            min(timeout, self.left),
+        )
+        planned = self.ahead.batch(call)  # this call and the planned calls after it
+        try:
+            if len(planned) < 2:
+                return self.session.run(*request)
+            later = [
+                (f"{self.module}:{c.probe}", {"package": self.package, **c.inputs}, c.timeout)
+                for c in planned[1:]
+            ]
+            outcomes = self.session.run_many([request, *later], time_left=self.left)
+        except SandboxError:
+            log.warning("sandbox failure on %s; retrying in a fresh child", probe, exc_info=True)
+            self.session.close()
+            return self.session.run(*request)
+        self.ahead.ran(planned, outcomes)
+        return outcomes[0]
+
     def close(self) -> None:
         self.session.close()
+
+
+@functools.cache
+def call_plan(name: str, seed: int, parts: tuple[str, ...] | None = None) -> tuple[Planned, ...]:
+    """The first call of each case of assignment ``name``'s hidden graders (of ``parts``
+    only, if given), in order: a planning run with a stand-in student, once per process."""
+    assignment = course.load(name)
+    planner = Planner()
+    # no oracle: the planner fails every case at its first call, before any comparison
+    context = Context(planner, None, hidden=True, seed=seed)  # type: ignore[arg-type]
+    planner.plugin = GradingPlugin(context, assignment.points)
+    select = " or ".join(parts) if parts else None
+    run_graders(GRADERS / name, planner.plugin, select, also=(planner,))
+    return tuple(planner.calls)
 
 
 class Redactor:
@@ -155,9 +193,14 @@ def explain(outcome: Outcome) -> str:
 
 
 def run_graders(
-    tests: Path, plugin: GradingPlugin, select: str | None = None, extra: list[str] | None = None
+    tests: Path,
+    plugin: GradingPlugin,
+    select: str | None = None,
+    extra: list[str] | None = None,
+    also: tuple[object, ...] = (),
 ) -> None:
-    """Run the pytest graders in ``tests`` with ``plugin``, quietly, in this process."""
+    """Run the pytest graders in ``tests`` with ``plugin`` (and the plugins ``also``),
+    quietly, in this process."""
     args = [
         str(tests),
         "-q",
@@ -176,7 +219,7 @@ def run_graders(
         args += ["-m", select]
     args += extra or []
     with contextlib.redirect_stdout(io.StringIO()) as output, _no_plugin_autoload():
-        code = pytest.main(args, plugins=[plugin])
+        code = pytest.main(args, plugins=[plugin, *also])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(
             f"the graders in {tests} did not run ({code!r}):\n{output.getvalue()[-3000:]}"
@@ -219,7 +262,8 @@ def grade_submission(
     if submission.ok:
         with sandbox.workspace() as folder:
             intake.materialize(submission, assignment, folder)
-            student = SandboxedStudent(sandbox, folder, assignment)
+            plan = call_plan(assignment.name, seed, tuple(parts) if parts else None)
+            student = SandboxedStudent(sandbox, folder, assignment, plan=plan)
             context = Context(student, oracle, hidden=True, seed=seed)
             try:
                 run_graders(

@@ -29,6 +29,7 @@ from autograder.course import Assignment
 AUTOGRADER = course.ROOT / "autograder"
 PUBLIC_RUNTIME = [
     "__init__.py",
+    "ahead.py",
     "compare.py",
     "course.py",
     "grading.py",

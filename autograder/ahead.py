@@ -11,7 +11,7 @@ same part (at most :data:`MAX_AHEAD`, each with a time limit of at most
 :data:`~autograder.grading.DEFAULT_TIMEOUT`: long calls such as training, which the
 grader times itself, are never run ahead). The later cases' outcomes wait until the
 graders ask for them, matched by probe, time limit and the exact bytes of the inputs
-(:func:`~autograder.oracles.digest`); a call that matches nothing is run on its own.
+(:func:`same`); a call that matches nothing is run on its own.
 
 Each case keeps its own outcome and time limit. A call that ends the child (time limit,
 crash, exit) ends the request: the cases after it were not run, and the next of them the
@@ -27,23 +27,29 @@ every run and every submission.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
+import numpy as np
 
-from .grading import DEFAULT_TIMEOUT, Failure, GradingPlugin
-from .oracles import digest
+from .grading import DEFAULT_TIMEOUT, Context, Failure
 from .sandbox import Outcome
 
 MAX_AHEAD = 16  # calls in one request
-Key = tuple[str, str, float]
 
 
-def key(probe: str, inputs: dict, timeout: float) -> Key:
-    """What identifies a call: its probe, the exact bytes of its inputs, its time limit."""
-    return probe, digest(probe, inputs), float(timeout)
+def same(a: Any, b: Any) -> bool:
+    """Whether two trees of inputs are equal to the bit: the same types, keys, dtypes,
+    shapes and bytes (``-0.0`` is not ``0.0``; a NaN equals the same NaN)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is np.ndarray:
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(same(value, b[name]) for name, value in a.items())
+    if type(a) is list or type(a) is tuple:
+        return len(a) == len(b) and all(map(same, a, b))
+    return repr(a) == repr(b)
 
 
 @dataclass(frozen=True)
@@ -54,24 +60,21 @@ class Planned:
     probe: str
     inputs: dict[str, Any]
     timeout: float
-    key: Key
+
+    def matches(self, probe: str, inputs: dict, timeout: float) -> bool:
+        return probe == self.probe and timeout == self.timeout and same(inputs, self.inputs)
 
 
 class Planner:
-    """The stand-in student of a planning run (a ``StudentCode`` and a pytest plugin):
-    records the first call of each case, with the case's part, and fails it."""
+    """The stand-in student of a planning run (a ``StudentCode``): records the first call
+    of each case, with the case's part (``context.part``), and fails it."""
 
-    def __init__(self) -> None:
-        self.plugin: GradingPlugin | None = None  # the run's grading plugin (parts of cases)
-        self.part = ""
+    def __init__(self, context: Context):
+        self.context = context
         self.calls: list[Planned] = []
 
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        assert self.plugin is not None
-        self.part = self.plugin.part_of(item)
-
     def __call__(self, probe: str, inputs: dict, timeout: float) -> Any:
-        self.calls.append(Planned(self.part, probe, inputs, timeout, key(probe, inputs, timeout)))
+        self.calls.append(Planned(self.context.part, probe, inputs, timeout))
         raise Failure("planning run: no student code runs")
 
 
@@ -81,17 +84,27 @@ class Ahead:
 
     plan: tuple[Planned, ...]
     next: int = 0  # the first planned call not sent yet
-    ready: dict[Key, deque[Outcome]] = field(default_factory=dict)
+    ready: list[tuple[Planned, Outcome]] = field(default_factory=list)
 
-    def take(self, call: Key) -> Outcome | None:
-        """The outcome of ``call`` if it was run ahead (once)."""
-        waiting = self.ready.get(call)
-        return waiting.popleft() if waiting else None
+    def take(self, probe: str, inputs: dict, timeout: float) -> Outcome | None:
+        """The outcome of this call if it was run ahead (once)."""
+        for i, (call, outcome) in enumerate(self.ready):
+            if call.matches(probe, inputs, timeout):
+                del self.ready[i]
+                return outcome
+        return None
 
-    def batch(self, call: Key) -> list[Planned]:
-        """The calls to send with ``call``: ``call`` first, then the planned calls after it
-        in its part; empty when ``call`` is not planned (or was sent already)."""
-        start = next((i for i in range(self.next, len(self.plan)) if self.plan[i].key == call), -1)
+    def batch(self, probe: str, inputs: dict, timeout: float) -> list[Planned]:
+        """The calls to send with this one: itself first, then the planned calls after it
+        in its part; empty when it is not planned (or was sent already)."""
+        start = next(
+            (
+                i
+                for i in range(self.next, len(self.plan))
+                if self.plan[i].matches(probe, inputs, timeout)
+            ),
+            -1,
+        )
         if start < 0:
             return []
         first = self.plan[start]
@@ -109,5 +122,4 @@ class Ahead:
         """``outcomes`` of the first ``len(outcomes)`` of ``calls`` (a batch); the first
         is the caller's, the others wait for the graders."""
         self.next += len(outcomes) - 1
-        for call, outcome in zip(calls[1:], outcomes[1:], strict=False):
-            self.ready.setdefault(call.key, deque()).append(outcome)
+        self.ready += zip(calls[1:], outcomes[1:], strict=False)

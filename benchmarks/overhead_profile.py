@@ -15,9 +15,10 @@ split with what the child measured:
 * parent and supervisor: the request as the parent saw it minus its calls: starting the
   child (fork and confinement, once per submission), writing inputs, stopping the child,
   reading outputs, deleting the call folders;
-* graders and pytest: the rest of the submission (pytest's session, the hidden graders'
-  own work, the comparisons), and of that the fixed cost of a pytest session with no test
-  selected;
+* graders and pytest: the rest of the submission (pytest running each case, the hidden
+  graders' own work, the comparisons); beside it, what a pytest session of the graders
+  that selects no test costs (its start and collection), which grading pays once per
+  process (:class:`autograder.pytest_runs.HiddenGraders` keeps the session open);
 * outside training: the submission's time but its ``training`` call (cnn).
 
 Timings are medians per submission, in milliseconds; calls and requests per submission are
@@ -36,7 +37,7 @@ from pathlib import Path
 from autograder import course, intake
 from autograder.batch import Grader
 from autograder.grading import Context, GradingPlugin
-from autograder.runner import GRADERS, run_graders
+from autograder.pytest_runs import GRADERS, run_graders
 from autograder.sandbox import Session
 
 from .submissions import submissions, write
@@ -133,7 +134,7 @@ def print_profile(figures: dict[str, dict[str, float]]) -> None:
     print("median ms per reference submission, -j 1, after a warm-up submission")
     print(
         f"{'assignment':10s} {'total':>7s} {'student':>8s} {'overhead':>9s} | "
-        f"{'child':>6s} {'parent':>7s} {'graders':>8s} {'(pytest)':>9s} {'calls':>6s} "
+        f"{'child':>6s} {'parent':>7s} {'graders':>8s} {'(once)':>9s} {'calls':>6s} "
         f"{'requests':>9s} {'outside training':>17s}"
     )
     for name, f in figures.items():

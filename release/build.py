@@ -38,6 +38,7 @@ PUBLIC_RUNTIME = [
     "notebook.py",
     "oracles.py",
     "plain.py",
+    "pytest_runs.py",
     "results.py",
     "runner.py",
     "selfcheck.py",

@@ -1,6 +1,8 @@
 """Cases run ahead (autograder.ahead): the hidden graders' cases of a part go to the sandbox
 in one request, and every case gets the result it gets when run alone, through the real
-graders and sandbox: a crash or an exit in the middle of a part costs only that case.
+graders and sandbox: a crash or an exit in the middle of a part costs only that case. The
+graders' pytest session kept open (autograder.pytest_runs.HiddenGraders) gives the results
+of a fresh pytest run, submission after submission.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from adversaries import REFERENCE, Source
 
 from autograder import batch, course, intake
 from autograder.grading import Context, GradingPlugin
+from autograder.pytest_runs import GRADERS, run_graders
 from autograder.reference import known_mistakes
-from autograder.runner import GRADERS, SandboxedStudent, call_plan, run_graders
+from autograder.runner import SandboxedStudent, call_plan, hidden_graders
 
 OPTIM = course.load("optim_reg")
-PARTS = ("momentum", "adam")  # 2 and 4 cases
+SELECT = "momentum or adam"  # 2 and 4 cases
 [BUGGY] = [m for m in known_mistakes(OPTIM) if m.name == "adam-no-bias-correction"]
 SUBMISSIONS = {
     "reference": Source(),
@@ -43,20 +46,22 @@ def grader():
 
 
 def grade(grader, tmp_path, name: str, ahead: bool) -> tuple[list[tuple], int]:
-    """The test results (name, score, feedback) of ``PARTS`` for submission ``name`` and
-    the number of sandbox requests, with cases run ahead or each on its own."""
+    """The test results (name, score, feedback) of the parts ``SELECT`` for submission
+    ``name`` and the number of sandbox requests: as graded (cases run ahead, the graders'
+    pytest session kept open) or each case on its own in a pytest run of its own."""
     subs = tmp_path / f"{name}-{ahead}"
     SUBMISSIONS[name].folder(name, ()).write(subs)
     [submission] = intake.collect(subs, OPTIM)
-    plan = call_plan(OPTIM.name, grader.seed, PARTS) if ahead else ()
+    plan = call_plan(OPTIM.name, grader.seed, SELECT) if ahead else ()
     with grader.sandbox.workspace() as folder:
         intake.materialize(submission, OPTIM, folder)
         student = SandboxedStudent(grader.sandbox, folder, OPTIM, plan=plan)
         context = Context(student, grader.oracle, hidden=True, seed=grader.seed)
         try:
-            run_graders(
-                GRADERS / OPTIM.name, GradingPlugin(context, OPTIM.points), " or ".join(PARTS)
-            )
+            if ahead:
+                hidden_graders(OPTIM.name, SELECT).run(context)
+            else:
+                run_graders(GRADERS / OPTIM.name, GradingPlugin(context, OPTIM.points), SELECT)
         finally:
             student.close()
     assert not context.errors
@@ -64,7 +69,7 @@ def grade(grader, tmp_path, name: str, ahead: bool) -> tuple[list[tuple], int]:
 
 
 def test_the_plan_lists_each_cases_first_call_in_order(grader):
-    plan = call_plan(OPTIM.name, grader.seed, PARTS)
+    plan = call_plan(OPTIM.name, grader.seed, SELECT)
     assert [c.part for c in plan] == ["momentum"] * 2 + ["adam"] * 4
     assert {c.probe for c in plan} == {"optimizer"}
     assert [c.inputs["hyper"].get("lr") for c in plan][:2] == [None, 0.05]

@@ -11,8 +11,9 @@ import pytest
 
 from autograder import batch, course, intake
 from autograder.grading import Context, Failure, Grade, GradingPlugin, known_mistake
+from autograder.pytest_runs import GRADERS, run_graders
 from autograder.reference import known_mistakes, module_files
-from autograder.runner import GRADERS, SandboxedStudent, run_graders
+from autograder.runner import SandboxedStudent
 
 CNN = course.load("cnn")
 OPTIM = course.load("optim_reg")

@@ -35,7 +35,8 @@ class SandboxedStudent:
     """The student's code, reached only through sandboxed probe calls (a ``StudentCode``).
 
     With ``plan`` (:func:`call_plan`), the planned calls of a part go to the sandbox
-    together (:mod:`autograder.ahead`)."""
+    together (:mod:`autograder.ahead`): a :class:`~autograder.sandbox.Sandbox`'s sessions
+    take several calls per request (``run_many``), the portable runner's do not."""
 
     def __init__(
         self,

@@ -273,23 +273,6 @@ class PortableSession:
         finally:  # the call's folder, or all of a dead child's
             _rmtree(work if self._child is child else child.folder)
 
-    def run_many(
-        self, calls: list[tuple[str, dict[str, Any], float]], time_left: float | None = None
-    ) -> list[Outcome]:
-        """:meth:`Session.run_many <autograder.sandbox.Session.run_many>`, one call at a
-        time: the portable child serves one call per request."""
-        outcomes: list[Outcome] = []
-        for probe, inputs, timeout in calls:
-            if time_left is not None:
-                left = time_left - sum(outcome.wall for outcome in outcomes)
-                if left <= 0:
-                    break
-                timeout = min(timeout, left)
-            outcomes.append(self.run(probe, inputs, timeout))
-            if not self.open:  # the call ended the child
-                break
-        return outcomes
-
     def _end_child(self) -> int:
         """Kill the child (its folder is left to the caller); its return code."""
         child, self._child = self._child, None

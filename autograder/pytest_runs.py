@@ -88,6 +88,8 @@ class HiddenGraders:
         args = [*_args(tests, select), "-pno:terminal"]
         with contextlib.redirect_stdout(io.StringIO()), _no_plugin_autoload():
             config = _prepareconfig(args, plugins=[self.plugin, self])
+            # no traceback of a failed case is shown: not formatted either (--tb=no)
+            config.option.tbstyle = "no"
             config._do_configure()
             self.session = pytest.Session.from_config(config)
             config.hook.pytest_sessionstart(session=self.session)

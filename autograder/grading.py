@@ -131,6 +131,7 @@ class Context:
     timed_out: set[str] = field(default_factory=set)  # parts whose code ran out of time
     metrics: dict[str, float] = field(default_factory=dict)  # name -> value (leaderboards)
     errors: list[str] = field(default_factory=list)  # cases the kit itself failed on
+    part: str = ""  # the part of the case being run (set by the ``grade`` fixture)
 
 
 class Grade:
@@ -297,7 +298,8 @@ class GradingPlugin:
 
     @pytest.fixture
     def grade(self, request: pytest.FixtureRequest) -> Grade:
-        return Grade(self.context, self.part_of(request.node), case_id(request.node))
+        self.context.part = self.part_of(request.node)
+        return Grade(self.context, self.context.part, case_id(request.node))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):

@@ -87,6 +87,9 @@ _CREATE = (
 _DIR_FD = os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
 
 
+_PADS = [bytes(n) for n in range(ALIGN)]
+
+
 class PlainDataError(ValueError):
     """Data that is not plain, is malformed, or exceeds a cap. ``str()`` is a short reason."""
 
@@ -109,10 +112,10 @@ def dump(obj: Any, folder: str | os.PathLike[str]) -> None:
             position = 0
             for arr in arrays:
                 pad = -position % ALIGN
-                data = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
-                fh.write(bytes(pad))
-                fh.write(data.data)
-                position += pad + data.nbytes
+                if pad:
+                    fh.write(_PADS[pad])
+                fh.write(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
+                position += pad + arr.nbytes
     text = json.dumps(
         {"format": FORMAT, "version": VERSION, "root": root},
         ensure_ascii=True,
@@ -289,13 +292,9 @@ class _DecodeState:
         self.arrays_left -= 1
         if self.arrays_left < 0:
             raise PlainDataError("too many arrays")
-        if type(descr) is not str or not _DTYPE.fullmatch(descr):
-            raise PlainDataError(f"array dtype {str(descr)[:40]!r} is not numeric")
-        try:
-            dtype = np.dtype(descr)
-        except TypeError:
-            raise PlainDataError(f"unknown array dtype {descr!r}") from None
-        _check_dtype(dtype)
+        dtype = _DTYPES.get(descr) if type(descr) is str else None
+        if dtype is None:
+            dtype = _numeric_dtype(descr)
         if (
             type(shape) is not list
             or len(shape) > MAX_NDIM
@@ -316,6 +315,22 @@ class _DecodeState:
         except ValueError:
             raise PlainDataError(f"bad array shape {shape[:MAX_NDIM]}") from None
         return arr if dtype.isnative else arr.astype(dtype.newbyteorder("="))
+
+
+_DTYPES: dict[str, np.dtype] = {}  # descriptions already checked, and their dtypes
+
+
+def _numeric_dtype(descr: Any) -> np.dtype:
+    """The dtype a description names, once it is checked to be numeric (remembered)."""
+    if type(descr) is not str or not _DTYPE.fullmatch(descr):
+        raise PlainDataError(f"array dtype {str(descr)[:40]!r} is not numeric")
+    try:
+        dtype = np.dtype(descr)
+    except TypeError:
+        raise PlainDataError(f"unknown array dtype {descr!r}") from None
+    _check_dtype(dtype)
+    _DTYPES[descr] = dtype
+    return dtype
 
 
 class _Missing(PlainDataError):
@@ -372,6 +387,9 @@ def to_plain(obj: Any, *, _depth: int = 0) -> Any:
     if _depth > MAX_DEPTH:
         raise TypeError(f"output is nested deeper than {MAX_DEPTH} levels")
     # NumPy first: np.float64 is a float subclass and np.complex128 a complex subclass.
+    if type(obj) is np.ndarray:  # already plain: its bytes are written as they are
+        _child_check_array(obj)
+        return obj
     if isinstance(obj, np.ndarray):
         arr = np.asarray(obj).view(np.ndarray).copy()
         _child_check_array(arr)

@@ -3,57 +3,40 @@
 The parent never imports student code. :class:`SandboxedStudent` runs each probe call in the
 submission's sandbox :class:`~autograder.sandbox.Session` (one confined child for all its
 calls, a fresh one after a fault) and turns each way a call can go wrong into feedback;
-:func:`run_graders` runs the pytest graders in this process with the grading plugin.
+:func:`grade_submission` runs the hidden graders (:class:`~autograder.pytest_runs.HiddenGraders`,
+collected once per process) in this process with the grading plugin.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import functools
 import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from . import intake
+from . import course, intake
+from .ahead import Ahead, Planned, Planner
 from .course import ROOT, Assignment
-from .grading import Context, Failure, GradingPlugin, Oracle, TimedOut
+from .grading import Context, Failure, Oracle, TimedOut
 from .intake import Submission
+from .pytest_runs import HiddenGraders
 from .results import GRADING_ERROR, Result
 from .sandbox import Outcome, Runner, SandboxError
 
 log = logging.getLogger(__name__)
-GRADERS = Path(__file__).parent / "graders"
 SUBMISSION_BUDGET = 120.0  # seconds of sandboxed calls one submission may use in all
-# pytest plugins the graders do not need: each costs time on every submission
-QUIET_PLUGINS = (
-    "cacheprovider",
-    "unraisableexception",
-    "threadexception",
-    "faulthandler",
-    "junitxml",
-    "pastebin",
-    "nose",
-    "doctest",
-    "logging",
-    "stepwise",
-    "warnings",
-    "legacypath",
-    "tmpdir",
-    "monkeypatch",
-    "recwarn",
-    "capture",
-)
 
 
 class SandboxedStudent:
-    """The student's code, reached only through sandboxed probe calls (a ``StudentCode``)."""
+    """The student's code, reached only through sandboxed probe calls (a ``StudentCode``).
+
+    With ``plan`` (:func:`call_plan`), the planned calls of a part go to the sandbox
+    together (:mod:`autograder.ahead`): a :class:`~autograder.sandbox.Sandbox`'s sessions
+    take several calls per request (``run_many``), the portable runner's do not."""
 
     def __init__(
         self,
@@ -61,7 +44,9 @@ class SandboxedStudent:
         folder: Path,
         assignment: Assignment,
         budget: float = SUBMISSION_BUDGET,
+        plan: tuple[Planned, ...] = (),
     ):
+        self.ahead = Ahead(plan)
         self.module = f"autograder.probes.{assignment.name}"
         self.package = assignment.package
         self.session = sandbox.session(
@@ -88,17 +73,9 @@ class SandboxedStudent:
                 "not run: this submission used up its total time "
                 f"({SUBMISSION_BUDGET:g} s) in earlier tests"
             )
-        request = (
-            f"{self.module}:{probe}",
-            {"package": self.package, **inputs},
-            min(timeout, self.left),
-        )
-        try:
-            outcome = self.session.run(*request)
-        except SandboxError:  # the kit failed, not the student: once more, in a fresh child
-            log.warning("sandbox failure on %s; retrying in a fresh child", probe, exc_info=True)
-            self.session.close()
-            outcome = self.session.run(*request)
+        outcome = self.ahead.take(probe, inputs, timeout)
+        if outcome is None:
+            outcome = self._run(probe, inputs, timeout)
         self.left -= outcome.wall
         self.spent += outcome.probe_seconds
         if outcome.ok:
@@ -108,8 +85,55 @@ class SandboxedStudent:
         raised = outcome.error_type if outcome.status == "error" else None
         raise Failure(self.redact.value(explain(outcome)), raised=raised)
 
+    def _run(self, probe: str, inputs: dict, timeout: float) -> Outcome:
+        """The call's outcome from the sandbox, with the planned calls that follow it; a
+        sandbox failure (the kit's, not the student's) is retried once, in a fresh child."""
+        request = (
+            f"{self.module}:{probe}",
+            {"package": self.package, **inputs},
+            min(timeout, self.left),
+        )
+        planned = self.ahead.batch(probe, inputs, timeout)  # it and the planned calls after it
+        try:
+            if len(planned) < 2:
+                return self.session.run(*request)
+            later = [
+                (f"{self.module}:{c.probe}", {"package": self.package, **c.inputs}, c.timeout)
+                for c in planned[1:]
+            ]
+            outcomes = self.session.run_many([request, *later], time_left=self.left)
+        except SandboxError:
+            log.warning("sandbox failure on %s; retrying in a fresh child", probe, exc_info=True)
+            self.session.close()
+            return self.session.run(*request)
+        self.ahead.ran(planned, outcomes)
+        return outcomes[0]
+
     def close(self) -> None:
         self.session.close()
+
+
+_HIDDEN: dict[tuple[str, str | None], HiddenGraders] = {}
+
+
+def hidden_graders(name: str, select: str | None = None) -> HiddenGraders:
+    """Assignment ``name``'s hidden graders (``select``ed parts), collected once per
+    process (again after a failure of pytest itself)."""
+    graders = _HIDDEN.get((name, select))
+    if graders is None or graders.broken:
+        graders = _HIDDEN[name, select] = HiddenGraders(name, course.load(name).points, select)
+    return graders
+
+
+@functools.cache
+def call_plan(name: str, seed: int, select: str | None = None) -> tuple[Planned, ...]:
+    """The first call of each case of assignment ``name``'s hidden graders (``select``ed
+    parts), in order: a planning run with a stand-in student, once per process."""
+    # no oracle: the planner fails every case at its first call, before any comparison
+    context = Context(None, None, hidden=True, seed=seed)  # type: ignore[arg-type]
+    planner = context.student = Planner(context)
+    hidden_graders(name, select).run(context)
+    return tuple(planner.calls)
 
 
 class Redactor:
@@ -154,49 +178,6 @@ def explain(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def run_graders(
-    tests: Path, plugin: GradingPlugin, select: str | None = None, extra: list[str] | None = None
-) -> None:
-    """Run the pytest graders in ``tests`` with ``plugin``, quietly, in this process."""
-    args = [
-        str(tests),
-        "-q",
-        "--rootdir",
-        str(tests),
-        "-c",
-        str(tests / "pytest.ini"),
-        "-o",
-        "addopts=",
-        "--import-mode=importlib",
-        "--assert=plain",
-        "--tb=no",
-        *(f"-pno:{name}" for name in QUIET_PLUGINS),
-    ]
-    if select:
-        args += ["-m", select]
-    args += extra or []
-    with contextlib.redirect_stdout(io.StringIO()) as output, _no_plugin_autoload():
-        code = pytest.main(args, plugins=[plugin])
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        raise RuntimeError(
-            f"the graders in {tests} did not run ({code!r}):\n{output.getvalue()[-3000:]}"
-        )
-
-
-@contextlib.contextmanager
-def _no_plugin_autoload() -> Iterator[None]:
-    """Only pytest's own plugins and the grading plugin: none of the installed ones."""
-    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
-
-
 def grade_submission(
     submission: Submission,
     assignment: Assignment,
@@ -219,14 +200,12 @@ def grade_submission(
     if submission.ok:
         with sandbox.workspace() as folder:
             intake.materialize(submission, assignment, folder)
-            student = SandboxedStudent(sandbox, folder, assignment)
+            select = " or ".join(parts) if parts else None
+            plan = call_plan(assignment.name, seed, select)
+            student = SandboxedStudent(sandbox, folder, assignment, plan=plan)
             context = Context(student, oracle, hidden=True, seed=seed)
             try:
-                run_graders(
-                    GRADERS / assignment.name,
-                    GradingPlugin(context, assignment.points),
-                    " or ".join(parts) if parts else None,
-                )
+                hidden_graders(assignment.name, select).run(context)
             finally:
                 student.close()
             result.tests = context.results

@@ -33,8 +33,9 @@ import pytest
 from .course import Assignment, from_manifest
 from .grading import Context, GradingPlugin, Oracle
 from .oracles import RecordedOracle
+from .pytest_runs import run_graders
 from .results import TestResult, selfcheck_table
-from .runner import SandboxedStudent, run_graders
+from .runner import SandboxedStudent
 from .sandbox import Runner, Sandbox, SandboxError
 from .sandbox.parent import CONFINING
 from .sandbox.portable import PortableSandbox

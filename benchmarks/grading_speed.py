@@ -21,7 +21,7 @@ Then, on the same optim_reg submissions, each grading path the way an instructor
 
 Last, where one submission's time goes (:mod:`benchmarks.overhead_profile`), the reference
 kernels against torch (:mod:`benchmarks.kernels`, in a process of its own: one thread for
-both libraries from the start) and each goal of issue 7 with its figure.
+both libraries from the start) and each goal of issues 7 and 12 with its figure.
 """
 
 from __future__ import annotations
@@ -165,14 +165,14 @@ def print_goals(report: dict) -> None:
             profile["optim_reg"]["total"] - profile["optim_reg"]["student"],
             "s",
             "<=",
-            0.05,
+            0.04,
         ),
         (
             "overhead per submission, cnn (-j 1)",
             profile["cnn"]["total"] - profile["cnn"]["student"],
             "s",
             "<=",
-            0.05,
+            0.1,
         ),
         (
             "optim_reg per submission at -j 2",
@@ -202,7 +202,7 @@ def print_goals(report: dict) -> None:
                         goal,
                     )
                 )
-    print("goals (issue 7):")
+    print("goals (issue 7; the overheads: issue 12):")
     for name, value, unit, sense, goal in rows:
         met = value <= goal if sense == "<=" else value >= goal
         print(

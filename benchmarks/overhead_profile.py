@@ -3,21 +3,26 @@
     python -m benchmarks.overhead_profile [--copies 20]
 
 One grader (sandbox, oracle) grades ``--copies`` reference submissions after a warm-up one
-(which fills the reference answers). Each sandboxed call is timed in the parent and split
-with what the zygote and the child measured:
+(which fills the reference answers and makes the call plan). Each sandbox request (one
+call, or several cases of a part: :mod:`autograder.ahead`) is timed in the parent and
+split with what the child measured:
 
 * student compute: the probes' own time in the child (the student's code, the package
   import on the first call of a child);
-* child overhead: the call as the zygote saw it (continue to stop) minus that: global
-  state reset, reading inputs and writing outputs in the child;
-* parent and supervisor: the call as the parent saw it minus the call in the zygote:
-  writing inputs, two control round trips, reading outputs, deleting the call folder;
-* graders and pytest: the rest of the submission (pytest's session, the hidden graders'
-  own work, the comparisons), and of that the fixed cost of a pytest session with no test
-  selected;
+* child overhead: the calls' time from the request (or the previous call's "done") to
+  their "done", minus that: global state reset, reading inputs and writing outputs in the
+  child;
+* parent and supervisor: the request as the parent saw it minus its calls: starting the
+  child (fork and confinement, once per submission), writing inputs, stopping the child,
+  reading outputs, deleting the call folders;
+* graders and pytest: the rest of the submission (pytest running each case, the hidden
+  graders' own work, the comparisons); beside it, what a pytest session of the graders
+  that selects no test costs (its start and collection), which grading pays once per
+  process (:class:`autograder.pytest_runs.HiddenGraders` keeps the session open);
 * outside training: the submission's time but its ``training`` call (cnn).
 
-Timings are medians per submission, in milliseconds; calls per submission are printed too.
+Timings are medians per submission, in milliseconds; calls and requests per submission are
+printed too.
 """
 
 from __future__ import annotations
@@ -32,41 +37,45 @@ from pathlib import Path
 from autograder import course, intake
 from autograder.batch import Grader
 from autograder.grading import Context, GradingPlugin
-from autograder.runner import GRADERS, run_graders
+from autograder.pytest_runs import GRADERS, run_graders
 from autograder.sandbox import Session
 
 from .submissions import submissions, write
 
 
 class Recorder:
-    """Wraps ``Session.run`` to add up, per submission, what each call cost."""
+    """Wraps ``Session.run_many`` (every request: one call, or several cases) to add up,
+    per submission, what each request cost."""
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = {}
-        self.original = Session.run
+        self.original = Session.run_many
 
     def __enter__(self) -> Recorder:
         recorder = self
 
-        def run(session, probe, inputs, timeout):
+        def run_many(session, calls, time_left=None):
             started = time.perf_counter()
-            outcome = recorder.original(session, probe, inputs, timeout)
+            outcomes = recorder.original(session, calls, time_left)
             parent = time.perf_counter() - started
+            student = sum(outcome.probe_seconds for outcome in outcomes)
+            wall = sum(outcome.wall for outcome in outcomes)
             recorder.add(
-                calls=1,
-                student=outcome.probe_seconds,
-                child=outcome.wall - outcome.probe_seconds,
-                parent=parent - outcome.wall,
+                requests=1,
+                calls=len(outcomes),
+                student=student,
+                child=wall - student,
+                parent=parent - wall,
             )
-            if probe.endswith(":training"):
+            if any(probe.endswith(":training") for probe, _, _ in calls):
                 recorder.add(training=parent)
-            return outcome
+            return outcomes
 
-        Session.run = run
+        Session.run_many = run_many
         return self
 
     def __exit__(self, *exc: object) -> None:
-        Session.run = self.original
+        Session.run_many = self.original
 
     def add(self, **amounts: float) -> None:
         for key, value in amounts.items():
@@ -109,6 +118,7 @@ def profile(assignment: course.Assignment, copies: int) -> dict[str, float]:
                         "child": t["child"],
                         "parent": t["parent"],
                         "calls": t["calls"],
+                        "requests": t["requests"],
                         "graders": total - t["student"] - t["child"] - t["parent"],
                         "outside_training": total - t.get("training", 0.0),
                     }
@@ -124,15 +134,15 @@ def print_profile(figures: dict[str, dict[str, float]]) -> None:
     print("median ms per reference submission, -j 1, after a warm-up submission")
     print(
         f"{'assignment':10s} {'total':>7s} {'student':>8s} {'overhead':>9s} | "
-        f"{'child':>6s} {'parent':>7s} {'graders':>8s} {'(pytest)':>9s} {'calls':>6s} "
-        f"{'outside training':>17s}"
+        f"{'child':>6s} {'parent':>7s} {'graders':>8s} {'(once)':>9s} {'calls':>6s} "
+        f"{'requests':>9s} {'outside training':>17s}"
     )
     for name, f in figures.items():
         print(
             f"{name:10s} {f['total'] * 1e3:7.1f} {f['student'] * 1e3:8.1f} "
             f"{(f['total'] - f['student']) * 1e3:9.1f} | {f['child'] * 1e3:6.1f} "
             f"{f['parent'] * 1e3:7.1f} {f['graders'] * 1e3:8.1f} "
-            f"{f['pytest_session'] * 1e3:9.1f} {f['calls']:6.0f} "
+            f"{f['pytest_session'] * 1e3:9.1f} {f['calls']:6.0f} {f['requests']:9.0f} "
             f"{f['outside_training'] * 1e3:17.1f}"
         )
 

@@ -10,9 +10,11 @@ Rows (median and 90th percentile over ``--calls`` runs, after a warm-up):
 * ``fresh child, trivial``: ``Sandbox.run`` of a probe that returns 1, end to end in the
   parent (session folder, inputs written, control round trips, fork, every confinement
   layer, the call, outputs read back, child killed, folder deleted).
-* ``session call, trivial``: the same probe called in an open :class:`Session` (what the
-  graders do: one child per submission): request, continue, "done", stop, outputs read.
-  ``child wall`` is the call as the zygote saw it (continue to stop).
+* ``session call, trivial``: the same probe called in an open :class:`Session` (one child
+  per submission): request, continue, "done", stop, outputs read. ``child wall`` is the
+  call as the parent saw it (from the request to its "done").
+* ``10 per request``: ten such calls in one request (:meth:`Session.run_many`: how the
+  graders send a part's cases), per call.
 * ``... 2x(100,100) in/out``: the same with two float64 arrays in and one out, i.e. the
   plain-data transport both ways.
 * the same rows with torch imported in this process and preloaded in the zygote.
@@ -36,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder.sandbox import Call, Sandbox  # noqa: E402
+
+BATCH = 10
 
 
 def stats(samples: list[float]) -> str:
@@ -78,17 +82,24 @@ def sandbox_rows(label: str, preload: tuple[str, ...], calls: int, submission: P
         session = box.session(submission, "pkg", modules=["sandbox_probes"])
         for name, (probe, inputs) in probes.items():
             for kind, run in (
-                ("fresh child", lambda p=probe, i=inputs: box.run(Call(p, submission, "pkg", i))),
-                ("session call", lambda p=probe, i=inputs: session.run(p, i, 2.0)),
+                (
+                    "fresh child",
+                    lambda p=probe, i=inputs: [box.run(Call(p, submission, "pkg", i))],
+                ),
+                ("session call", lambda p=probe, i=inputs: [session.run(p, i, 2.0)]),
+                (
+                    f"{BATCH} per request",
+                    lambda p=probe, i=inputs: session.run_many([(p, i, 2.0)] * BATCH),
+                ),
             ):
                 total, walls = [], []
                 for i in range(calls + 5):
                     t = time.perf_counter()
-                    out = run()
+                    outs = run()
                     if i >= 5:
-                        total.append(time.perf_counter() - t)
-                        walls.append(out.wall)
-                assert out.status == "ok", out
+                        total.append((time.perf_counter() - t) / len(outs))
+                        walls.append(sum(out.wall for out in outs) / len(outs))
+                assert all(out.status == "ok" for out in outs), outs
                 print(f"  {kind}, {name:<20} ({label}): {stats(total)}")
                 print(f"    child wall                                    {stats(walls)}")
         session.close()

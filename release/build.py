@@ -29,6 +29,7 @@ from autograder.course import Assignment
 AUTOGRADER = course.ROOT / "autograder"
 PUBLIC_RUNTIME = [
     "__init__.py",
+    "ahead.py",
     "compare.py",
     "course.py",
     "grading.py",
@@ -36,6 +37,7 @@ PUBLIC_RUNTIME = [
     "notebook.py",
     "oracles.py",
     "plain.py",
+    "pytest_runs.py",
     "results.py",
     "runner.py",
     "selfcheck.py",

@@ -11,7 +11,8 @@ import pytest
 
 from autograder import batch, course, intake, samples
 from autograder.grading import Context, Failure, Grade, GradingPlugin, known_mistake
-from autograder.runner import GRADERS, SandboxedStudent, run_graders
+from autograder.pytest_runs import GRADERS, run_graders
+from autograder.runner import SandboxedStudent
 
 CNN = course.load("cnn")
 OPTIM = course.load("optim_reg")

@@ -115,6 +115,8 @@ def test_the_parent_side_never_imports_the_child_side():
     assert "autograder.sandbox.protocol" in loaded
     assert not loaded & {
         "autograder.sandbox.child",
+        "autograder.sandbox.confine",
+        "autograder.sandbox.layers",
         "autograder.sandbox.portable_child",
         "autograder.sandbox.zygote",
         "autograder.sandbox.seccomp",
@@ -1048,3 +1050,69 @@ def test_a_call_folder_replaced_by_a_link_is_not_read(tmp_path):
     linked = _read_call(reply, str(tmp_path / "call-x"), 1.0, Limits(), 10.0)
     assert linked.status == "output" and linked.value is None
     assert _read_call(reply, str(real), 1.0, Limits(), 10.0).value == "planted"
+
+
+def _calls(*args: object, timeout: float = 1.0) -> list[tuple[str, dict, float]]:
+    return [
+        (f"{PROBES}:call", {"module": "stu.m", "function": "f", "args": [a]}, timeout) for a in args
+    ]
+
+
+def test_a_request_of_several_calls_gives_each_its_outcome_up_to_the_one_that_ends_the_child(
+    box, area
+):
+    """One request, several calls: each its own outcome, in order; a crash ends the child,
+    so it is the last call run (the calls after it are left to the caller, and the next
+    call gets a fresh child); a time limit is each call's own."""
+    sub = submit(
+        area,
+        """
+        import ctypes, os, time
+        def f(x):
+            if x == "crash":
+                ctypes.string_at(0)
+            if x == "slow":
+                time.sleep(0.6)
+            return [x, os.getpid() == 1 and "ok"]
+    """,
+    )
+    with box.session(sub, "stu", modules=[PROBES]) as session:
+        first = session.run_many(_calls("a", "slow", "crash", "d"), time_left=10.0)
+        assert [o.status for o in first] == ["ok", "ok", "crash"]
+        assert first[0].value[0] == "a" and first[1].value[0] == "slow"
+        assert first[2].message == "crashed with signal SIGSEGV"
+        assert session.children == 1 and not session.open
+        again = session.run_many(_calls("d", "slow", "e", timeout=0.3))
+        assert [o.status for o in again] == ["ok", "timeout"]
+        assert again[1].message == "time limit exceeded (0.3 s)"
+        assert session.run_many(_calls("f"))[0].value[0] == "f"
+        assert session.children == 3
+        # what is left of the time for all the calls cuts each one's limit
+        cut = session.run_many(_calls("slow", "slow", "g", timeout=2.0), time_left=1.0)
+        assert [o.status for o in cut] == ["ok", "timeout"]
+        assert cut[1].message.startswith("time limit exceeded (0.")
+
+
+def test_a_request_is_stopped_as_a_whole_and_its_folders_read_afterwards(box, area):
+    """The parent stops the child once a request's last call is done, and reads every call
+    folder only then: a thread the first call left running finds it stopped."""
+    sub = submit(
+        area,
+        """
+        import os, threading, time
+        def f(x):
+            if x == "spin":
+                def spin():
+                    while True:
+                        time.sleep(0.001)
+                threading.Thread(target=spin, daemon=True).start()
+            return x
+    """,
+    )
+    with box.session(sub, "stu", modules=[PROBES]) as session:
+        outs = session.run_many(_calls("spin", "b", "c"))
+        assert [o.value for o in outs] == ["spin", "b", "c"]
+        [child] = zygote_children(box)
+        for tid in os.listdir(f"/proc/{child}/task"):
+            with open(f"/proc/{child}/task/{tid}/stat") as fh:
+                assert fh.read().rpartition(")")[2].split()[0] == "T"  # every thread stopped

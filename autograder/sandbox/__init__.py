@@ -7,6 +7,7 @@
             out = s.run("autograder.probes.cnn:conv2d", {"x": x, "w": w}, timeout=2.0)
         out.status   # ok | error | timeout | crash | exit | memory | output
         out.value    # plain data (numbers, strings, lists, dicts, numeric arrays) when ok
+        outs = s.run_many([(probe, inputs, timeout), ...])  # several calls, one request
         box.run(Call(...))  # one call in a child of its own
 
 A :class:`Sandbox` owns a *zygote*: a separate ``python -I`` process with a whitelisted
@@ -16,7 +17,9 @@ namespace with a size-capped private tmpfs for scratch folders. Per :class:`Sess
 calls of one submission) it forks a child (pid 1 of a new PID namespace) which confines
 itself - session, fds, rlimits, Landlock, uid drop or capability drop, seccomp - and then
 serves the session's calls, ``probe(**inputs)`` each; the probe imports the student's
-package (once), so the import is timed and confined too. Only plain data comes back
+package (once), so the import is timed and confined too. The parent talks to the child
+directly, over pipes the zygote passed it once, one request of one or several calls
+(:meth:`Session.run_many`) at a time. Only plain data comes back
 (:mod:`autograder.plain`); the parent reads it while the child is stopped or dead.
 :func:`layers` (or :meth:`Sandbox.report`) says which layers work on this machine and why
 the others do not; a Sandbox refuses to start with none of Landlock, seccomp and the

@@ -222,6 +222,22 @@ def pids_cgroup(base: str) -> str:
     return os.path.join(PIDS_HIERARCHY, f"kit-{os.path.basename(base)}")
 
 
+def own_pids_cgroup() -> str:
+    """The pids cgroup this process is in (its folder in the hierarchy)."""
+    with open("/proc/self/cgroup") as fh:
+        for line in fh:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if "pids" in controllers.split(","):
+                return PIDS_HIERARCHY + path.rstrip("/")
+    raise OSError(0, "this process is in no pids cgroup")
+
+
+def join_cgroup(path: str) -> None:
+    """Move this process (all its threads) into the cgroup ``path``."""
+    with open(os.path.join(path, "cgroup.procs"), "w") as fh:
+        fh.write("0")
+
+
 def remove_cgroup(path: str, wait: float = 2.0) -> None:
     """Remove the cgroup ``path`` and the cgroups inside it, killing any task still in them
     (a child that outlived its zygote); what stays busy after ``wait`` seconds is left."""

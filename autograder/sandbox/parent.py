@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -35,6 +36,8 @@ from .protocol import STATUSES, Call, Layer, Limits, Outcome
 
 CONFINING = ("landlock", "seccomp", "netns")
 UID_BASE = 64000
+MAX_CALLS = 64  # per request: its line stays far below a pipe's buffer
+STOP_TIMEOUT = 10.0  # seconds for every thread of a child to stop
 _PROBE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 _PACKAGE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BOOT = (
@@ -219,14 +222,18 @@ class Sandbox(Runner):
                 theirs.close()
         self._sock = ours
         self._buf = b""
+        passed: list[int] = []
         try:
-            hello = self._recv(time.monotonic() + self.start_timeout, want_fd=True)
+            hello = self._recv(time.monotonic() + self.start_timeout, passed)
+            self._scratch_fd = passed.pop(0) if passed else -1
         except _ZygoteLost:
             tail = _tail(log_path)
             self._stop_zygote()
             raise SandboxError(
                 f"the sandbox zygote did not start{': ' + tail if tail else ''}"
             ) from None
+        for fd in passed:
+            os.close(fd)
         if not hello.get("ok") or self._scratch_fd < 0:
             self._stop_zygote()
             raise SandboxError(str(hello.get("error", "zygote start failed"))[:2000])
@@ -255,7 +262,7 @@ class Sandbox(Runner):
 
     def _stop_zygote(self) -> None:
         if self._session is not None:
-            self._session._folder = None  # its child and scratch go with the zygote
+            self._session._drop()  # its child and scratch go with the zygote
             self._session = None
         proc, sock = self._proc, self._sock
         self._proc = self._sock = None
@@ -280,7 +287,9 @@ class Sandbox(Runner):
 
     # ------------------------------------------------------------------ protocol
 
-    def _recv(self, deadline: float, want_fd: bool = False) -> dict[str, Any]:
+    def _recv(self, deadline: float, fds: list[int] | None = None) -> dict[str, Any]:
+        """The zygote's next message; descriptors passed with it go to ``fds`` (closed
+        when the caller wants none)."""
         assert self._sock is not None
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
@@ -289,29 +298,29 @@ class Sandbox(Runner):
             ready, _, _ = select.select([self._sock], [], [], left)
             if not ready:
                 continue
-            if want_fd:
-                chunk, fds, _, _ = socket.recv_fds(self._sock, 1 << 16, 4)
-                for fd in fds:
-                    if self._scratch_fd < 0:
-                        self._scratch_fd = fd
-                    else:
-                        os.close(fd)
-            else:
-                chunk = self._sock.recv(1 << 16)
+            chunk, passed, _, _ = socket.recv_fds(self._sock, 1 << 16, 4)
+            for fd in passed:
+                os.set_inheritable(fd, False)
+                if fds is None:
+                    os.close(fd)
+                else:
+                    fds.append(fd)
             if not chunk:
                 raise _ZygoteLost("eof")
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         return json.loads(line)
 
-    def _request(self, msg: dict[str, Any], deadline: float) -> dict[str, Any]:
+    def _request(
+        self, msg: dict[str, Any], deadline: float, fds: list[int] | None = None
+    ) -> dict[str, Any]:
         assert self._sock is not None
         try:
             self._sock.settimeout(max(deadline - time.monotonic(), 0.1))
             self._sock.sendall((json.dumps(msg) + "\n").encode())
         except OSError:
             raise _ZygoteLost("send") from None
-        return self._recv(deadline)
+        return self._recv(deadline, fds)
 
     # ------------------------------------------------------------------ calls
 
@@ -362,10 +371,12 @@ class Session:
 
     The child imports the student's package once; before each call it resets the global
     state the kit knows (:class:`autograder.sandbox.child.Baseline`) and gets a fresh call
-    folder as its cwd, HOME and TMPDIR. Between calls it is stopped (SIGSTOP): the parent
-    reads a call's files while nothing of the student runs. A timeout, crash or exit
-    ends the child; the next call starts a new one. A session never serves two
-    submissions, and a sandbox runs one session at a time: opening another one ends it.
+    folder as its cwd, HOME and TMPDIR. The parent talks to the child directly, over the
+    two pipes the zygote passed it when the child started: a request (one call or several,
+    :meth:`run_many`) and SIGCONT, one "done" byte per call, then SIGSTOP: the parent reads
+    a request's files while nothing of the student runs. A timeout, crash or exit ends the
+    child; the next call starts a new one. A session never serves two submissions, and a
+    sandbox runs one session at a time: opening another one ends it.
     """
 
     def __init__(
@@ -393,7 +404,9 @@ class Session:
         self.budget = _seconds(budget, "budget")
         self.limits = limits
         self.children = 0  # children started for this session (more than 1 after faults)
+        self.requests = 0  # requests sent to its children (one call or several each)
         self._folder: str | None = None  # the child's scratch folder while it lives
+        self._link: _Link | None = None  # the parent's ends of the child while it lives
 
     def __enter__(self) -> Session:
         return self
@@ -408,19 +421,25 @@ class Session:
     def close(self) -> None:
         """End the child (if it lives) and delete its scratch folder."""
         if not self.open:
-            self._folder = None
+            self._drop()
             return
-        box = self.sandbox
         try:
-            box._request({"op": "close"}, time.monotonic() + box.grace)
+            self._end_child()
         except _ZygoteLost:
-            box._lost()
+            self.sandbox._lost()
         self._ended()
+
+    def _drop(self) -> None:
+        """Forget the child (it is dead, or going with the zygote)."""
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+        self._folder = None
 
     def _ended(self) -> None:
         if self._folder is not None and self.sandbox.running:
             _rmtree(self._folder)  # through our fd: still valid while the zygote runs
-        self._folder = None
+        self._drop()
         if self.sandbox._session is self:
             self.sandbox._session = None
 
@@ -447,14 +466,19 @@ class Session:
                 "stream": int(limits.stream),
             },
         }
+        pipes: list[int] = []
         try:
-            reply = box._request(msg, time.monotonic() + 60.0)
+            reply = box._request(msg, time.monotonic() + 60.0, pipes)
         except _ZygoteLost as exc:
+            for fd in pipes:
+                os.close(fd)
             box._lost()
             raise SandboxError(
                 f"the sandbox supervisor failed while starting a child ({exc})"
             ) from None
-        if not reply.get("ok") or not reply.get("opened"):
+        if not reply.get("ok") or not reply.get("opened") or len(pipes) != 2:
+            for fd in pipes:
+                os.close(fd)
             _rmtree(folder)
             setup = reply.get("setup")
             detail = (
@@ -465,68 +489,323 @@ class Session:
             raise SandboxError(f"sandbox setup failed: {str(detail)[:2000]}")
         box._session = self
         self._folder = folder
+        self._link = _Link(int(reply["pid"]), *pipes, frozenset(reply["probes"]))
         self.children += 1
 
     def run(self, probe: str, inputs: dict[str, Any], timeout: float) -> Outcome:
         """``probe(**inputs)`` in this session's child, with a wall ``timeout``."""
-        module = _probe_module(probe)
-        if module not in self.modules:
-            raise SandboxError(f"{probe} is not in this session's probe modules {self.modules}")
-        timeout = _seconds(timeout, "timeout")
-        if type(inputs) is not dict:
-            raise SandboxError("inputs must be a dict of keyword arguments")
+        return self.run_many([(probe, inputs, timeout)])[0]
+
+    def run_many(
+        self, calls: list[tuple[str, dict[str, Any], float]], time_left: float | None = None
+    ) -> list[Outcome]:
+        """Run ``calls`` (``(probe, inputs, timeout)`` each), in order, in one request to
+        this session's child: the Outcome of each call that ran, in order.
+
+        Each call has its own time limit, cut to what is left of ``time_left`` (seconds for
+        all of them, when given). A call that ends the child (time limit, crash, exit) is
+        the last one run: the calls after it are not run, and not in the list (run them
+        again: the next call starts a fresh child). So is the last call that fits in
+        ``time_left``. Raises :class:`SandboxError` for a bad call (nothing of the request
+        runs) or when the sandbox fails.
+        """
+        if not 0 < len(calls) <= MAX_CALLS:
+            raise SandboxError(f"a request holds 1 to {MAX_CALLS} calls, got {len(calls)}")
+        checked = [self._check(*call) for call in calls]
         if not self.open:
             self._start()
-        box, folder = self.sandbox, self._folder
-        assert folder is not None
+        box, folder, link = self.sandbox, self._folder, self._link
+        assert folder is not None and link is not None
+        for probe, _, _ in checked:
+            if probe not in link.probes:
+                raise SandboxError(
+                    f"{probe!r} is no function of the session's probe modules {self.modules}"
+                )
+        works: list[str] = []
         try:
-            # a fresh name the child cannot have taken in advance (it may write in ``folder``)
-            work = tempfile.mkdtemp(prefix="call-", dir=folder)
-            if box._layers["uid"].active:
-                os.chown(work, box.uid, box.uid)
-            plain.dump(inputs, os.path.join(work, _protocol.IN_DIR))
+            for _, inputs, _ in checked:
+                # a fresh name the child cannot have taken in advance (it may write in ``folder``)
+                works.append(tempfile.mkdtemp(prefix="call-", dir=folder))
+                if box._layers["uid"].active:
+                    os.chown(works[-1], box.uid, box.uid)
+                plain.dump(inputs, os.path.join(works[-1], _protocol.IN_DIR))
         except plain.PlainDataError as exc:
+            for work in works:
+                _rmtree(work)
             raise SandboxError(f"inputs are not plain data: {exc}") from None
-        except OSError as exc:  # the child's earlier calls filled the scratch space
-            self.close()
-            return Outcome(
-                "crash",
-                message="no room for this call's inputs: your code filled "
-                f"its scratch space in an earlier call ({exc.strerror}); the next "
-                "call starts afresh",
-            )
-        name = os.path.basename(work)
+        except OSError as exc:  # the child's earlier calls filled the scratch
+            if works:
+                _rmtree(works.pop())
+            if not works:
+                self.close()
+                return [
+                    Outcome(
+                        "crash",
+                        message="no room for this call's inputs: your code filled "
+                        f"its scratch space in an earlier call ({exc.strerror}); the next "
+                        "call starts afresh",
+                    )
+                ]
         try:
-            started = time.monotonic()
             try:
-                reply = box._request(
-                    {"op": "call", "probe": probe, "call": name, "timeout": timeout},
-                    started + timeout + box.grace,
+                replies, alive = self._serve(
+                    [
+                        (probe, os.path.basename(work))
+                        for (probe, _, _), work in zip(checked, works, strict=False)
+                    ],
+                    [timeout for _, _, timeout in checked[: len(works)]],
+                    time_left,
                 )
             except _ZygoteLost as exc:
                 box._lost()
                 self._ended()
-                return Outcome(
-                    "crash",
-                    message="the sandbox supervisor failed during the call "
-                    f"({exc}); it is restarted for the next call",
-                    wall=time.monotonic() - started,
-                )
-            if not reply.get("ok"):
-                raise SandboxError(str(reply.get("error", "sandbox request failed"))[:2000])
-            if not reply.get("alive"):
+                return [
+                    Outcome(
+                        "crash",
+                        message="the sandbox supervisor failed during the call "
+                        f"({exc}); it is restarted for the next call",
+                    )
+                ]
+            outcomes = []
+            claimed = 0.0  # seconds the records say the probes took, checked against the clock
+            for reply, work in zip(replies, works, strict=False):
+                reply["seconds_cap"] = reply["elapsed"] - claimed
+                # nothing of a dead child's last call is read (its folder goes with it)
+                where = work if reply.get("alive") else None
+                outcome = _read_call(reply, where, reply["limit"], self.limits, self.budget)
+                claimed += outcome.probe_seconds
+                outcomes.append(outcome)
+            if not alive:
                 self._ended()
-            return _read_call(reply, work, timeout, self.limits, self.budget)
+            return outcomes
         finally:
             if self._folder is not None:  # else gone with the child (or the zygote)
-                _rmtree(work)
+                for work in works:
+                    _rmtree(work)
+
+    def _check(self, probe: str, inputs: Any, timeout: float) -> tuple[str, dict[str, Any], float]:
+        module = _probe_module(probe)
+        if module not in self.modules:
+            raise SandboxError(f"{probe} is not in this session's probe modules {self.modules}")
+        if type(inputs) is not dict:
+            raise SandboxError("inputs must be a dict of keyword arguments")
+        return probe, inputs, _seconds(timeout, "timeout")
+
+    def _serve(
+        self, calls: list[tuple[str, str]], timeouts: list[float], time_left: float | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Hand the child one request (``(probe, call folder name)`` each), continue it,
+        collect a "done" byte per call within its time limit, stop it. One reply per call
+        that ran (``alive``, or how the child ended: the last one), each with its ``wall``,
+        ``cpu``, ``limit`` and ``elapsed`` (seconds since the request, at its end); and
+        whether the child still lives."""
+        link = self._link
+        assert link is not None
+        self.requests += 1
+        link.drain()  # bytes left by a thread of an earlier call
+        request = json.dumps({"calls": [{"probe": p, "call": n} for p, n in calls]}) + "\n"
+        before = _cpu_seconds(link.pid)
+        started = previous = time.monotonic()
+        try:
+            os.write(link.requests, request.encode())
+            link.signal(signal.SIGCONT)
+        except OSError:  # the child stopped reading its requests: it is finished
+            ended = self._end_child()
+            return [{**ended, "wall": 0.0, "limit": timeouts[0], "elapsed": 0.0}], False
+        replies: list[dict[str, Any]] = []
+        for timeout in timeouts:
+            limit = timeout if time_left is None else min(timeout, time_left - (previous - started))
+            if limit <= 0:  # no time left for this call: it does not run
+                link.signal(signal.SIGKILL)
+                self._end_child(timed_out=True)
+                return replies, False
+            event = link.wait(previous + limit)
+            now = time.monotonic()
+            timing = {"wall": now - previous, "limit": limit, "elapsed": now - started}
+            previous = now
+            if event != "done":
+                if event == "timeout":
+                    link.signal(signal.SIGKILL)
+                ended = self._end_child(timed_out=event == "timeout")
+                replies.append({**ended, **timing, "cpu": max(ended["cpu_total"] - before, 0.0)})
+                return replies, False
+            cpu = _cpu_seconds(link.pid)
+            replies.append({"alive": True, **timing, "cpu": max(cpu - before, 0.0)})
+            before = cpu
+        ended = self._stop_child()
+        if ended:  # it died just after it said done
+            replies[-1] = {**ended, **{k: replies[-1][k] for k in ("wall", "limit", "elapsed")}}
+            replies[-1]["cpu"] = max(ended["cpu_total"] - before, 0.0)
+            return replies, False
+        peak = _peak_kib(link.pid)
+        for reply in replies:
+            reply["maxrss_kib"] = peak
+        return replies, True
+
+    def _stop_child(self) -> dict[str, Any] | None:
+        """SIGSTOP the child and make sure it stopped: None, or how it ended if it died.
+        Where /proc shows the child's threads the parent waits for each to stop itself;
+        elsewhere it asks the zygote, which waits for the stop (``wait4``)."""
+        link, box = self._link, self.sandbox
+        assert link is not None
+        if not link.procfs:
+            reply = box._request({"op": "stop"}, time.monotonic() + box.grace)
+            return None if reply.get("stopped") else reply
+        link.signal(signal.SIGSTOP)
+        state = _await_stop(link, time.monotonic() + STOP_TIMEOUT)
+        if state == "stopped":
+            return None
+        if state == "dead":
+            return self._end_child()
+        link.signal(signal.SIGKILL)
+        self._end_child()
+        self._ended()
+        raise SandboxError(f"the child did not stop within {STOP_TIMEOUT:g} s")
+
+    def _end_child(self, timed_out: bool = False) -> dict[str, Any]:
+        """Ask the zygote to kill (if need be) and reap the child: how it ended."""
+        box = self.sandbox
+        reply = box._request({"op": "end", "timed_out": timed_out}, time.monotonic() + box.grace)
+        if not reply.get("ok"):
+            raise SandboxError(str(reply.get("error", "sandbox request failed"))[:2000])
+        return reply
+
+
+@dataclass
+class _Link:
+    """The parent's ends of a session's child: its pid, its requests pipe and its "done"
+    pipe (passed by the zygote when the child started), a pidfd where there is one."""
+
+    pid: int
+    requests: int
+    done: int
+    probes: frozenset[str]  # "module:function" of the session's probe modules
+    pidfd: int = -1
+    procfs: bool = False  # /proc shows the child's threads: the parent sees it stop
+    pending: int = 0  # "done" bytes read and not yet counted
+
+    def __post_init__(self) -> None:
+        os.set_blocking(self.done, False)
+        with contextlib.suppress(OSError, AttributeError):
+            self.pidfd = os.pidfd_open(self.pid)
+        self.procfs = os.path.isdir(f"/proc/{self.pid}/task")
+
+    def signal(self, sig: int) -> None:
+        # The zygote reaps the child only when the parent asks: until then its pid (a
+        # zombie's at worst) is the child's, so a signal cannot reach another process.
+        if self.pidfd >= 0:
+            signal.pidfd_send_signal(self.pidfd, sig)
+        else:
+            os.kill(self.pid, sig)
+
+    def exited(self) -> bool:
+        """Whether the child is known to have died (its pidfd says so)."""
+        return self.pidfd >= 0 and bool(select.select([self.pidfd], [], [], 0)[0])
+
+    def drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self.done, 4096):
+                pass
+        self.pending = 0
+
+    def wait(self, deadline: float) -> str:
+        """The next "done" byte ("done"), the child's death ("dead") or ``deadline``
+        passed ("timeout")."""
+        watched = [self.done] + ([self.pidfd] if self.pidfd >= 0 else [])
+        while not self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"
+            readable, _, _ = select.select(watched, [], [], left)
+            if self.done in readable:
+                try:
+                    chunk = os.read(self.done, 4096)
+                except BlockingIOError:
+                    continue
+                if not chunk:  # every write end is closed: the child is gone
+                    return "dead"
+                self.pending += chunk.count(b"\n")
+            elif readable:
+                return "dead"
+        self.pending -= 1
+        return "done"
+
+    def close(self) -> None:
+        for fd in (self.requests, self.done, self.pidfd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.requests = self.done = self.pidfd = -1
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a living child, from /proc (0 where there is none)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rpartition(b")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _peak_kib(pid: int) -> int:
+    """Peak resident memory (VmHWM) of a living child, in KiB."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def _await_stop(link: _Link, deadline: float) -> str:
+    """After a SIGSTOP: "stopped" once every thread of the child is (the same threads on
+    a second look), "dead" once it died, "stuck" at ``deadline``."""
+    task = f"/proc/{link.pid}/task"
+    pause = 20e-6
+    while True:
+        states = _thread_states(task)
+        if link.exited() or all(state in "ZX" for state in states.values()):
+            return "dead"
+        if all(state in "TtZX" for state in states.values()) and set(_thread_states(task)) == set(
+            states
+        ):
+            return "stopped"
+        if time.monotonic() > deadline:
+            return "stuck"
+        time.sleep(pause)
+        pause = min(pause * 2, 1e-3)
+
+
+def _thread_states(task: str) -> dict[str, str]:
+    """Thread id -> state letter (R, S, D, T, Z...) of each thread in ``task``."""
+    states = {}
+    try:
+        tids = os.listdir(task)
+    except OSError:
+        return states
+    for tid in tids:
+        try:
+            with open(f"{task}/{tid}/stat", "rb") as fh:
+                states[tid] = fh.read().rpartition(b")")[2].split()[0].decode()
+        except (OSError, IndexError):
+            continue  # the thread ended meanwhile
+    return states
 
 
 def _read_call(
-    reply: dict[str, Any], work: str, timeout: float, limits: Limits, budget: float
+    reply: dict[str, Any], work: str | None, timeout: float, limits: Limits, budget: float
 ) -> Outcome:
-    """The :class:`Outcome` of a call from the zygote's reply and the call folder ``work``
-    (written by the child, which is now stopped or dead: opened without following links)."""
+    """The :class:`Outcome` of a call from its reply and the call folder ``work``
+    (written by the child, which is now stopped: opened without following links; None:
+    nothing is read)."""
+    if work is None:
+        return _classify(reply, None, timeout, limits, budget)
     try:
         fd = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:  # gone, or replaced by a link: nothing in it is read
@@ -610,7 +889,8 @@ def _classify(
         )
     kind = record.get("status")
     seconds = record.get("seconds")
-    if type(seconds) is float and 0 <= seconds <= base["wall"]:
+    # the student's share, as the child wrote it: believed only within the clock's bound
+    if type(seconds) is float and 0 <= seconds <= reply.get("seconds_cap", base["wall"]):
         base["probe_seconds"] = seconds
     if kind == "ok":
         try:

@@ -56,7 +56,6 @@ from .parent import (
     _signal_name,
     _tail,
 )
-from .zygote import TORCH_EXTRAS
 
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -94,7 +93,7 @@ class PortableSandbox(Runner):
     ) -> None:
         self.preload = tuple(preload)
         if "torch" in self.preload:  # what the zygote imports along with torch
-            self.preload += TORCH_EXTRAS
+            self.preload += _protocol.TORCH_EXTRAS
         self.probes = tuple(probes)
         self.probe_dirs = tuple(os.path.realpath(p) for p in probe_dirs)
         self.limits = limits or Limits()

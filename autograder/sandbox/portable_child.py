@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy.random  # noqa: F401  (imported up front, as in the zygote)
 
-from . import child, protocol
+from . import child, confine, protocol
 
 # Exit code when the plan could not be carried out (nothing of the student ran).
 EXIT_SETUP = 70
@@ -56,8 +56,8 @@ def _redirect_output(folder: str, stream_cap: int) -> None:
         fd = os.open(os.path.join(folder, name), flags, 0o644)
         os.dup2(fd, target)
         os.close(fd)
-    sys.stdout = child._stream(1, stream_cap)
-    sys.stderr = child._stream(2, stream_cap)
+    sys.stdout = confine.stream(1, stream_cap)
+    sys.stderr = confine.stream(2, stream_cap)
 
 
 def _release_output(null: int, scratch: str) -> None:
@@ -90,7 +90,7 @@ def _setup(plan: dict[str, Any], root: str) -> tuple[dict[str, Any], child.Basel
     if package:
         if package in sys.modules:
             raise RuntimeError(f"module {package!r} is already loaded")
-        sys.meta_path.insert(0, child._SubmissionFinder(plan["submission"], package))
+        sys.meta_path.insert(0, confine.SubmissionFinder(plan["submission"], package))
     else:
         sys.path.insert(0, plan["submission"])
     os.chdir(plan["scratch"])

@@ -25,6 +25,11 @@ EXIT_NO_RECORD = 71
 MESSAGE_CAP = 500
 FRAMES_KEPT = 5
 
+# Imported along with "torch" (by the zygote, and the portable runner's child): modules
+# torch loads lazily at great cost (torch.optim's first step imports torch._dynamo, ~1 s).
+# Imports only: no torch op runs in the zygote.
+TORCH_EXTRAS = ("torch._dynamo", "torch.optim", "torch.nn.functional")
+
 # The environment of the zygote and every child (with HOME, TMPDIR set per call).
 ENV_WHITELIST = {
     "PATH": "/usr/bin:/bin",

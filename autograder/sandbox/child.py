@@ -133,11 +133,11 @@ class Baseline:
         sys.path[:] = self.path
         sys.meta_path[:] = self.meta_path
         modules = sys.modules
-        added = modules.keys() - self.modules.keys()
         modules.update(self.modules)  # every module replaced or removed comes back
-        for name in added:
-            if not isinstance(modules[name], ModuleType):
-                del modules[name]  # None (an import blocker) or an impostor object
+        if len(modules) != len(self.modules):  # and some were added
+            for name in modules.keys() - self.modules.keys():
+                if not isinstance(modules[name], ModuleType):
+                    del modules[name]  # None (an import blocker) or an impostor object
         sys.setrecursionlimit(self.recursion)
         warnings.filters[:] = self.filters
         warnings._filters_mutated()

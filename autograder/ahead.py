@@ -1,4 +1,4 @@
-"""Cases run ahead: several cases of a part in one sandbox request.
+"""Cases run ahead: the cases of a submission in as few sandbox requests as can be.
 
 The hidden graders call the student's code one case at a time, and each call used to be a
 round trip to the sandboxed child. The inputs of each case's *first* call depend on the
@@ -6,23 +6,24 @@ graders and the seed only, never on what a student's code returned: a planning r
 graders with a stand-in student (:class:`Planner`: it records each case's first call and
 fails it, so no case goes further) lists them, in the graders' order, once per process
 (:func:`autograder.runner.call_plan`). When the graders ask for a listed call,
-:class:`Ahead` sends it in one request together with the listed calls after it in the
-same part (at most :data:`MAX_AHEAD`, each with a time limit of at most
-:data:`~autograder.grading.DEFAULT_TIMEOUT`: long calls such as training, which the
-grader times itself, are never run ahead). The later cases' outcomes wait until the
-graders ask for them, matched by probe, time limit and the exact bytes of the inputs
-(:func:`same`); a call that matches nothing is run on its own.
+:class:`Ahead` sends it in one request together with the listed calls after it, of any
+part (at most the sandbox's :data:`~autograder.sandbox.parent.MAX_CALLS`; each with a
+time limit of at most :data:`~autograder.grading.DEFAULT_TIMEOUT`: a long call such as
+training, which the grader times itself, is never run ahead, and ends the list). The
+later cases' outcomes wait until the graders ask for them, matched by probe, time limit
+and the exact bytes of the inputs (:func:`same`); a call that matches nothing is run on
+its own.
 
 Each case keeps its own outcome and time limit. A call that ends the child (time limit,
 crash, exit) ends the request: the cases after it were not run, and the next of them the
 graders ask for starts a new request in a fresh child. A sandbox failure costs nothing
 either: that case is run again on its own, once, as any call that met one.
 
-What a submission sees: its child runs the first calls of a part's cases back to back,
-before the graders ask for them, and a case's later calls (when it makes several) after
-them. What a call changes and the sandbox does not reset (the student's own module
-globals) can reach the calls after it in that order, fixed by the graders: the same for
-every run and every submission.
+What a submission sees: its child runs the first calls of the cases back to back, before
+the graders ask for them, and a case's later calls (when it makes several) after them.
+What a call changes and the sandbox does not reset (the student's own module globals) can
+reach the calls after it in that order, fixed by the graders: the same for every run and
+every submission.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ import numpy as np
 
 from .grading import DEFAULT_TIMEOUT, Context, Failure
 from .sandbox import Outcome
-
-MAX_AHEAD = 16  # calls in one request
+from .sandbox.parent import MAX_CALLS
 
 
 def same(a: Any, b: Any) -> bool:
@@ -96,7 +96,7 @@ class Ahead:
 
     def batch(self, probe: str, inputs: dict, timeout: float) -> list[Planned]:
         """The calls to send with this one: itself first, then the planned calls after it
-        in its part; empty when it is not planned (or was sent already)."""
+        (up to the first long one); empty when it is not planned (or was sent already)."""
         start = next(
             (
                 i
@@ -107,14 +107,11 @@ class Ahead:
         )
         if start < 0:
             return []
-        first = self.plan[start]
-        calls = [first]
+        calls = [self.plan[start]]
         for later in self.plan[start + 1 :]:
-            if later.part != first.part or later.timeout > DEFAULT_TIMEOUT:
+            if later.timeout > DEFAULT_TIMEOUT or len(calls) == MAX_CALLS:
                 break
             calls.append(later)
-            if len(calls) == MAX_AHEAD:
-                break
         self.next = start + 1
         return calls
 

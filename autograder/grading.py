@@ -306,27 +306,28 @@ class GradingPlugin:
         outcome = yield
         report = outcome.get_result()
         if report.when == "call" or (report.when == "setup" and report.failed):
-            self.context.results.append(self._result(item, call))
+            error = call.excinfo.value if call.excinfo is not None else None
+            self.context.results.append(self.result(item.nodeid, self.part_of(item), error))
 
-    def _result(self, item: pytest.Item, call: pytest.CallInfo) -> TestResult:
-        max_score = self._max[item.nodeid]
-        name = self._names[item.nodeid]
-        if call.excinfo is None:
-            return TestResult(name, self.part_of(item), max_score, max_score, "passed")
-        error = call.excinfo.value
+    def result(self, nodeid: str, part: str, error: BaseException | None) -> TestResult:
+        """The result of case ``nodeid`` of ``part`` that raised ``error`` (None: passed)."""
+        max_score = self._max[nodeid]
+        name = self._names[nodeid]
+        if error is None:
+            return TestResult(name, part, max_score, max_score, "passed")
         if isinstance(error, Failure):
             output = str(error)
             if len(output) > OUTPUT_CAP:
                 output = output[:OUTPUT_CAP] + "\n[... feedback cut]"
-            return TestResult(name, self.part_of(item), max_score * error.credit, max_score, output)
+            return TestResult(name, part, max_score * error.credit, max_score, output)
         # the kit failed (a grader's bug, the sandbox): never the student's zero
-        log.error("grader error in %s", item.nodeid, exc_info=call.excinfo._excinfo)
+        log.error("grader error in %s", nodeid, exc_info=error)
         self.context.errors.append(f"{name}: {type(error).__name__}")
         output = (
             f"internal grader error ({type(error).__name__}): not your code; this case "
             "is to be graded again"
         )
-        return TestResult(name, self.part_of(item), 0.0, max_score, output)
+        return TestResult(name, part, 0.0, max_score, output)
 
 
 def _outputs(got: Any, want: Any, tol: Tolerance) -> dict[str, bool] | None:

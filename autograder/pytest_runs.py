@@ -1,14 +1,14 @@
 """Running pytest graders in this process, with the grading plugin.
 
-:func:`run_graders` runs a folder of graders once (the self-check's public tests, one
-student). :class:`HiddenGraders` collects an assignment's hidden graders once and keeps
-the pytest session open, so that each submission pays for its cases only: pytest's start
-and collection cost more than a submission's sandboxed calls (about 40 ms a submission for
-``optim_reg``, measured by ``benchmarks/overhead_profile.py``). It drives pytest through
-its hooks (``pytest_collection``, ``pytest_runtest_protocol``), after setting up the
-session as :func:`pytest.main` does (``_prepareconfig``, ``Config._do_configure``: pytest's
-own, not public API; ``tests/test_ahead.py`` checks the results against a fresh
-:func:`pytest.main` run).
+:func:`run_graders` runs a folder of graders once with :func:`pytest.main` (the
+self-check's public tests, one student). :class:`HiddenGraders` collects an assignment's
+hidden graders once, with pytest, and then calls each case's function itself, submission
+after submission: pytest's start and collection, and its run protocol (hooks, fixture
+requests, a report per phase, a formatted traceback per failed case), cost more than a
+submission's sandboxed calls (measured by ``benchmarks/overhead_profile.py``). That is
+why a hidden case takes the ``grade`` fixture and its parameters, nothing else: no other
+fixture, no skip or xfail mark (collection refuses any other). ``tests/test_ahead.py``
+checks the results against a fresh :func:`pytest.main` run.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _pytest.config import _prepareconfig
 
-from .grading import Context, GradingPlugin
+from .grading import Context, Grade, GradingPlugin, case_id
 
 GRADERS = Path(__file__).parent / "graders"
 # pytest plugins the graders do not need: each costs time on every submission
@@ -75,9 +77,20 @@ def run_graders(
         )
 
 
+@dataclass(frozen=True)
+class HiddenCase:
+    """One collected case: its function, its parameters, its part and names."""
+
+    nodeid: str
+    function: Callable[..., object]
+    params: dict[str, Any]
+    part: str
+    case: str  # :func:`~autograder.grading.case_id`: it seeds the case's inputs
+
+
 class HiddenGraders:
-    """The hidden graders of one assignment (``select``: a ``-m`` expression of its parts)
-    in a pytest session kept open: collected once, run for one context at a time."""
+    """The hidden graders of one assignment (``select``: a ``-m`` expression of its parts),
+    collected once and run for one context at a time (see the module docstring)."""
 
     def __init__(self, name: str, points: dict[str, int], select: str | None = None):
         tests = GRADERS / name
@@ -88,16 +101,15 @@ class HiddenGraders:
         args = [*_args(tests, select), "-pno:terminal"]
         with contextlib.redirect_stdout(io.StringIO()), _no_plugin_autoload():
             config = _prepareconfig(args, plugins=[self.plugin, self])
-            # no traceback of a failed case is shown: not formatted either (--tb=no)
-            config.option.tbstyle = "no"
             config._do_configure()
-            self.session = pytest.Session.from_config(config)
-            config.hook.pytest_sessionstart(session=self.session)
-            config.hook.pytest_collection(session=self.session)
-        self.items = list(self.session.items)
-        if self.problems or not self.items:
+            session = pytest.Session.from_config(config)
+            config.hook.pytest_sessionstart(session=session)
+            config.hook.pytest_collection(session=session)
+            self.cases = [self._case(item) for item in session.items]
+            config._ensure_unconfigure()
+        if self.problems or not self.cases:
             raise RuntimeError(
-                f"the graders in {tests} did not collect ({len(self.items)} cases):\n"
+                f"the graders in {tests} did not collect ({len(self.cases)} cases):\n"
                 + "\n".join(self.problems)[-3000:]
             )
 
@@ -105,17 +117,36 @@ class HiddenGraders:
         if report.failed:
             self.problems.append(str(report.longrepr))
 
+    def _case(self, item: pytest.Item) -> HiddenCase:
+        assert isinstance(item, pytest.Function)
+        params = dict(item.callspec.params) if hasattr(item, "callspec") else {}
+        extra = set(item.fixturenames) - {"grade", "request", *params}
+        marks = {m.name for m in item.iter_markers()} & {"skip", "skipif", "xfail", "usefixtures"}
+        if extra or marks or "grade" not in item.fixturenames:
+            self.problems.append(
+                f"{item.nodeid}: a hidden case takes the grade fixture and its parameters "
+                f"only (it has fixtures {sorted(extra)}, marks {sorted(marks)})"
+            )
+        return HiddenCase(item.nodeid, item.obj, params, self.plugin.part_of(item), case_id(item))
+
     def run(self, context: Context) -> None:
         """Every case, for ``context`` (its results, metrics and errors are filled in).
-        Should pytest itself fail (not a case: pytest reports those), the session is
-        ``broken``: its fixtures may be half set up, it is not to be run again."""
+        Should the kit itself fail between cases, the graders are ``broken``: not to be
+        run again."""
         if self.broken:
-            raise RuntimeError("this pytest session of the graders failed earlier")
+            raise RuntimeError("these graders failed earlier")
         self.plugin.context = context
         self.broken = True
         with contextlib.redirect_stdout(io.StringIO()):
-            for item, following in zip(self.items, [*self.items[1:], None], strict=True):
-                item.ihook.pytest_runtest_protocol(item=item, nextitem=following)
+            for case in self.cases:
+                context.part = case.part
+                grade = Grade(context, case.part, case.case)
+                try:
+                    case.function(grade=grade, **case.params)
+                    error = None
+                except (Exception, pytest.fail.Exception, pytest.skip.Exception) as raised:
+                    error = raised
+                context.results.append(self.plugin.result(case.nodeid, case.part, error))
         self.broken = False
 
 

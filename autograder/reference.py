@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import logging
 import multiprocessing.util
 import re
 import shutil
@@ -24,8 +25,10 @@ import numpy as np
 
 from . import course, mistakes, plain
 from .course import Assignment, import_package
-from .mistakes import Mistake
+from .mistakes import Mistake, NotApplicable
 from .oracles import KnownMistake, digest
+
+log = logging.getLogger(__name__)
 
 
 def package(name: str) -> ModuleType:
@@ -70,9 +73,10 @@ def package_with(assignment: Assignment, mistake: Mistake) -> str:
 def _package_with(name: str, mistake: Mistake) -> str:
     assignment = course.load(name)
     alias = f"_variant_{assignment.name}_{re.sub(r'[^a-zA-Z0-9]+', '_', mistake.name)}"
+    files = mistake.apply(module_files(assignment))  # before the folder: it may raise
     folder = _scratch() / alias
     folder.mkdir()
-    for name, text in mistake.apply(module_files(assignment)).items():
+    for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     import_package(folder, alias)
     return alias
@@ -104,9 +108,15 @@ class ReferenceOracle:
         if mistake is None:
             return plain.to_plain(getattr(self.probes, probe)(self.package, **inputs))
         assert isinstance(mistake, Mistake)  # one of the mistakes this oracle gave out
+        try:
+            variant = package_with(self.assignment, mistake)
+        except NotApplicable as problem:  # stale: it explains nothing from now on
+            if mistake in self.known:
+                self.known.remove(mistake)
+                log.warning("MISTAKES.md: %s (not used; release verify lists it)", problem)
+            raise
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # mistakes may divide by 0
             warnings.simplefilter("ignore")
-            variant = package_with(self.assignment, mistake)
             return plain.to_plain(getattr(self.probes, probe)(variant, **inputs))
 
     def mistakes(self, part: str) -> list[Mistake]:
@@ -117,6 +127,8 @@ class ReferenceOracle:
         if key not in self._raised:
             try:
                 self.expect(probe, inputs, part, mistake)
+                self._raised[key] = None
+            except NotApplicable:  # a stale entry: no answer
                 self._raised[key] = None
             except Exception as exc:  # the mistaken reference raised: that is the answer
                 self._raised[key] = type(exc).__name__

@@ -15,10 +15,11 @@ split with what the child measured:
 * parent and supervisor: the request as the parent saw it minus its calls: starting the
   child (fork and confinement, once per submission), writing inputs, stopping the child,
   reading outputs, deleting the call folders;
-* graders and pytest: the rest of the submission (pytest running each case, the hidden
-  graders' own work, the comparisons); beside it, what a pytest session of the graders
+* graders: the rest of the submission (the hidden graders' own work: making each case's
+  inputs, the comparisons, the feedback); beside it, what a pytest session of the graders
   that selects no test costs (its start and collection), which grading pays once per
-  process (:class:`autograder.pytest_runs.HiddenGraders` keeps the session open);
+  process (:class:`autograder.pytest_runs.HiddenGraders` collects once, then calls each
+  case itself);
 * outside training: the submission's time but its ``training`` call (cnn).
 
 Timings are medians per submission, in milliseconds; calls and requests per submission are

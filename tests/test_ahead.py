@@ -1,5 +1,5 @@
-"""Cases run ahead (autograder.ahead): the hidden graders' cases of a part go to the sandbox
-in one request, and every case gets the result it gets when run alone, through the real
+"""Cases run ahead (autograder.ahead): the hidden graders' cases go to the sandbox in one
+request, and every case gets the result it gets when run alone, through the real
 graders and sandbox: a crash or an exit in the middle of a part costs only that case. The
 graders' pytest session kept open (autograder.pytest_runs.HiddenGraders) gives the results
 of a fresh pytest run, submission after submission.
@@ -81,10 +81,10 @@ def test_cases_run_ahead_get_the_results_they_get_alone(grader, tmp_path, name):
     ahead, requests = grade(grader, tmp_path, name, ahead=True)
     assert ahead == alone
     assert calls == 6
-    # one request per part; a call that ends the child ends its request, the part's
+    # one request for both parts; a call that ends the child ends its request, the
     # remaining cases go in a new one (in a fresh child)
     attacked = {"crashes-mid-part": 1, "exits-mid-part": 2}.get(name)
-    assert requests == (2 if attacked is None else 3)
+    assert requests == (1 if attacked is None else 2)
     if attacked is not None:
         adam = [score for case, score, _ in ahead if case.startswith("adam")]
         assert [i for i, score in enumerate(adam) if score == 0] == [attacked]

@@ -9,7 +9,7 @@ import pytest
 
 from autograder import course
 from autograder.mistakes import NotApplicable, parse
-from autograder.reference import module_files
+from autograder.reference import ReferenceOracle, module_files
 from autograder.verify import known_variants
 
 CNN = course.load("cnn")
@@ -152,3 +152,21 @@ def test_an_entry_that_no_longer_applies_says_why(scope, old, new, why):
 def test_an_edit_names_its_file_and_scope():
     with pytest.raises(ValueError, match=re.escape("```old <file> <scope>")):
         parse(entry("", "return out\n", "return 0\n").replace("m.py \n", "m.py\n"))
+
+
+def test_a_stale_entry_explains_nothing_in_grading_and_says_so(caplog):
+    """An entry that no longer applies (the reference changed and verify was not run) is
+    dropped by the grading oracle with a warning: no diagnosis, never an error of the case."""
+    optim = course.load("optim_reg")
+    oracle = ReferenceOracle(optim)
+    [stale] = parse(
+        "## sgd-stale\npart: sgd\nexpect: fail\nwhy: w\n\n"
+        "```old optimizers.py SGD.update\nparams[key] += self.lr\n```\n```new\npass\n```\n"
+    )
+    oracle.known.append(stale)
+    inputs = {"name": "SGD", "hyper": {}, "params": {"w": np.ones(2)}, "grads": [{"w": np.ones(2)}]}
+    with pytest.raises(NotApplicable):
+        oracle.expect("optimizer", inputs, "sgd", stale)
+    assert stale not in oracle.mistakes("sgd") and oracle.mistakes("sgd")
+    assert "sgd-stale" in caplog.text and "release verify" in caplog.text
+    assert oracle.raised("optimizer", inputs, "sgd", stale) is None

@@ -833,11 +833,16 @@ def test_a_session_imports_the_package_once_and_resets_global_state(box, area):
             imports.append(1)
             seen = {"count": len(imports), "divide": np.geterr()["divide"],
                     "random": float(np.random.random()), "env": "LEAK" in os.environ,
+                    "path": os.environ.get("PATH"), "home": os.environ.get("HOME"),
+                    "precision": np.get_printoptions()["precision"],
                     "warnings": any(f[0] == "error" for f in warnings.filters),
                     "cwd": os.getcwd(), "files": os.listdir(".")}
             np.seterr(all="raise")
+            np.set_printoptions(precision=2)
             np.random.seed(7)
             os.environ["LEAK"] = "1"
+            os.environ["PATH"] = "/planted"
+            del os.environ["HOME"]
             warnings.simplefilter("error")
             open("planted.txt", "w").close()
             return seen
@@ -849,8 +854,9 @@ def test_a_session_imports_the_package_once_and_resets_global_state(box, area):
     assert [o.status for o in (first, second, third)] == ["ok"] * 3
     assert [o.value["count"] for o in (first, second, third)] == [2, 3, 4]
     for later in (second.value, third.value):
-        for key in ("divide", "random", "env", "warnings"):
+        for key in ("divide", "random", "env", "path", "precision", "warnings"):
             assert later[key] == first.value[key], key
+        assert later["home"] == later["cwd"]
         assert "planted.txt" not in later["files"]
     assert len({first.value["cwd"], second.value["cwd"], third.value["cwd"]}) == 3
 

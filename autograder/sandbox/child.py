@@ -116,7 +116,8 @@ class Baseline:
     """
 
     def __init__(self) -> None:
-        self.environ = dict(os.environ)
+        self.environ = {k: v for k, v in os.environ.items() if k not in ("HOME", "TMPDIR")}
+        self.environ_names = {*self.environ, "HOME", "TMPDIR"}
         self.path = list(sys.path)
         self.meta_path = list(sys.meta_path)
         self.modules = dict(sys.modules)
@@ -128,21 +129,28 @@ class Baseline:
 
     def restore(self, folder: str) -> None:
         os.chdir(folder)
-        os.environ.clear()
-        os.environ.update(self.environ, HOME=folder, TMPDIR=folder)
+        environ = os.environ
+        if set(environ) != self.environ_names or any(
+            environ[name] != value for name, value in self.environ.items()
+        ):
+            environ.clear()
+            environ.update(self.environ)
+        environ["HOME"] = environ["TMPDIR"] = folder
         sys.path[:] = self.path
         sys.meta_path[:] = self.meta_path
         modules = sys.modules
-        added = modules.keys() - self.modules.keys()
         modules.update(self.modules)  # every module replaced or removed comes back
-        for name in added:
-            if not isinstance(modules[name], ModuleType):
-                del modules[name]  # None (an import blocker) or an impostor object
+        if len(modules) != len(self.modules):  # and some were added
+            for name in modules.keys() - self.modules.keys():
+                if not isinstance(modules[name], ModuleType):
+                    del modules[name]  # None (an import blocker) or an impostor object
         sys.setrecursionlimit(self.recursion)
         warnings.filters[:] = self.filters
         warnings._filters_mutated()
-        np.seterr(**self.numpy_errors)
-        np.set_printoptions(**self.numpy_print)
+        if np.geterr() != self.numpy_errors:
+            np.seterr(**self.numpy_errors)
+        if np.get_printoptions() != self.numpy_print:
+            np.set_printoptions(**self.numpy_print)
         np.random.set_state(self.numpy_random)
 
 

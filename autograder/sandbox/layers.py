@@ -47,6 +47,7 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from . import _linux, landlock
@@ -448,7 +449,7 @@ class Layers:
                     "reason": f"{stage} failed in the test child: {type(exc).__name__}: {exc}",
                 }
                 return
-            checks = []
+            checks: list[tuple[str, Callable[[], object], str]] = []
             if plan["layers"].get("landlock"):
                 checks.append(("landlock", lambda: _read(secret), "read a file outside"))
                 checks.append(

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .layers import Layers, is_within
-from .protocol import TORCH_EXTRAS
+from .protocol import TORCH_EXTRAS, Ended
 
 PROBE_PACKAGE = "autograder.probes"
 FORBIDDEN_PREFIXES = ("solutions", "_reference_", "autograder.graders", "autograder.hidden")
@@ -244,12 +244,12 @@ class Zygote:
         c.ended = (status, usage)  # reaped: it died before the stop
         return {**self._end(), "stopped": False}
 
-    def end(self, req: dict[str, Any] | None = None) -> dict[str, Any]:
+    def end(self, req: dict[str, Any] | None = None) -> Ended:
         """End the session: kill its child (if any), reap it, and say how it ended
         (``timed_out``: the parent killed it at a time limit, not the kernel)."""
         return self._end(timed_out=bool((req or {}).get("timed_out")))
 
-    def _end(self, timed_out: bool = False) -> dict[str, Any]:
+    def _end(self, timed_out: bool = False) -> Ended:
         c, self.child = self.child, None
         self._close_passed()
         if c is None:

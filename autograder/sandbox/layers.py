@@ -51,6 +51,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _linux, landlock
+from .protocol import SessionLimits, ZygoteConfig
 
 SYSTEM_READ_ONLY = (
     "/usr/lib",
@@ -79,7 +80,7 @@ class Layers:
     ``scratch_size``, ``scratch_inodes``).
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: ZygoteConfig) -> None:
         self.base = config["base"]
         self.repo = os.path.realpath(config["repo"])
         self.probe_dirs = [os.path.realpath(p) for p in config.get("probe_dirs", ())]
@@ -493,7 +494,7 @@ class Layers:
         submission: str,
         package: str | None,
         budget: float,
-        limits: dict[str, Any],
+        limits: SessionLimits,
         modules: tuple[str, ...] | list[str] = (),
     ) -> dict[str, Any]:
         ro = [*self.interpreter_paths(), *SYSTEM_READ_ONLY, submission]

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
@@ -32,7 +32,7 @@ from autograder import plain
 
 from . import _linux
 from . import protocol as _protocol
-from .protocol import Call, Ended, Layer, Limits, Outcome, Reply
+from .protocol import Call, Ended, Layer, Limits, Open, Outcome, Reply, ZygoteConfig
 
 CONFINING = ("landlock", "seccomp", "netns")
 UID_BASE = 64000
@@ -79,8 +79,8 @@ class Runner(Generic[S]):
     """What runs a submission's calls: :class:`Sandbox`, or the self-check's portable runner.
 
     Subclasses make ``_base`` (their own folder) in ``start`` and remove it in ``close``,
-    and name the class of their sessions (``session_class``, made with the runner, the
-    submission, its package, the probe modules, the budget and the limits).
+    and set ``session_class``: what :meth:`session` makes (a :class:`SessionLike`, from the
+    runner, the submission, its package, the probe modules, the budget and the limits).
     """
 
     _base: str | None = None
@@ -217,7 +217,7 @@ class Sandbox(Runner["Session"]):
             # reachable (not listable) by the children's uid, should they drop to it
             os.chmod(self._base, 0o711)
             os.mkdir(os.path.join(self._base, "scratch"), 0o711)
-        config = {
+        config: ZygoteConfig = {
             "base": self._base,
             "repo": _REPO,
             "probe_dirs": list(self.probe_dirs),
@@ -350,7 +350,7 @@ class Sandbox(Runner["Session"]):
         return json.loads(line)
 
     def _request(
-        self, msg: dict[str, Any], deadline: float, fds: list[int] | None = None
+        self, msg: Mapping[str, object], deadline: float, fds: list[int] | None = None
     ) -> dict[str, Any]:
         assert self._sock is not None
         try:
@@ -476,7 +476,7 @@ class Session:
             box._session.close()
         folder = tempfile.mkdtemp(prefix="session-", dir=box._scratch_dir())
         limits = self.limits
-        msg = {
+        msg: Open = {
             "op": "open",
             "scratch": os.path.basename(folder),
             "submission": self.submission,

@@ -105,6 +105,42 @@ class Layer:
     detail: str
 
 
+class ZygoteConfig(TypedDict):
+    """The zygote's configuration, from the parent (its command line, JSON)."""
+
+    base: str  # the sandbox's own folder
+    repo: str  # the kit's checkout (on the zygote's path)
+    probe_dirs: list[str]  # extra folders holding probe modules
+    uid: int  # the children's uid, should they drop to one
+    preload: list[str]  # modules imported after NumPy
+    probes: list[str]  # probe modules imported up front
+    scratch_size: int  # bytes of the scratch tmpfs
+    scratch_inodes: int
+
+
+class SessionLimits(TypedDict):
+    """A session's :class:`Limits` as the zygote and the child apply them."""
+
+    memory: int
+    fsize: int
+    nofile: int
+    nproc: int
+    cpu: int | None
+    stream: int
+
+
+class Open(TypedDict):
+    """The parent's request to the zygote for a session's child."""
+
+    op: Literal["open"]
+    scratch: str  # the name of the child's scratch folder
+    submission: str
+    package: str | None
+    modules: list[str]  # its probe modules
+    budget: float  # seconds of the session's calls
+    limits: SessionLimits
+
+
 class Record(TypedDict, total=False):
     """A call's result record, as the child writes it in ``result/`` (plain data).
 

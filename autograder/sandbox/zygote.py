@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .layers import Layers, is_within
-from .protocol import TORCH_EXTRAS, Ended
+from .protocol import TORCH_EXTRAS, Ended, Open, ZygoteConfig
 
 PROBE_PACKAGE = "autograder.probes"
 FORBIDDEN_PREFIXES = ("solutions", "_reference_", "autograder.graders", "autograder.hidden")
@@ -51,7 +51,7 @@ SETUP_TIMEOUT = 30.0  # seconds for a session's child to confine itself
 class Zygote:
     """The fork server: its imports, the child of the open session, the control socket."""
 
-    def __init__(self, config: dict[str, Any], ctl_fd: int) -> None:
+    def __init__(self, config: ZygoteConfig, ctl_fd: int) -> None:
         self.config = config
         self.ctl = ctl_fd
         self.inbuf = b""
@@ -154,7 +154,7 @@ class Zygote:
                     return int(line.split()[1])
         return -1
 
-    def open(self, req: dict[str, Any]) -> dict[str, Any]:
+    def open(self, req: Open) -> dict[str, Any]:
         """Fork the session's child, wait until it is confined (or failed to be) and stop
         it; the reply passes the parent the child's requests and "done" pipes."""
         self._end()
@@ -407,7 +407,7 @@ def _dead(pid: int) -> bool:
 
 
 def main(config_json: str, ctl_fd: int) -> None:
-    config = json.loads(config_json)
+    config: ZygoteConfig = json.loads(config_json)
     zygote = Zygote(config, ctl_fd)
     try:
         zygote.detect()

@@ -29,6 +29,7 @@ def gradebook_xlsx(results: list[Result], assignment: str, parts: list[str]) -> 
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     def text(value: str) -> str:
         """``value`` as XML can hold it: a control character or a lone surrogate (from a
@@ -38,6 +39,7 @@ def gradebook_xlsx(results: list[Result], assignment: str, parts: list[str]) -> 
 
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook's one sheet
     sheet.title = assignment
     header = gradebook_header(parts)
     sheet.append(header)

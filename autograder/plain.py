@@ -114,7 +114,8 @@ def dump(obj: Any, folder: str | os.PathLike[str]) -> None:
                 pad = -position % ALIGN
                 if pad:
                     fh.write(_PADS[pad])
-                fh.write(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
+                # an ndarray is a buffer (numpy's stubs say so from Python 3.12 on)
+                fh.write(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))  # type: ignore[arg-type]
                 position += pad + arr.nbytes
     text = json.dumps(
         {"format": FORMAT, "version": VERSION, "root": root},

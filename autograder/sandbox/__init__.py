@@ -48,18 +48,8 @@ excerpts; files the child writes live in the call's folder (cwd, HOME, TMPDIR), 
 after the call.
 """
 
-from .parent import (
-    STATUSES,
-    Call,
-    Layer,
-    Limits,
-    Outcome,
-    Runner,
-    Sandbox,
-    SandboxError,
-    Session,
-    layers,
-)
+from .parent import Runner, Sandbox, SandboxError, Session, SessionLike, layers
+from .protocol import STATUSES, Call, Layer, Limits, Outcome
 
 __all__ = [
     "STATUSES",
@@ -71,5 +61,6 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "Session",
+    "SessionLike",
     "layers",
 ]

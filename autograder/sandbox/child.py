@@ -44,6 +44,7 @@ from .protocol import (
     MESSAGE_CAP,
     OUT_DIR,
     RESULT_DIR,
+    Record,
 )
 
 
@@ -78,7 +79,7 @@ def _frames(exc: BaseException, submission: str) -> list[str]:
     return out[-FRAMES_KEPT:]
 
 
-def _describe(exc: BaseException, submission: str) -> dict[str, Any]:
+def _describe(exc: BaseException, submission: str) -> Record:
     try:
         name = str(type(exc).__name__)[:100]
     except Exception:
@@ -145,8 +146,9 @@ class Baseline:
                 if not isinstance(modules[name], ModuleType):
                     del modules[name]  # None (an import blocker) or an impostor object
         sys.setrecursionlimit(self.recursion)
-        warnings.filters[:] = self.filters
-        warnings._filters_mutated()
+        # the stubs show a read-only filter list and no _filters_mutated (both are there)
+        warnings.filters[:] = self.filters  # type: ignore[index]
+        warnings._filters_mutated()  # type: ignore[attr-defined]
         if np.geterr() != self.numpy_errors:
             np.seterr(**self.numpy_errors)
         if np.get_printoptions() != self.numpy_print:
@@ -170,7 +172,7 @@ def _call(plan: dict[str, Any], probe: Any, folder: str) -> int:
     """Run ``probe(**inputs)`` with the inputs in ``folder``/in; write the result record
     (and the output) in ``folder``. Returns 0, or the exit code when no record could be
     written."""
-    record: dict[str, Any]
+    record: Record
     try:
         inputs = plain.load(
             os.path.join(folder, IN_DIR),
@@ -214,7 +216,7 @@ def _call(plan: dict[str, Any], probe: Any, folder: str) -> int:
     return 0
 
 
-def _dump_output(plan: dict[str, Any], value: Any, folder: str) -> dict[str, Any]:
+def _dump_output(plan: dict[str, Any], value: Any, folder: str) -> Record:
     try:
         plain.dump(plain.to_plain(value), os.path.join(folder, OUT_DIR))
         return {"status": "ok"}

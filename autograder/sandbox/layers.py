@@ -47,9 +47,11 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from . import _linux, landlock
+from .protocol import SessionLimits, ZygoteConfig
 
 SYSTEM_READ_ONLY = (
     "/usr/lib",
@@ -78,7 +80,7 @@ class Layers:
     ``scratch_size``, ``scratch_inodes``).
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: ZygoteConfig) -> None:
         self.base = config["base"]
         self.repo = os.path.realpath(config["repo"])
         self.probe_dirs = [os.path.realpath(p) for p in config.get("probe_dirs", ())]
@@ -448,7 +450,7 @@ class Layers:
                     "reason": f"{stage} failed in the test child: {type(exc).__name__}: {exc}",
                 }
                 return
-            checks = []
+            checks: list[tuple[str, Callable[[], object], str]] = []
             if plan["layers"].get("landlock"):
                 checks.append(("landlock", lambda: _read(secret), "read a file outside"))
                 checks.append(
@@ -492,7 +494,7 @@ class Layers:
         submission: str,
         package: str | None,
         budget: float,
-        limits: dict[str, Any],
+        limits: SessionLimits,
         modules: tuple[str, ...] | list[str] = (),
     ) -> dict[str, Any]:
         ro = [*self.interpreter_paths(), *SYSTEM_READ_ONLY, submission]

@@ -22,17 +22,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 import autograder
 from autograder import plain
 
 from . import _linux
 from . import protocol as _protocol
-from .protocol import STATUSES, Call, Layer, Limits, Outcome
+from .protocol import Call, Ended, Layer, Limits, Open, Outcome, Reply, ZygoteConfig
 
 CONFINING = ("landlock", "seccomp", "netns")
 UID_BASE = 64000
@@ -55,14 +55,39 @@ class _ZygoteLost(Exception):
     pass
 
 
-class Runner:
+class SessionLike(Protocol):
+    """What every runner's session offers: the calls of one submission, one at a time
+    (a :class:`Sandbox`'s :class:`Session` also takes several per request)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def run(self, probe: str, inputs: dict[str, Any], timeout: float) -> Outcome:
+        """``probe(**inputs)`` in the session's child, with a wall ``timeout``."""
+        ...
+
+    def close(self) -> None:
+        """End the session's child (if it runs) and delete its folder."""
+        ...
+
+
+S = TypeVar("S", bound=SessionLike, covariant=True)
+
+
+class Runner(Generic[S]):
     """What runs a submission's calls: :class:`Sandbox`, or the self-check's portable runner.
 
     Subclasses make ``_base`` (their own folder) in ``start`` and remove it in ``close``,
-    and hand out sessions (``session(...)`` with ``run(probe, inputs, timeout)``).
+    and set ``session_class``: what :meth:`session` makes (a :class:`SessionLike`, from the
+    runner, the submission, its package, the probe modules, the budget and the limits).
     """
 
     _base: str | None = None
+    limits: Limits
+    session_class: Callable[
+        [Any, str | os.PathLike[str], str | None, tuple[str, ...] | list[str], float, Limits], S
+    ]
 
     @property
     def folder(self) -> str | None:
@@ -105,8 +130,20 @@ class Runner:
         finally:
             _rmtree(folder)
 
+    def session(
+        self,
+        submission: str | os.PathLike[str],
+        package: str | None,
+        *,
+        modules: tuple[str, ...] | list[str],
+        budget: float = 120.0,
+        limits: Limits | None = None,
+    ) -> S:
+        """A session for the calls of one submission (probes of ``modules``)."""
+        return self.session_class(self, submission, package, modules, budget, limits or self.limits)
 
-class Sandbox(Runner):
+
+class Sandbox(Runner["Session"]):
     """Runs untrusted calls in confined children forked from one warm zygote.
 
     One per grading worker (not thread-safe). ``preload`` lists modules the zygote imports
@@ -138,6 +175,7 @@ class Sandbox(Runner):
         self.slot = int(slot)
         self.uid = UID_BASE + self.slot
         self.limits = limits or Limits()
+        self.session_class = Session
         self.allow_unconfined = allow_unconfined
         self.python = python or sys.executable
         self.workdir = workdir
@@ -179,7 +217,7 @@ class Sandbox(Runner):
             # reachable (not listable) by the children's uid, should they drop to it
             os.chmod(self._base, 0o711)
             os.mkdir(os.path.join(self._base, "scratch"), 0o711)
-        config = {
+        config: ZygoteConfig = {
             "base": self._base,
             "repo": _REPO,
             "probe_dirs": list(self.probe_dirs),
@@ -312,7 +350,7 @@ class Sandbox(Runner):
         return json.loads(line)
 
     def _request(
-        self, msg: dict[str, Any], deadline: float, fds: list[int] | None = None
+        self, msg: Mapping[str, object], deadline: float, fds: list[int] | None = None
     ) -> dict[str, Any]:
         assert self._sock is not None
         try:
@@ -323,18 +361,6 @@ class Sandbox(Runner):
         return self._recv(deadline, fds)
 
     # ------------------------------------------------------------------ calls
-
-    def session(
-        self,
-        submission: str | os.PathLike[str],
-        package: str | None,
-        *,
-        modules: tuple[str, ...] | list[str],
-        budget: float = 120.0,
-        limits: Limits | None = None,
-    ) -> Session:
-        """A :class:`Session` for the calls of one submission (probes of ``modules``)."""
-        return Session(self, submission, package, modules, budget, limits or self.limits)
 
     def run(self, call: Call) -> Outcome:
         """Run one call in a fresh confined child and classify what happened."""
@@ -450,7 +476,7 @@ class Session:
             box._session.close()
         folder = tempfile.mkdtemp(prefix="session-", dir=box._scratch_dir())
         limits = self.limits
-        msg = {
+        msg: Open = {
             "op": "open",
             "scratch": os.path.basename(folder),
             "submission": self.submission,
@@ -489,7 +515,7 @@ class Session:
             raise SandboxError(f"sandbox setup failed: {str(detail)[:2000]}")
         box._session = self
         self._folder = folder
-        self._link = _Link(int(reply["pid"]), *pipes, frozenset(reply["probes"]))
+        self._link = _Link(int(reply["pid"]), pipes[0], pipes[1], frozenset(reply["probes"]))
         self.children += 1
 
     def run(self, probe: str, inputs: dict[str, Any], timeout: float) -> Outcome:
@@ -593,7 +619,7 @@ class Session:
 
     def _serve(
         self, calls: list[tuple[str, str]], timeouts: list[float], time_left: float | None
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[list[Reply], bool]:
         """Hand the child one request (``(probe, call folder name)`` each), continue it,
         collect a "done" byte per call within its time limit, stop it. One reply per call
         that ran (``alive``, or how the child ended: the last one), each with its ``wall``,
@@ -612,7 +638,7 @@ class Session:
         except OSError:  # the child stopped reading its requests: it is finished
             ended = self._end_child()
             return [{**ended, "wall": 0.0, "limit": timeouts[0], "elapsed": 0.0}], False
-        replies: list[dict[str, Any]] = []
+        replies: list[Reply] = []
         for timeout in timeouts:
             limit = timeout if time_left is None else min(timeout, time_left - (previous - started))
             if limit <= 0:  # no time left for this call: it does not run
@@ -621,7 +647,7 @@ class Session:
                 return replies, False
             event = link.wait(previous + limit)
             now = time.monotonic()
-            timing = {"wall": now - previous, "limit": limit, "elapsed": now - started}
+            timing: Reply = {"wall": now - previous, "limit": limit, "elapsed": now - started}
             previous = now
             if event != "done":
                 if event == "timeout":
@@ -632,17 +658,23 @@ class Session:
             cpu = _cpu_seconds(link.pid)
             replies.append({"alive": True, **timing, "cpu": max(cpu - before, 0.0)})
             before = cpu
-        ended = self._stop_child()
-        if ended:  # it died just after it said done
-            replies[-1] = {**ended, **{k: replies[-1][k] for k in ("wall", "limit", "elapsed")}}
-            replies[-1]["cpu"] = max(ended["cpu_total"] - before, 0.0)
+        died = self._stop_child()
+        if died:  # it died just after it said done
+            last = replies[-1]
+            replies[-1] = {
+                **died,
+                "wall": last["wall"],
+                "limit": last["limit"],
+                "elapsed": last["elapsed"],
+                "cpu": max(died["cpu_total"] - before, 0.0),
+            }
             return replies, False
         peak = _peak_kib(link.pid)
         for reply in replies:
             reply["maxrss_kib"] = peak
         return replies, True
 
-    def _stop_child(self) -> dict[str, Any] | None:
+    def _stop_child(self) -> Ended | None:
         """SIGSTOP the child and make sure it stopped: None, or how it ended if it died.
         Where /proc shows the child's threads the parent waits for each to stop itself;
         elsewhere it asks the zygote, which waits for the stop (``wait4``)."""
@@ -650,7 +682,7 @@ class Session:
         assert link is not None
         if not link.procfs:
             reply = box._request({"op": "stop"}, time.monotonic() + box.grace)
-            return None if reply.get("stopped") else reply
+            return None if reply.get("stopped") else cast(Ended, reply)
         link.signal(signal.SIGSTOP)
         state = _await_stop(link, time.monotonic() + STOP_TIMEOUT)
         if state == "stopped":
@@ -662,13 +694,13 @@ class Session:
         self._ended()
         raise SandboxError(f"the child did not stop within {STOP_TIMEOUT:g} s")
 
-    def _end_child(self, timed_out: bool = False) -> dict[str, Any]:
+    def _end_child(self, timed_out: bool = False) -> Ended:
         """Ask the zygote to kill (if need be) and reap the child: how it ended."""
         box = self.sandbox
         reply = box._request({"op": "end", "timed_out": timed_out}, time.monotonic() + box.grace)
         if not reply.get("ok"):
             raise SandboxError(str(reply.get("error", "sandbox request failed"))[:2000])
-        return reply
+        return cast(Ended, reply)
 
 
 @dataclass
@@ -784,7 +816,7 @@ def _await_stop(link: _Link, deadline: float) -> str:
 
 def _thread_states(task: str) -> dict[str, str]:
     """Thread id -> state letter (R, S, D, T, Z...) of each thread in ``task``."""
-    states = {}
+    states: dict[str, str] = {}
     try:
         tids = os.listdir(task)
     except OSError:
@@ -799,7 +831,7 @@ def _thread_states(task: str) -> dict[str, str]:
 
 
 def _read_call(
-    reply: dict[str, Any], work: str | None, timeout: float, limits: Limits, budget: float
+    reply: Reply, work: str | None, timeout: float, limits: Limits, budget: float
 ) -> Outcome:
     """The :class:`Outcome` of a call from its reply and the call folder ``work``
     (written by the child, which is now stopped: opened without following links; None:
@@ -821,17 +853,25 @@ def _read_call(
 
 
 def _classify(
-    reply: dict[str, Any], work: str | None, timeout: float, limits: Limits, budget: float
+    reply: Reply, work: str | None, timeout: float, limits: Limits, budget: float
 ) -> Outcome:
     """What the call came to, from the reply and the call folder ``work`` (None when it
-    could not be opened safely: then no record or output is read)."""
-    base = {
-        "wall": float(reply.get("wall", 0.0)),
-        "cpu": float(reply.get("cpu", 0.0)),
-        "max_rss": int(reply.get("maxrss_kib", 0)) * 1024,
-    }
+    could not be opened safely: then no record or output is read), with the reply's
+    clocks."""
+    outcome = _verdict(reply, work, timeout, limits, budget)
+    outcome.wall = float(reply.get("wall", 0.0))
+    outcome.cpu = float(reply.get("cpu", 0.0))
+    outcome.max_rss = int(reply.get("maxrss_kib", 0)) * 1024
+    return outcome
+
+
+def _verdict(
+    reply: Reply, work: str | None, timeout: float, limits: Limits, budget: float
+) -> Outcome:
+    """:func:`_classify`'s Outcome before the clocks: how the child ended, else what its
+    result record says."""
     if reply.get("timed_out"):
-        return Outcome("timeout", message=f"time limit exceeded ({timeout:g} s)", **base)
+        return Outcome("timeout", message=f"time limit exceeded ({timeout:g} s)")
     code = 0
     if not reply.get("alive"):
         status = int(reply["status"])
@@ -841,23 +881,17 @@ def _classify(
             cpu_limit = limits.cpu or math.ceil(budget) + 1
             if sig == signal.SIGKILL and reply.get("oom"):
                 return Outcome(
-                    "memory",
-                    message="memory limit exceeded (killed by the kernel)",
-                    signal=name,
-                    **base,
+                    "memory", message="memory limit exceeded (killed by the kernel)", signal=name
                 )
             if sig == signal.SIGXCPU or (
                 sig == signal.SIGKILL and reply.get("cpu_total", 0.0) >= cpu_limit - 0.05
             ):
                 return Outcome(
-                    "timeout",
-                    message=f"CPU time limit exceeded ({cpu_limit} s)",
-                    signal=name,
-                    **base,
+                    "timeout", message=f"CPU time limit exceeded ({cpu_limit} s)", signal=name
                 )
-            return Outcome("crash", message=f"crashed with signal {name}", signal=name, **base)
+            return Outcome("crash", message=f"crashed with signal {name}", signal=name)
         code = os.waitstatus_to_exitcode(status)
-    record = None
+    record: object = None
     if code == 0 and work is not None:
         with contextlib.suppress(plain.PlainDataError):
             record = plain.load(
@@ -868,30 +902,37 @@ def _classify(
                 max_depth=4,
                 max_nodes=64,
             )
-    if type(record) is not dict:
+    if work is None or type(record) is not dict:
         if code == _protocol.EXIT_NO_MEMORY:
-            return Outcome("memory", message="memory limit exceeded", exit_code=code, **base)
+            return Outcome("memory", message="memory limit exceeded", exit_code=code)
         if code == _protocol.EXIT_NO_RECORD:
             return Outcome(
                 "output",
                 message="the call's result could not be written (did "
                 "your code fill its scratch space?)",
                 exit_code=code,
-                **base,
             )
         if reply.get("alive"):
-            return Outcome("output", message="the call ended without a result record", **base)
+            return Outcome("output", message="the call ended without a result record")
         return Outcome(
             "exit",
             message=f"your code exited the process (exit code {code}) before returning",
             exit_code=code,
-            **base,
         )
-    kind = record.get("status")
+    outcome = _from_record(record, work, limits)
     seconds = record.get("seconds")
     # the student's share, as the child wrote it: believed only within the clock's bound
-    if type(seconds) is float and 0 <= seconds <= reply.get("seconds_cap", base["wall"]):
-        base["probe_seconds"] = seconds
+    if type(seconds) is float and 0 <= seconds <= reply.get(
+        "seconds_cap", float(reply.get("wall", 0.0))
+    ):
+        outcome.probe_seconds = seconds
+    return outcome
+
+
+def _from_record(record: dict[str, object], work: str, limits: Limits) -> Outcome:
+    """The Outcome a child's result record (a :class:`~.protocol.Record`, untrusted: each
+    field is checked) and, for ``ok``, its output in ``work`` come to."""
+    kind = record.get("status")
     if kind == "ok":
         try:
             value = plain.load(
@@ -900,40 +941,38 @@ def _classify(
                 max_arrays=limits.max_output_arrays,
             )
         except plain.PlainDataError as exc:
-            return Outcome("output", message=f"invalid output: {exc}", **base)
-        return Outcome("ok", value=value, **base)
+            return Outcome("output", message=f"invalid output: {exc}")
+        return Outcome("ok", value=value)
     if kind == "error":
         etype = _text(record.get("type"), 100) or "Exception"
         msg = _text(record.get("message"), _protocol.MESSAGE_CAP + 3)
         frames = record.get("traceback")
-        frames = (
-            [_text(f, 600) for f in frames[: _protocol.FRAMES_KEPT]] if type(frames) is list else []
-        )
         return Outcome(
             "error",
             message=f"{etype}: {msg}" if msg else etype,
             error_type=etype,
-            traceback=frames,
-            **base,
+            traceback=(
+                [_text(f, 600) for f in frames[: _protocol.FRAMES_KEPT]]
+                if type(frames) is list
+                else []
+            ),
         )
     if kind == "exit":
-        ecode = record.get("code")
-        ecode = ecode if type(ecode) is int else 1
+        code = record.get("code")
+        exit_code = code if type(code) is int else 1
         return Outcome(
             "exit",
-            message=f"your code exited the process (exit code {ecode}) before returning",
-            exit_code=ecode,
-            **base,
+            message=f"your code exited the process (exit code {exit_code}) before returning",
+            exit_code=exit_code,
         )
     if kind == "memory":
-        return Outcome("memory", message="memory limit exceeded (MemoryError)", **base)
+        return Outcome("memory", message="memory limit exceeded (MemoryError)")
     if kind == "output":
         return Outcome(
             "output",
             message=_text(record.get("message"), _protocol.MESSAGE_CAP) or "invalid output",
-            **base,
         )
-    return Outcome("output", message="invalid result record", **base)
+    return Outcome("output", message="invalid result record")
 
 
 def _probe_module(probe: Any) -> str:
@@ -949,7 +988,7 @@ def _seconds(value: Any, what: str) -> float:
     return seconds
 
 
-def _text(value: Any, cap: int) -> str:
+def _text(value: object, cap: int) -> str:
     """A student's string, cut to ``cap`` and made encodable (lone surrogates escaped)."""
     if type(value) is not str:
         return ""
@@ -1015,17 +1054,3 @@ def layers(**kwargs: Any) -> dict[str, Layer]:
     kwargs.setdefault("allow_unconfined", True)
     with Sandbox(**kwargs) as box:
         return box.report()
-
-
-__all__ = [
-    "STATUSES",
-    "Call",
-    "Layer",
-    "Limits",
-    "Outcome",
-    "Runner",
-    "Sandbox",
-    "SandboxError",
-    "Session",
-    "layers",
-]

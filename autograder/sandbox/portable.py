@@ -66,7 +66,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 _TIMEOUT = "timeout"  # what _Child's waits return when their deadline passed
 
 
-class PortableSandbox(Runner):
+class PortableSandbox(Runner["PortableSession"]):
     """Runs calls in spawned, unconfined child processes: a drop-in for
     :class:`~autograder.sandbox.Sandbox` in the self-check (the same ``session`` interface,
     the same :class:`~autograder.sandbox.Outcome`).
@@ -97,6 +97,7 @@ class PortableSandbox(Runner):
         self.probes = tuple(probes)
         self.probe_dirs = tuple(os.path.realpath(p) for p in probe_dirs)
         self.limits = limits or Limits()
+        self.session_class = PortableSession
         self.reason = reason
         self.python = python or sys.executable
         self.workdir = workdir
@@ -128,18 +129,6 @@ class PortableSandbox(Runner):
             ),
             "confinement": Layer("confinement", False, self.reason),
         }
-
-    def session(
-        self,
-        submission: str | os.PathLike[str],
-        package: str | None,
-        *,
-        modules: tuple[str, ...] | list[str],
-        budget: float = 120.0,
-        limits: Limits | None = None,
-    ) -> PortableSession:
-        """A :class:`PortableSession` for the calls of one submission (probes of ``modules``)."""
-        return PortableSession(self, submission, package, modules, budget, limits or self.limits)
 
 
 class PortableSession:
@@ -252,7 +241,7 @@ class PortableSession:
             reply = child.call({"probe": probe, "call": name, "timeout": limit}, limit)
             wall = time.monotonic() - started
             child.used += wall
-            if reply == _TIMEOUT:
+            if isinstance(reply, str):  # _TIMEOUT
                 self._end_child()
                 message = (
                     f"time limit exceeded ({timeout:g} s)"
@@ -265,7 +254,11 @@ class PortableSession:
                 outcome = _ended(self._end_child(), wall)
             else:
                 cpu = reply.get("cpu")
-                alive = {"alive": True, "wall": wall, "cpu": cpu if type(cpu) is float else 0.0}
+                alive: _protocol.Reply = {
+                    "alive": True,
+                    "wall": wall,
+                    "cpu": cpu if type(cpu) is float else 0.0,
+                }
                 outcome = _classify(alive, work, timeout, self.limits, self.budget)
             outcome.stdout = _excerpt(os.path.join(work, _protocol.STDOUT), self.limits.excerpt)
             outcome.stderr = _excerpt(os.path.join(work, _protocol.STDERR), self.limits.excerpt)
@@ -358,7 +351,7 @@ class _Child:
         deadline = time.monotonic() + max(timeout, 0.0)
         if not self._send(request):
             return None
-        while (reply := self._reply(deadline, "done")) not in (None, _TIMEOUT):
+        while isinstance(reply := self._reply(deadline, "done"), dict):  # not None, _TIMEOUT
             if reply["done"] == request["call"]:
                 return reply
         return reply

@@ -1,13 +1,15 @@
 """What crosses between the parent, the zygote and the child: call folders' file names,
-the child's exit codes and caps, the environment, and the typed call, limits, layers and
-outcomes. Both sides import this module; the parent never imports the child.
+the child's exit codes and caps, the environment, the typed call, limits, layers and
+outcomes, and the records the parent reads: the child's result record, the zygote's word on
+a child it reaped, and the reply the parent makes of both for each call. Both sides import
+this module; the parent never imports the child.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 STATUSES = ("ok", "error", "timeout", "crash", "exit", "memory", "output")
 
@@ -101,3 +103,79 @@ class Layer:
     name: str
     active: bool
     detail: str
+
+
+class ZygoteConfig(TypedDict):
+    """The zygote's configuration, from the parent (its command line, JSON)."""
+
+    base: str  # the sandbox's own folder
+    repo: str  # the kit's checkout (on the zygote's path)
+    probe_dirs: list[str]  # extra folders holding probe modules
+    uid: int  # the children's uid, should they drop to one
+    preload: list[str]  # modules imported after NumPy
+    probes: list[str]  # probe modules imported up front
+    scratch_size: int  # bytes of the scratch tmpfs
+    scratch_inodes: int
+
+
+class SessionLimits(TypedDict):
+    """A session's :class:`Limits` as the zygote and the child apply them."""
+
+    memory: int
+    fsize: int
+    nofile: int
+    nproc: int
+    cpu: int | None
+    stream: int
+
+
+class Open(TypedDict):
+    """The parent's request to the zygote for a session's child."""
+
+    op: Literal["open"]
+    scratch: str  # the name of the child's scratch folder
+    submission: str
+    package: str | None
+    modules: list[str]  # its probe modules
+    budget: float  # seconds of the session's calls
+    limits: SessionLimits
+
+
+class Record(TypedDict, total=False):
+    """A call's result record, as the child writes it in ``result/`` (plain data).
+
+    Written after the student's code ran in the same process, so untrusted: the parent
+    reads each field only after checking its type, and believes ``seconds`` only within its
+    own clock's bound.
+    """
+
+    status: Literal["ok", "error", "exit", "memory", "output"]
+    seconds: float  # in the probe, as the child measured it
+    type: str  # error: the exception's class name
+    message: str  # error, output: what went wrong
+    traceback: list[str]  # error: the last frames
+    code: int  # exit: the exit code the student asked for
+
+
+class Ended(TypedDict, total=False):
+    """The zygote's word on a child it reaped (its reply to ``end``, and to ``stop`` when the
+    child died first). The zygote runs no student code: trusted."""
+
+    ok: bool
+    alive: bool  # False
+    status: int  # the wait status (absent when there was no child)
+    timed_out: bool  # the parent killed it at a time limit
+    oom: bool  # the kernel's OOM killer killed it
+    cpu_total: float  # seconds of CPU, user + system
+    maxrss_kib: int
+
+
+class Reply(Ended, total=False):
+    """What the parent knows of one call besides the child's files: how the child ended
+    (:class:`Ended`'s fields) or ``alive``, and the parent's own clocks."""
+
+    wall: float  # seconds from the call's start to its "done" byte (or the child's end)
+    cpu: float  # seconds of CPU the child used for it
+    limit: float  # its time limit, seconds
+    elapsed: float  # seconds from the request's start to the call's end
+    seconds_cap: float  # the most the record's ``seconds`` may claim

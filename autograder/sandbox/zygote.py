@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .layers import Layers, is_within
-from .protocol import TORCH_EXTRAS
+from .protocol import TORCH_EXTRAS, Ended, Open, ZygoteConfig
 
 PROBE_PACKAGE = "autograder.probes"
 FORBIDDEN_PREFIXES = ("solutions", "_reference_", "autograder.graders", "autograder.hidden")
@@ -51,7 +51,7 @@ SETUP_TIMEOUT = 30.0  # seconds for a session's child to confine itself
 class Zygote:
     """The fork server: its imports, the child of the open session, the control socket."""
 
-    def __init__(self, config: dict[str, Any], ctl_fd: int) -> None:
+    def __init__(self, config: ZygoteConfig, ctl_fd: int) -> None:
         self.config = config
         self.ctl = ctl_fd
         self.inbuf = b""
@@ -154,7 +154,7 @@ class Zygote:
                     return int(line.split()[1])
         return -1
 
-    def open(self, req: dict[str, Any]) -> dict[str, Any]:
+    def open(self, req: Open) -> dict[str, Any]:
         """Fork the session's child, wait until it is confined (or failed to be) and stop
         it; the reply passes the parent the child's requests and "done" pipes."""
         self._end()
@@ -244,12 +244,12 @@ class Zygote:
         c.ended = (status, usage)  # reaped: it died before the stop
         return {**self._end(), "stopped": False}
 
-    def end(self, req: dict[str, Any] | None = None) -> dict[str, Any]:
+    def end(self, req: dict[str, Any] | None = None) -> Ended:
         """End the session: kill its child (if any), reap it, and say how it ended
         (``timed_out``: the parent killed it at a time limit, not the kernel)."""
         return self._end(timed_out=bool((req or {}).get("timed_out")))
 
-    def _end(self, timed_out: bool = False) -> dict[str, Any]:
+    def _end(self, timed_out: bool = False) -> Ended:
         c, self.child = self.child, None
         self._close_passed()
         if c is None:
@@ -407,7 +407,7 @@ def _dead(pid: int) -> bool:
 
 
 def main(config_json: str, ctl_fd: int) -> None:
-    config = json.loads(config_json)
+    config: ZygoteConfig = json.loads(config_json)
     zygote = Zygote(config, ctl_fd)
     try:
         zygote.detect()

@@ -5,7 +5,7 @@ round trip to the sandboxed child. The inputs of each case's *first* call depend
 graders and the seed only, never on what a student's code returned: a planning run of the
 graders with a stand-in student (:class:`Planner`: it records each case's first call and
 fails it, so no case goes further) lists them, in the graders' order, once per process
-(:func:`autograder.runner.call_plan`). When the graders ask for a listed call,
+(:func:`autograder.hidden_grading.call_plan`). When the graders ask for a listed call,
 :class:`Ahead` sends it in one request together with the listed calls after it in the
 same part (at most :data:`MAX_AHEAD`, each with a time limit of at most
 :data:`~autograder.grading.DEFAULT_TIMEOUT`: long calls such as training, which the

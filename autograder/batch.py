@@ -109,7 +109,7 @@ class Grader:
 
     def grade(self, submission: Submission) -> Result:
         """Grade one submission; an engine failure still yields a result, with its reason."""
-        from .runner import grade_submission
+        from .hidden_grading import grade_submission
 
         try:
             return grade_submission(

@@ -12,9 +12,10 @@ from adversaries import REFERENCE, Source
 
 from autograder import batch, course, intake
 from autograder.grading import Context, GradingPlugin
+from autograder.hidden_grading import call_plan, hidden_graders
 from autograder.pytest_runs import GRADERS, run_graders
 from autograder.reference import known_mistakes
-from autograder.runner import SandboxedStudent, call_plan, hidden_graders
+from autograder.runner import SandboxedStudent
 
 OPTIM = course.load("optim_reg")
 SELECT = "momentum or adam"  # 2 and 4 cases

@@ -307,7 +307,7 @@ def unpacked(tmp_path_factory) -> Path:
     with zipfile.ZipFile(student_archive(OPTIM, out)) as archive:
         names = archive.namelist()
         archive.extractall(out / "unpacked")
-    # the student's runtime ships the portable runner (sandbox/ is in PUBLIC_RUNTIME whole)
+    # the student's runtime ships the portable runner (release.build.STUDENT_RUNTIME)
     for module in ("portable.py", "portable_child.py"):
         assert f"optim_reg/autograder/sandbox/{module}" in names
     folder = out / "unpacked" / "optim_reg"

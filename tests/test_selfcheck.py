@@ -20,9 +20,9 @@ from rich.console import Console
 from autograder import course, intake, reference, samples, selfcheck
 from autograder.course import from_manifest
 from autograder.grading import known_mistake
+from autograder.hidden_grading import grade_submission
 from autograder.reference import known_mistakes
 from autograder.results import Result, TestResult, selfcheck_table
-from autograder.runner import grade_submission
 from release.build import student_archive
 
 pytestmark = pytest.mark.slow  # the self-check and the hidden grader on whole submissions

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from autograder import course, intake, reference, samples, training
+from autograder.hidden_grading import grade_submission
 from autograder.results import Result
-from autograder.runner import grade_submission
 
 CNN = course.load("cnn")
 TRAINER = reference.module("cnn", "trainer")

@@ -8,7 +8,7 @@ fails it, so no case goes further) lists them, in the graders' order, once per p
 (:func:`autograder.hidden_grading.call_plan`). When the graders ask for a listed call,
 :class:`Ahead` sends it in one request together with the listed calls after it in the
 same part (at most :data:`MAX_AHEAD`, each with a time limit of at most
-:data:`~autograder.grading.DEFAULT_TIMEOUT`: long calls such as training, which the
+:data:`~autograder.graders_plugin.DEFAULT_TIMEOUT`: long calls such as training, which the
 grader times itself, are never run ahead). The later cases' outcomes wait until the
 graders ask for them, matched by probe, time limit and the exact bytes of the inputs
 (:func:`same`); a call that matches nothing is run on its own.
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .grading import DEFAULT_TIMEOUT, Context, Failure
+from .graders_plugin import DEFAULT_TIMEOUT, Context, Failure
 from .sandbox import Outcome
 
 MAX_AHEAD = 16  # calls in one request

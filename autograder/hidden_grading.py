@@ -1,7 +1,7 @@
 """Grading one submission with the hidden graders (grading side, never shipped to students).
 
 The submission's package is written into a sandbox workspace (:mod:`autograder.intake`),
-its code reached only through :class:`~autograder.runner.SandboxedStudent`; the hidden
+its code reached only through :class:`~autograder.sandboxed_student.SandboxedStudent`; the hidden
 graders (:class:`~autograder.pytest_runs.HiddenGraders`, collected once per process) run in
 this process with the grading plugin, against the reference's ``Oracle``.
 """
@@ -14,12 +14,13 @@ import time
 from . import course, intake
 from .ahead import Planned, Planner
 from .course import Assignment
-from .grading import Context, Oracle
+from .graders_plugin import Context
 from .intake import Submission
+from .oracles import Oracle
 from .pytest_runs import HiddenGraders
 from .results import GRADING_ERROR, Result
-from .runner import SandboxedStudent
 from .sandbox import Runner
+from .sandboxed_student import SandboxedStudent
 
 _HIDDEN: dict[tuple[str, str | None], HiddenGraders] = {}
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from _pytest.config import _prepareconfig
 
-from .grading import Context, GradingPlugin
+from .graders_plugin import Context, GradingPlugin
 
 GRADERS = Path(__file__).parent / "graders"
 # pytest plugins the graders do not need: each costs time on every submission

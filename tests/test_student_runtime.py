@@ -14,7 +14,7 @@ import zipfile
 import pytest
 
 from autograder import course
-from autograder.sandbox import parent, portable
+from autograder.sandbox import parent, portable_parent
 from release.build import AUTOGRADER, STUDENT_RUNTIME, student_archive, student_files
 
 # The grading side's modules: never in the student's hands.
@@ -24,7 +24,7 @@ INSTRUCTOR_SIDE = (
     "regions.py",
     "samples.py",
     "verify.py",
-    "reference.py",
+    "reference_oracle.py",
     "hidden_grading.py",
     "batch.py",
     "views.py",
@@ -34,7 +34,7 @@ INSTRUCTOR_SIDE = (
     "graders/",
 )
 # What the sandbox's children run first: `python -c BOOT`, which imports their main module.
-BOOTS = (parent._BOOT, portable._BOOT)
+BOOTS = (parent._BOOT, portable_parent._BOOT)
 NOTEBOOK = "notebook.py"  # nbgrader's test cells import it (release/nbgrader_course.py)
 
 
@@ -125,7 +125,7 @@ def test_runtime_is_what_the_student_files_reach():
 
 def test_no_instructor_module_is_reachable_from_the_self_check():
     reached = _reached({"selfcheck.py", NOTEBOOK})
-    assert {"grading.py", "runner.py", "sandbox/parent.py"} <= reached
+    assert {"graders_plugin.py", "sandboxed_student.py", "sandbox/parent.py"} <= reached
     leaked = [path for path in reached if path.startswith(INSTRUCTOR_SIDE)]
     assert not leaked
     assert not [path for path in STUDENT_RUNTIME if path.startswith(INSTRUCTOR_SIDE)]

@@ -1,4 +1,4 @@
-"""The grading side's handle on the student's code: each probe call in the sandbox.
+"""Grading side (the parent): its handle on the student's code, each call in the sandbox.
 
 The parent never imports student code. :class:`SandboxedStudent` runs each probe call in the
 submission's sandbox :class:`~autograder.sandbox.Session` (one confined child for all its
@@ -18,7 +18,7 @@ from typing import Any
 
 from .ahead import Ahead, Planned
 from .course import ROOT, Assignment
-from .grading import Failure, TimedOut
+from .graders_plugin import Failure, TimedOut
 from .sandbox import Outcome, Runner, SandboxError
 
 log = logging.getLogger(__name__)

@@ -5,10 +5,10 @@ round trip to the sandboxed child. The inputs of each case's *first* call depend
 graders and the seed only, never on what a student's code returned: a planning run of the
 graders with a stand-in student (:class:`Planner`: it records each case's first call and
 fails it, so no case goes further) lists them, in the graders' order, once per process
-(:func:`autograder.runner.call_plan`). When the graders ask for a listed call,
+(:func:`autograder.hidden_grading.call_plan`). When the graders ask for a listed call,
 :class:`Ahead` sends it in one request together with the listed calls after it, of any
 part (at most the sandbox's :data:`~autograder.sandbox.parent.MAX_CALLS`; each with a
-time limit of at most :data:`~autograder.grading.DEFAULT_TIMEOUT`: a long call such as
+time limit of at most :data:`~autograder.graders_plugin.DEFAULT_TIMEOUT`: a long call such as
 training, which the grader times itself, is never run ahead, and ends the list). The
 later cases' outcomes wait until the graders ask for them, matched by probe, time limit
 and the exact bytes of the inputs (:func:`same`); a call that matches nothing is run on
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .grading import DEFAULT_TIMEOUT, Context, Failure
+from .graders_plugin import DEFAULT_TIMEOUT, Context, Failure
 from .sandbox import Outcome
 from .sandbox.parent import MAX_CALLS
 

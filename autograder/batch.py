@@ -81,7 +81,7 @@ def save(paths: Paths, result: Result, submission: Submission) -> None:
     write_atomic(paths.feedback(submission), result.feedback_markdown())
 
 
-class Grader:
+class SubmissionGrader:
     """Grades submissions of one assignment in this process (one sandbox, one oracle)."""
 
     def __init__(
@@ -92,7 +92,7 @@ class Grader:
         workdir: str | None = None,
     ):
         from .graders import HIDDEN_SEED
-        from .reference import ReferenceOracle
+        from .reference_oracle import ReferenceOracle
         from .sandbox import Sandbox
 
         self.assignment = assignment
@@ -109,7 +109,7 @@ class Grader:
 
     def grade(self, submission: Submission) -> Result:
         """Grade one submission; an engine failure still yields a result, with its reason."""
-        from .runner import grade_submission
+        from .hidden_grading import grade_submission
 
         try:
             return grade_submission(
@@ -143,19 +143,19 @@ def grading(
     slot: int = 0,
     allow_unconfined: bool = False,
     workdir: str | None = None,
-) -> Iterator[Grader]:
+) -> Iterator[SubmissionGrader]:
     """The one way every road (``release grade``, Gradescope, nbgrader, otter) grades: a
-    :class:`Grader` whose ``grade(submission)`` grades one submission, closed on exit.
+    :class:`SubmissionGrader` whose ``grade(submission)`` grades one submission, closed on exit.
     Raises ``SandboxError`` when the sandbox cannot start (or only unconfined, unless
     ``allow_unconfined``)."""
-    grader = Grader(assignment, slot, allow_unconfined, workdir)
+    grader = SubmissionGrader(assignment, slot, allow_unconfined, workdir)
     try:
         yield grader
     finally:
         grader.close()
 
 
-_worker: Grader | None = None
+_worker: SubmissionGrader | None = None
 
 
 def _start_worker(

@@ -25,7 +25,7 @@ import traceback
 from pathlib import Path
 
 from . import course, intake
-from .batch import Grader, grading
+from .batch import SubmissionGrader, grading
 from .results import GRADING_ERROR, Result, write_atomic
 from .sandbox import Layer, SandboxError
 from .views import failure_json, results_json
@@ -42,7 +42,7 @@ def student_of(root: Path) -> str | None:
     return "+".join(i for i in ids if i and i != "None") or None
 
 
-def grade(grader: Grader, root: Path) -> Result:
+def grade(grader: SubmissionGrader, root: Path) -> Result:
     """Grade Gradescope's ``<root>/submission`` folder as the submission of one student."""
     uploaded = root / "submission"
     files = [p for p in uploaded.iterdir() if not p.name.startswith(".")]

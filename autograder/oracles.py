@@ -1,5 +1,8 @@
-"""Expected values recorded from the reference, for the public self-check.
+"""Oracles (grading side, shipped to students too): what the graders compare with.
 
+An :class:`Oracle` gives a probe's expected value and the part's known mistakes
+(:class:`KnownMistake`): from the reference (:mod:`autograder.reference_oracle`, instructor
+only) or from recorded answers.
 The self-check ships to students without the reference: :class:`RecordedOracle` looks each
 public case's answer up by :func:`digest` in a folder that ``python -m release stubs``
 records from the reference, with the answers of the known mistakes, so that the
@@ -10,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,6 +32,22 @@ class KnownMistake:
     name: str
     part: str
     why: str
+
+
+class Oracle(Protocol):
+    """The expected plain value of a probe, for the reference or one of its mistakes;
+    never changes ``inputs``."""
+
+    def expect(
+        self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None
+    ) -> Any: ...
+
+    def mistakes(self, part: str) -> Sequence[KnownMistake]: ...
+
+    def raised(self, probe: str, inputs: dict, part: str, mistake: KnownMistake) -> str | None:
+        """The name of the exception ``mistake`` raises on ``inputs`` (None if it returns,
+        or where that is not known)."""
+        ...
 
 
 def digest(probe: str, inputs: dict) -> str:
@@ -49,7 +69,7 @@ def digest(probe: str, inputs: dict) -> str:
 
 
 class RecordedOracle:
-    """Expected values looked up in a folder written by ``RecordingOracle.save``."""
+    """Expected values looked up in a folder written by ``AnswerRecorder.save``."""
 
     def __init__(self, folder: Path):
         data = plain.load(folder, max_arrays=100_000, max_nodes=1_000_000)  # our own data

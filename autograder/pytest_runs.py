@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from _pytest.config import _prepareconfig
 
-from .grading import Context, Grade, GradingPlugin, case_id
+from .graders_plugin import Context, Grade, GradingPlugin, case_id
 
 GRADERS = Path(__file__).parent / "graders"
 # pytest plugins the graders do not need: each costs time on every submission
@@ -85,7 +85,7 @@ class HiddenCase:
     function: Callable[..., object]
     params: dict[str, Any]
     part: str
-    case: str  # :func:`~autograder.grading.case_id`: it seeds the case's inputs
+    case: str  # :func:`~autograder.graders_plugin.case_id`: it seeds the case's inputs
 
 
 class HiddenGraders:

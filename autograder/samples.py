@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .course import Assignment
 from .mistakes import Mistake
-from .reference import known_mistakes, module_files
+from .reference_oracle import known_mistakes, module_files
 
 KINDS = ("reference", "stubs")  # the kinds of :func:`graded` besides a known mistake's name
 

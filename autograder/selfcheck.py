@@ -31,14 +31,14 @@ from pathlib import Path
 import pytest
 
 from .course import Assignment, from_manifest
-from .grading import Context, GradingPlugin, Oracle
-from .oracles import RecordedOracle
+from .graders_plugin import Context, GradingPlugin
+from .oracles import Oracle, RecordedOracle
 from .pytest_runs import run_graders
 from .results import TestResult, selfcheck_table
-from .runner import SandboxedStudent
 from .sandbox import Runner, Sandbox, SandboxError
 from .sandbox.parent import CONFINING
-from .sandbox.portable import PortableSandbox
+from .sandbox.portable_parent import PortableSandbox
+from .sandboxed_student import SandboxedStudent
 
 PUBLIC_SEED = 2025
 EXPECTED = "expected"  # the folder of recorded answers, inside tests/

@@ -25,7 +25,7 @@ from types import ModuleType
 import numpy as np
 
 from .compare import Tolerance, mismatch
-from .grading import Grade, TimedOut
+from .graders_plugin import Grade, TimedOut
 
 ANY_VALUE = Tolerance(np.inf, np.inf)  # any finite value: structure and finiteness only
 SHOWN = 5  # layer methods listed by name when the time runs out

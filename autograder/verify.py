@@ -23,7 +23,7 @@ from pathlib import Path
 from . import batch, samples
 from .course import Assignment
 from .mistakes import NotApplicable
-from .reference import known_mistakes, module_files
+from .reference_oracle import known_mistakes, module_files
 from .regions import regions
 from .results import Result
 

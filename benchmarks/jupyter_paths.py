@@ -36,7 +36,7 @@ from pathlib import Path
 
 from autograder import course, samples
 from autograder.jupyter import otter_files
-from autograder.reference import known_mistakes
+from autograder.reference_oracle import known_mistakes
 from release import nbgrader_course, otter_course
 
 OPTIM = course.load("optim_reg")

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from autograder.reference import module  # noqa: E402
+from autograder.reference_oracle import module  # noqa: E402
 
 torch.set_num_threads(1)
 CASES = {  # name: (N, C, H, W, FN, K, stride, pad)

@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 
 from autograder import course, intake
-from autograder.batch import Grader
-from autograder.grading import Context, GradingPlugin
+from autograder.batch import grading
+from autograder.graders_plugin import Context, GradingPlugin
 from autograder.pytest_runs import GRADERS, run_graders
 from autograder.sandbox import Session
 
@@ -101,8 +101,7 @@ def profile(assignment: course.Assignment, copies: int) -> dict[str, float]:
         subs = submissions(assignment, copies + 1, ["reference"])
         write(assignment, subs, folder)
         entries = intake.collect(folder, assignment)
-        grader = Grader(assignment)
-        try:
+        with grading(assignment) as grader:
             grader.grade(entries[0])  # warm: reference answers, first imports
             rows = []
             for entry in entries[1:]:
@@ -124,8 +123,6 @@ def profile(assignment: course.Assignment, copies: int) -> dict[str, float]:
                         "outside_training": total - t.get("training", 0.0),
                     }
                 )
-        finally:
-            grader.close()
     figures = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
     figures["pytest_session"] = pytest_session_cost(assignment)
     return figures

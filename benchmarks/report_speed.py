@@ -26,7 +26,7 @@ from pathlib import Path
 
 from autograder import batch, course, samples
 from autograder.mistakes import NotApplicable
-from autograder.reference import known_mistakes
+from autograder.reference_oracle import known_mistakes
 from autograder.results import Result, gradebook_csv, write_atomic
 from release import demo
 from release.demo import BUGGY, disguise

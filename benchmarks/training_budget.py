@@ -27,7 +27,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from autograder.reference import module as reference_module  # noqa: E402
+from autograder.reference_oracle import module as reference_module  # noqa: E402
 
 trainer = reference_module("cnn", "trainer")
 simple_convnet = reference_module("cnn", "simple_convnet")

@@ -2,9 +2,9 @@
 
 - ``<a>-student.zip`` unpacks to ``<a>/``: the stubs and given modules, the notebook, the
   Korean README, the public tests with their recorded answers, ``selfcheck.py``, the kit's
-  public runtime (sandbox, comparison, feedback, probes) and ``requirements.txt`` (the
-  kit's floors, never an upper bound or a local label: pip keeps an installed torch). No
-  solution, no hidden grader, no known-mistake list.
+  student runtime (:data:`STUDENT_RUNTIME`: sandbox, comparison, feedback, probes) and
+  ``requirements.txt`` (the kit's floors, never an upper bound or a local label: pip keeps
+  an installed torch). No solution, no hidden grader, no known-mistake list, no intake.
 - ``<a>-autograder.zip`` is Gradescope's format, as its specification lays it out: at the
   zip's root ``setup.sh`` (run once when the image is built), ``run_autograder`` (copied to
   ``/autograder/run_autograder``, run for each submission), ``requirements.txt`` (the
@@ -27,24 +27,39 @@ from autograder import course
 from autograder.course import Assignment
 
 AUTOGRADER = course.ROOT / "autograder"
-PUBLIC_RUNTIME = [
+# The student's runtime: every module the self-check (selfcheck.py, the public tests, the
+# nbgrader notebook's checks) imports, and the sandbox children it starts, closed under
+# imports (tests/test_student_runtime.py); with the assignment's probe module. No archive
+# intake, no reference, no hidden grading.
+STUDENT_RUNTIME = (
     "__init__.py",
     "ahead.py",
     "compare.py",
     "course.py",
-    "grading.py",
-    "intake.py",
+    "graders_plugin.py",
     "notebook.py",
     "oracles.py",
     "plain.py",
     "pytest_runs.py",
     "results.py",
-    "runner.py",
+    "sandboxed_student.py",
     "selfcheck.py",
     "training.py",
-    "sandbox",
     "probes/__init__.py",
-]
+    "sandbox/__init__.py",
+    "sandbox/_linux.py",
+    "sandbox/child.py",
+    "sandbox/confine.py",
+    "sandbox/landlock.py",
+    "sandbox/layers.py",
+    "sandbox/parent.py",
+    "sandbox/portable_parent.py",
+    "sandbox/portable_child.py",
+    "sandbox/protocol.py",
+    "sandbox/seccomp.py",
+    "sandbox/syscall_table.py",
+    "sandbox/zygote.py",
+)
 REQUIREMENTS = ["numpy", "pytest", "rich", "scikit-learn"]  # the grader's and the student's
 NOTEBOOK_REQUIREMENTS = ["matplotlib", "ipykernel"]  # the student's notebook
 SKIP = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
@@ -120,9 +135,8 @@ def student_files(assignment: Assignment) -> dict[str, bytes]:
         for file in _files(folder / item)
     }
     files |= {
-        f"autograder/{file.relative_to(AUTOGRADER).as_posix()}": file.read_bytes()
-        for item in [*PUBLIC_RUNTIME, f"probes/{assignment.name}.py"]
-        for file in _files(AUTOGRADER / item)
+        f"autograder/{module}": (AUTOGRADER / module).read_bytes()
+        for module in [*STUDENT_RUNTIME, f"probes/{assignment.name}.py"]
     }
     files["requirements.txt"] = student_requirements(assignment).encode()
     return files

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autograder import course, selfcheck
 from autograder.course import Assignment
-from autograder.reference import RecordingOracle, module_files
+from autograder.reference_oracle import AnswerRecorder, module_files
 from autograder.verify import known_variants
 
 from .stubs import student_files
@@ -55,7 +55,7 @@ def record_public(assignment: Assignment, folder: Path | None = None) -> Path:
         package.mkdir()
         for name, text in module_files(assignment).items():
             (package / name).write_text(text, encoding="utf-8")
-        oracle = RecordingOracle(assignment)
+        oracle = AnswerRecorder(assignment)
         results = selfcheck.check(assignment, Path(tmp), oracle=oracle)
     failed = [f"{r.name}: {r.output}" for r in results if not r.passed]
     if failed or not results:

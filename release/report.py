@@ -506,7 +506,7 @@ CSV_HEADER = ["student", "part", "part_score", "part_points", "mistake", "cases"
 def mistakes_csv(graded: data.Graded) -> str:
     """One row per graded student, part where points were lost, and known mistake named
     there (``mistake`` empty where none is), in gradebook order."""
-    from autograder.reference import known_mistakes
+    from autograder.reference_oracle import known_mistakes
 
     known = [m for m in known_mistakes(graded.assignment) if m.is_mistake]
     buffer = io.StringIO()

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from autograder import course
 from autograder.course import Assignment
-from autograder.grading import known_mistake
-from autograder.reference import known_mistakes
+from autograder.graders_plugin import known_mistake
+from autograder.reference_oracle import known_mistakes
 from autograder.results import GRADING_ERROR, OK, gradebook_header
 
 MAX_RESULT_BYTES = 8 << 20  # one results file (the kit's are tens of kilobytes)

@@ -482,8 +482,8 @@ def hidden_material(t: Target) -> list[Attacker]:
         sgd("""
         import importlib
         names = ["solutions", "solutions.optim_reg", "autograder.graders",
-                 "autograder.graders.optim_reg", "autograder.reference", "_reference_optim_reg",
-                 "release"]
+                 "autograder.graders.optim_reg", "autograder.reference_oracle",
+                 "_reference_optim_reg", "release"]
         _report(**{n: _try(lambda n=n: importlib.import_module(n)) for n in names})
     """).folder("imports-secrets", (18,))
     )

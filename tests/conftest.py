@@ -72,12 +72,11 @@ def student_environment() -> StudentEnvironment:
 
 
 @pytest.fixture(scope="session")
-def cnn_grader() -> Iterator[batch.Grader]:
+def cnn_grader() -> Iterator[batch.SubmissionGrader]:
     """A grader of the cnn assignment in this process (its sandbox and reference oracle),
     shared by the modules that grade cnn submissions part by part."""
-    grader = batch.Grader(course.load("cnn"))
-    yield grader
-    grader.close()
+    with batch.grading(course.load("cnn")) as grader:
+        yield grader
 
 
 @pytest.fixture(scope="session")

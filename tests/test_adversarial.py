@@ -46,7 +46,7 @@ import pytest
 from rich.console import Console
 
 from autograder import batch, intake, selfcheck
-from autograder.reference import ReferenceOracle
+from autograder.reference_oracle import ReferenceOracle
 from autograder.sandbox import layers, parent
 
 pytestmark = pytest.mark.slow  # a batch of attackers beside honest students
@@ -565,7 +565,7 @@ def test_hard_coded_public_answers_fail_the_hidden_cases(graded, tmp_path):
 
 
 def test_importing_the_reference_or_the_graders_fails(graded):
-    """#18: solutions, the graders, autograder.reference, the parent's alias of the
+    """#18: solutions, the graders, autograder.reference_oracle, the parent's alias of the
     reference and the release package cannot be imported in the child."""
     found = graded.report("imports-secrets")
     assert len(found) == 7

@@ -11,10 +11,11 @@ import pytest
 from adversaries import REFERENCE, Source
 
 from autograder import batch, course, intake
-from autograder.grading import Context, GradingPlugin
+from autograder.graders_plugin import Context, GradingPlugin
+from autograder.hidden_grading import call_plan, hidden_graders
 from autograder.pytest_runs import GRADERS, run_graders
-from autograder.reference import known_mistakes
-from autograder.runner import SandboxedStudent, call_plan, hidden_graders
+from autograder.reference_oracle import known_mistakes
+from autograder.sandboxed_student import SandboxedStudent
 
 OPTIM = course.load("optim_reg")
 SELECT = "momentum or adam"  # 2 and 4 cases
@@ -40,9 +41,8 @@ SUBMISSIONS = {
 
 @pytest.fixture(scope="module")
 def grader():
-    grader = batch.Grader(OPTIM)
-    yield grader
-    grader.close()
+    with batch.grading(OPTIM) as grader:
+        yield grader
 
 
 def grade(grader, tmp_path, name: str, ahead: bool) -> tuple[list[tuple], int]:

@@ -4,7 +4,7 @@ import pytest
 from demo_graded import graded
 
 from autograder import course
-from autograder.reference import known_mistakes
+from autograder.reference_oracle import known_mistakes
 from release.demo import BUGGY, INDEPENDENT
 
 

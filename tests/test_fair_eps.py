@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder import batch, course, samples
-from autograder.grading import known_mistake
+from autograder.graders_plugin import known_mistake
 from autograder.results import Result
 
 OPTIM = course.load("optim_reg")

@@ -37,13 +37,10 @@ def _reference(folder):
 @pytest.mark.slow
 def test_a_sandbox_failure_is_a_grading_error_not_a_zero(tmp_path):
     submission = _reference(tmp_path)
-    grader = batch.Grader(OPTIM)
-    try:
+    with batch.grading(OPTIM) as grader:
         assert grader.grade(submission).status == OK  # the healthy sandbox: graded
         grader.sandbox.limits = Limits(nofile=3)  # children cannot confine themselves now
         failed = grader.grade(submission)
-    finally:
-        grader.close()
     assert failed.status.startswith(GRADING_ERROR) and "regrade with --student" in failed.status
     assert all("not your code" in test.output for test in failed.tests)
 

@@ -9,7 +9,7 @@ import pytest
 
 from autograder import course
 from autograder.mistakes import NotApplicable, parse
-from autograder.reference import ReferenceOracle, module_files
+from autograder.reference_oracle import ReferenceOracle, module_files
 from autograder.verify import known_variants
 
 CNN = course.load("cnn")

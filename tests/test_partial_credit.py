@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from autograder import batch, course, intake, samples
-from autograder.grading import Context, Failure, Grade, GradingPlugin, known_mistake
+from autograder.graders_plugin import Context, Failure, Grade, GradingPlugin, known_mistake
 from autograder.pytest_runs import GRADERS, run_graders
-from autograder.runner import SandboxedStudent
+from autograder.sandboxed_student import SandboxedStudent
 
 CNN = course.load("cnn")
 OPTIM = course.load("optim_reg")
@@ -28,22 +28,18 @@ def graded(assignment: course.Assignment, mistake: str, part: str, tmp_path):
         assignment.package,
     )
     [submission] = intake.collect(tmp_path / "subs", assignment)
-    grader = batch.Grader(assignment)
-    try:
-        with grader.sandbox.workspace() as folder:
-            intake.materialize(submission, assignment, folder)
-            student = SandboxedStudent(grader.sandbox, folder, assignment)
-            context = Context(student, grader.oracle, hidden=True, seed=grader.seed)
-            try:
-                run_graders(
-                    GRADERS / assignment.name,
-                    GradingPlugin(context, assignment.points),
-                    select=part,
-                )
-            finally:
-                student.close()
-    finally:
-        grader.close()
+    with batch.grading(assignment) as grader, grader.sandbox.workspace() as folder:
+        intake.materialize(submission, assignment, folder)
+        student = SandboxedStudent(grader.sandbox, folder, assignment)
+        context = Context(student, grader.oracle, hidden=True, seed=grader.seed)
+        try:
+            run_graders(
+                GRADERS / assignment.name,
+                GradingPlugin(context, assignment.points),
+                select=part,
+            )
+        finally:
+            student.close()
     assert context.results and not context.errors
     return bug, context.results
 
@@ -120,7 +116,7 @@ def test_code_that_raises_is_explained_by_the_mistake_that_raises_alike(tmp_path
 
 
 def test_common_exceptions_name_their_usual_cause():
-    from autograder.grading import CAUSES
+    from autograder.graders_plugin import CAUSES
 
     samples = {
         "your code raised ValueError: operands could not be broadcast together with shapes "

@@ -1,4 +1,4 @@
-"""The portable runner (autograder.sandbox.portable): the self-check without fork or Linux.
+"""The portable runner (autograder.sandbox.portable_parent): the self-check without fork or Linux.
 
 The same self-check through the confined Sandbox and through the portable runner
 (``KIT_SELFCHECK_RUNNER``) must give the same cases, scores and messages, on the reference,
@@ -24,8 +24,8 @@ import pytest
 
 from autograder import course, intake, samples, selfcheck
 from autograder.sandbox import Call, Limits, Sandbox
-from autograder.sandbox.portable import PortableSandbox
 from autograder.sandbox.portable_child import WATCHDOG_GRACE
+from autograder.sandbox.portable_parent import PortableSandbox
 from release.build import student_archive
 
 pytestmark = pytest.mark.slow  # whole self-checks through both runners
@@ -276,7 +276,7 @@ def test_a_call_does_not_outlive_its_dead_parent(tmp_path):
     )
     inputs = {"module": "stu.m", "function": "f", "args": [str(started)]}
     parent = textwrap.dedent(f"""
-        from autograder.sandbox.portable import PortableSandbox
+        from autograder.sandbox.portable_parent import PortableSandbox
         box = PortableSandbox(probes=[{PROBES!r}], probe_dirs=[{str(TESTS)!r}])
         session = box.session({str(folder)!r}, "stu", modules=[{PROBES!r}])
         session.run("{PROBES}:call", {inputs!r}, timeout=1.0)
@@ -307,8 +307,8 @@ def unpacked(tmp_path_factory) -> Path:
     with zipfile.ZipFile(student_archive(OPTIM, out)) as archive:
         names = archive.namelist()
         archive.extractall(out / "unpacked")
-    # the student's runtime ships the portable runner (sandbox/ is in PUBLIC_RUNTIME whole)
-    for module in ("portable.py", "portable_child.py"):
+    # the student's runtime ships the portable runner (release.build.STUDENT_RUNTIME)
+    for module in ("portable_parent.py", "portable_child.py"):
         assert f"optim_reg/autograder/sandbox/{module}" in names
     folder = out / "unpacked" / "optim_reg"
     return samples.write_folder(folder, samples.graded(OPTIM), OPTIM.package)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from autograder import mistakes
 from autograder.course import load
-from autograder.reference import module as reference_module
+from autograder.reference_oracle import module as reference_module
 
 conv = reference_module("cnn", "conv")
 pooling = reference_module("cnn", "pooling")

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 from autograder import mistakes
 from autograder.course import import_package, load
-from autograder.reference import module as reference_module
+from autograder.reference_oracle import module as reference_module
 
 opt = reference_module("optim_reg", "optimizers")
 lay = reference_module("optim_reg", "layers")

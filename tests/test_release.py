@@ -1,5 +1,6 @@
 """The release's archives: what a student receives and what Gradescope runs."""
 
+import re
 import zipfile
 
 import pytest
@@ -10,6 +11,8 @@ from autograder.regions import regions
 from release.build import student_archive
 
 OPTIM = course.load("optim_reg")
+# from .graders, from autograder.graders.cnn, import autograder.graders (not graders_plugin)
+HIDDEN_GRADERS = re.compile(r"(from \.|from autograder\.|import autograder\.)graders\b")
 
 
 def _solution_lines(assignment) -> set[str]:
@@ -38,7 +41,7 @@ def test_student_archive_holds_no_secret(name, tmp_path):
     assert all(n.startswith(f"{name}/") for n in names)
     assert f"{name}/selfcheck.py" in names and f"{name}/requirements.txt" in names
     assert f"{name}/{assignment.package}/{assignment.graded[0]}" in names
-    for secret in ("graders", "solutions", "MISTAKES", "reference.py", "verify.py"):
+    for secret in ("graders/", "solutions", "MISTAKES", "reference_oracle.py", "verify.py"):
         assert not [n for n in names if secret in n], secret
     solution = _solution_lines(assignment)
     assert solution, "the reference has solution regions"
@@ -47,12 +50,11 @@ def test_student_archive_holds_no_secret(name, tmp_path):
             "from .reference",
             "from autograder.reference",
             "import autograder.reference",
-            "from .graders",
-            "from autograder.graders",
             str(HIDDEN_SEED),
             hex(HIDDEN_SEED),
         ):
             assert marker not in text, f"{marker!r} in {file}"
+        assert not HIDDEN_GRADERS.search(text), f"an import of the hidden graders in {file}"
         assert not regions(text, file), f"a region in {file}"
         leaked = [line for line in solution if line in text]
         assert not leaked, f"{file} holds solution code: {leaked[:3]}"

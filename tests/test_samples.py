@@ -4,7 +4,7 @@ import pytest
 
 from autograder import course, intake, samples
 from autograder.mistakes import NotApplicable
-from autograder.reference import known_mistakes, module_files
+from autograder.reference_oracle import known_mistakes, module_files
 
 OPTIM = course.load("optim_reg")
 

@@ -17,18 +17,18 @@ from collections.abc import Callable
 import pytest
 from rich.console import Console
 
-from autograder import course, intake, reference, samples, selfcheck
+from autograder import course, intake, reference_oracle, samples, selfcheck
 from autograder.course import from_manifest
-from autograder.grading import known_mistake
-from autograder.reference import known_mistakes
+from autograder.graders_plugin import known_mistake
+from autograder.hidden_grading import grade_submission
+from autograder.reference_oracle import known_mistakes
 from autograder.results import Result, TestResult, selfcheck_table
-from autograder.runner import grade_submission
 from release.build import student_archive
 
 pytestmark = pytest.mark.slow  # the self-check and the hidden grader on whole submissions
 
 CNN = course.load("cnn")
-TRAINER = reference.module("cnn", "trainer")
+TRAINER = reference_oracle.module("cnn", "trainer")
 MISTAKES = {m.name: m for m in known_mistakes(CNN)}
 # one mistake each: in a part of its own (training kept), in a layer the network uses, and
 # in the network's gradient (training lost)

@@ -17,12 +17,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from autograder import course, intake, reference, samples, training
+from autograder import course, intake, reference_oracle, samples, training
+from autograder.hidden_grading import grade_submission
 from autograder.results import Result
-from autograder.runner import grade_submission
 
 CNN = course.load("cnn")
-TRAINER = reference.module("cnn", "trainer")
+TRAINER = reference_oracle.module("cnn", "trainer")
 
 # A SimpleConvNet with the contract's params that never learns: its gradient is zero and it
 # keeps the batches it was given; each variant below adds a predict that looks answers up.
@@ -223,7 +223,7 @@ def test_the_forward_pass_is_the_reference_networks(conv):
     """``training.forward`` gives the reference SimpleConvNet's scores for any params, and
     ``param_shapes`` its shapes (odd sizes: the pooling floors)."""
     config = {"input_dim": (2, 9, 7), "conv_param": conv, "hidden_size": 6, "output_size": 4}
-    net = reference.module("cnn", "simple_convnet").SimpleConvNet(**config, seed=0)
+    net = reference_oracle.module("cnn", "simple_convnet").SimpleConvNet(**config, seed=0)
     rng = np.random.default_rng(1)
     for value in net.params.values():
         value[...] = rng.standard_normal(value.shape)

@@ -8,9 +8,10 @@ touches that submission. It reads ``submitted/<student>/<a>/`` with the kit's in
 ``release grade`` reads a folder (links and special files never followed or read, only
 the graded modules taken, with caps), adds a note for each cell of the student's notebook
 that holds code (the notebook is parsed as JSON, nothing of it runs), grades with its one
-:class:`autograder.batch.Grader` (student code in the kit's sandbox), writes the package it
-graded to ``<package>/<package name>/``, saves ``results/<id>.json`` and ``feedback/<id>.md``
-under ``--results`` (:func:`autograder.batch.save`) and answers one JSON line on stdout:
+:class:`autograder.batch.SubmissionGrader` (student code in the kit's sandbox), writes the
+package it graded to ``<package>/<package name>/``, saves ``results/<id>.json`` and
+``feedback/<id>.md`` under ``--results`` (:func:`autograder.batch.save`) and answers one
+JSON line on stdout:
 ``{"result": <path>}`` or, where the kit failed, ``{"error": <reason>}``. Anything else it
 prints goes to stderr. ``-P``: no folder of a submission is on its ``sys.path``.
 """
@@ -26,7 +27,7 @@ import traceback
 from pathlib import Path
 
 from autograder import course, intake
-from autograder.batch import Grader, Paths, grading, save, unconfined_allowed
+from autograder.batch import Paths, SubmissionGrader, grading, save, unconfined_allowed
 from autograder.course import Assignment
 
 MAX_CELL_NOTES = 5  # notebook cells named one by one; the rest are counted
@@ -105,7 +106,7 @@ def notebook_notes(path: Path, assignment: Assignment, course_cells: set[str]) -
     return found
 
 
-def grade(grader: Grader, results: Path, request: dict) -> Path:
+def grade(grader: SubmissionGrader, results: Path, request: dict) -> Path:
     """Grade the submission of one request (see the module docstring); the saved Result."""
     assignment = grader.assignment
     folder = Path(request["folder"])

@@ -8,7 +8,7 @@ names it ``autograder.jupyter.otter_plugin.KitGrades``). This module imports ott
    and all) is moved out of it, and the folder is rebuilt with the course's files only (the
    notebook, the question files, an empty ``__init__.py``). The upload's graded modules are
    read from the moved files by the kit's intake (as data, as ``release grade`` reads a
-   folder) and graded with :class:`autograder.batch.Grader` (student code in the kit's
+   folder) and graded with :class:`autograder.batch.SubmissionGrader` (student code in the kit's
    sandbox), and their public cases are run as ``grader.check`` runs them. Otter's kernel
    then starts in a folder that holds nothing of the student's, and ``.OTTER_LOG`` (which
    otter would unpickle) is gone.
@@ -44,7 +44,7 @@ from otter.test_files.abstract_test import TestCase, TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
 
 from autograder import course, intake
-from autograder.batch import Grader, grading, unconfined_allowed
+from autograder.batch import SubmissionGrader, grading, unconfined_allowed
 from autograder.course import Assignment
 from autograder.gradescope import student_of
 from autograder.intake import Submission
@@ -89,7 +89,7 @@ def upload_name() -> str | None:
     return Path(submission).name if submission else None
 
 
-def grade(grader: Grader, submission: Submission) -> tuple[Result, list[TestResult]]:
+def grade(grader: SubmissionGrader, submission: Submission) -> tuple[Result, list[TestResult]]:
     """The kit's result of ``submission`` (hidden cases numbered, as the engine names them)
     and its public cases, as ``grader.check`` runs them, with ``grader``'s sandbox."""
     result = grader.grade(submission)
@@ -129,11 +129,11 @@ def test_files(result: Result, public: list[TestResult]) -> list[ExceptionTestFi
     return files
 
 
-_batch: tuple[Grader, Submission] | None = None  # see batch_upload
+_batch: tuple[SubmissionGrader, Submission] | None = None  # see batch_upload
 
 
 @contextlib.contextmanager
-def batch_upload(grader: Grader, submission: Submission) -> Iterator[None]:
+def batch_upload(grader: SubmissionGrader, submission: Submission) -> Iterator[None]:
     """While active, the plugin of an ``otter run`` in this process grades ``submission``
     (an upload as the kit's intake read it) with ``grader``, instead of reading the files
     otter extracted: the batch road, `autograder.jupyter.otter_batch`."""

@@ -27,7 +27,7 @@ network namespace unless ``allow_unconfined=True``. :meth:`Runner.workspace` giv
 folder for a submission's files that the children can read (they may run as another uid).
 
 Where none of that exists (Windows, macOS), the self-check uses
-:class:`~autograder.sandbox.portable.PortableSandbox` instead: the same sessions and
+:class:`~autograder.sandbox.portable_parent.PortableSandbox` instead: the same sessions and
 outcomes, in a spawned process with time limits only (no confinement).
 
 Rules for probe modules (``autograder.probes.<assignment>``, or modules in ``probe_dirs``):

@@ -1,6 +1,6 @@
 """The portable runner's child: one session's calls in a spawned interpreter, unconfined.
 
-Started by :class:`autograder.sandbox.portable.PortableSandbox` as
+Started by :class:`autograder.sandbox.portable_parent.PortableSandbox` as
 ``python -I -B -c <boot> ROOT`` (spawn semantics: no fork, nothing Linux-only, so it runs on
 Windows and macOS too). Its stdin and stdout are the control channel, moved to other
 descriptors at once: student code reads stdin from the null device, and its stdout and

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder import reference, training
+from autograder import reference_oracle, training
 from autograder.compare import Tolerance
 
 CLOSE = Tolerance(rtol=1e-6, atol=1e-9)
@@ -76,7 +76,7 @@ def test_initialisation(grade):
 def test_training_on_digits(grade):
     """The course's loop trains the student's network on the digits within the time budget;
     the accuracy is computed here, from the trained params (autograder.training)."""
-    training.check(grade, reference.module("cnn", "trainer"))
+    training.check(grade, reference_oracle.module("cnn", "trainer"))
 
 
 RESIDUAL_CASES = {  # id: in_channels, out_channels, use_1x1conv, stride, input (N, H, W)
@@ -98,7 +98,7 @@ def test_residual(grade, case):
         "use_1x1conv": use_1x1conv,
         "stride": stride,
     }
-    block = reference.module("cnn", "resnet").Residual(**args).double()
+    block = reference_oracle.module("cnn", "resnet").Residual(**args).double()
     state = {}
     for key, value in block.state_dict().items():
         if key.endswith("num_batches_tracked"):

@@ -1,4 +1,4 @@
-"""The portable runner: the student's code in a separate process, with time limits, unconfined.
+"""The portable runner's parent side: student code in another process, time-limited, unconfined.
 
 For the self-check where the confined :class:`~autograder.sandbox.Sandbox` cannot run
 (Windows has no ``fork()``, macOS none of the Linux layers, some containers allow none of

@@ -1,30 +1,24 @@
-"""Grading one submission: its package in the sandbox, the graders and the oracle here.
+"""Grading side (the parent): its handle on the student's code, each call in the sandbox.
 
 The parent never imports student code. :class:`SandboxedStudent` runs each probe call in the
 submission's sandbox :class:`~autograder.sandbox.Session` (one confined child for all its
-calls, a fresh one after a fault) and turns each way a call can go wrong into feedback;
-:func:`grade_submission` runs the hidden graders (:class:`~autograder.pytest_runs.HiddenGraders`,
-collected once per process) in this process with the grading plugin.
+calls, a fresh one after a fault) and turns each way a call can go wrong into feedback. The
+hidden graders' run of one submission is :mod:`autograder.hidden_grading`'s; the public
+self-check uses this handle too, so this module imports nothing instructor-only.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from . import course, intake
-from .ahead import Ahead, Planned, Planner
+from .ahead import Ahead, Planned
 from .course import ROOT, Assignment
-from .grading import Context, Failure, Oracle, TimedOut
-from .intake import Submission
-from .pytest_runs import HiddenGraders
-from .results import GRADING_ERROR, Result
+from .graders_plugin import Failure, TimedOut
 from .sandbox import Outcome, Runner, SandboxError
 
 log = logging.getLogger(__name__)
@@ -34,9 +28,10 @@ SUBMISSION_BUDGET = 120.0  # seconds of sandboxed calls one submission may use i
 class SandboxedStudent:
     """The student's code, reached only through sandboxed probe calls (a ``StudentCode``).
 
-    With ``plan`` (:func:`call_plan`), the planned calls of a part go to the sandbox
-    together (:mod:`autograder.ahead`): a :class:`~autograder.sandbox.Sandbox`'s sessions
-    take several calls per request (``run_many``), the portable runner's do not."""
+    With ``plan`` (:func:`~autograder.hidden_grading.call_plan`), the planned calls of a
+    part go to the sandbox together (:mod:`autograder.ahead`): a
+    :class:`~autograder.sandbox.Sandbox`'s sessions take several calls per request
+    (``run_many``), the portable runner's do not."""
 
     def __init__(
         self,
@@ -113,29 +108,6 @@ class SandboxedStudent:
         self.session.close()
 
 
-_HIDDEN: dict[tuple[str, str | None], HiddenGraders] = {}
-
-
-def hidden_graders(name: str, select: str | None = None) -> HiddenGraders:
-    """Assignment ``name``'s hidden graders (``select``ed parts), collected once per
-    process (again after a failure of pytest itself)."""
-    graders = _HIDDEN.get((name, select))
-    if graders is None or graders.broken:
-        graders = _HIDDEN[name, select] = HiddenGraders(name, course.load(name).points, select)
-    return graders
-
-
-@functools.cache
-def call_plan(name: str, seed: int, select: str | None = None) -> tuple[Planned, ...]:
-    """The first call of each case of assignment ``name``'s hidden graders (``select``ed
-    parts), in order: a planning run with a stand-in student, once per process."""
-    # no oracle: the planner fails every case at its first call, before any comparison
-    context = Context(None, None, hidden=True, seed=seed)  # type: ignore[arg-type]
-    planner = context.student = Planner(context)
-    hidden_graders(name, select).run(context)
-    return tuple(planner.calls)
-
-
 class Redactor:
     """Puts neutral names (``<kit>``, ``<sandbox>``) for the grading machine's own folders in
     what the student's code returned or printed: feedback names no path of the machine."""
@@ -176,46 +148,3 @@ def explain(outcome: Outcome) -> str:
         lines.append("your code printed (first lines):")
         lines += [f"  | {line}" for line in outcome.stdout.strip().splitlines()[:5]]
     return "\n".join(lines)
-
-
-def grade_submission(
-    submission: Submission,
-    assignment: Assignment,
-    sandbox: Runner,
-    oracle: Oracle,
-    seed: int,
-    parts: list[str] | None = None,
-) -> Result:
-    """Grade one submission with the hidden graders of its assignment (of ``parts`` only,
-    if given)."""
-    started = time.perf_counter()
-    result = Result(
-        submission.student,
-        assignment.name,
-        assignment.points,
-        status=submission.status,
-        notes=list(submission.notes),
-        submission_sha256=submission.sha256 or "",
-    )
-    if submission.ok:
-        with sandbox.workspace() as folder:
-            intake.materialize(submission, assignment, folder)
-            select = " or ".join(parts) if parts else None
-            plan = call_plan(assignment.name, seed, select)
-            student = SandboxedStudent(sandbox, folder, assignment, plan=plan)
-            context = Context(student, oracle, hidden=True, seed=seed)
-            try:
-                hidden_graders(assignment.name, select).run(context)
-            finally:
-                student.close()
-            result.tests = context.results
-            result.metrics = context.metrics
-            if context.errors:  # a grade with holes made by the kit is no grade
-                shown = ", ".join(context.errors[:3]) + (" ..." if len(context.errors) > 3 else "")
-                result.status = (
-                    f"{GRADING_ERROR} ({len(context.errors)} cases failed in "
-                    f"the kit: {shown}); regrade with --student"
-                )
-            result.student_seconds = student.spent
-    result.execution_time = time.perf_counter() - started
-    return result

@@ -1,4 +1,4 @@
-"""The graders' side of a grading run: the ``grade`` fixture and the pytest plugin.
+"""Grading side, never in the sandbox: the graders' ``grade`` fixture and pytest plugin.
 
 A grader is a pytest test marked with its part (``@pytest.mark.conv2d``) that asks the
 ``grade`` fixture to run a probe on the student's code and to judge the result::
@@ -10,8 +10,8 @@ A grader is a pytest test marked with its part (``@pytest.mark.conv2d``) that as
         grade.check("conv2d", x=rng.standard_normal((2, 3, 7, 7)), ...)
 
 The student's code runs only in the sandbox (``StudentCode``); the expected value comes from
-an ``Oracle`` (the reference for hidden graders, recorded outputs for the public self-check);
-the comparison and the feedback happen here, in the parent.
+an :class:`~autograder.oracles.Oracle` (the reference for hidden graders, recorded outputs
+for the public self-check); the comparison and the feedback happen here, in the parent.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +26,7 @@ import numpy as np
 import pytest
 
 from .compare import DEFAULT, Tolerance, mismatch
-from .oracles import KnownMistake
+from .oracles import KnownMistake, Oracle
 from .results import TestResult
 
 OUTPUT_CAP = 4000  # characters of feedback per case
@@ -101,22 +100,6 @@ class StudentCode(Protocol):
     inputs cross as data: the caller's arrays are never changed."""
 
     def __call__(self, probe: str, inputs: dict, timeout: float) -> Any: ...
-
-
-class Oracle(Protocol):
-    """The expected plain value of a probe, for the reference or one of its mistakes;
-    never changes ``inputs``."""
-
-    def expect(
-        self, probe: str, inputs: dict, part: str, mistake: KnownMistake | None = None
-    ) -> Any: ...
-
-    def mistakes(self, part: str) -> Sequence[KnownMistake]: ...
-
-    def raised(self, probe: str, inputs: dict, part: str, mistake: KnownMistake) -> str | None:
-        """The name of the exception ``mistake`` raises on ``inputs`` (None if it returns,
-        or where that is not known)."""
-        ...
 
 
 @dataclass

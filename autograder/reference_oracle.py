@@ -1,8 +1,10 @@
-"""Expected values from the reference, in the grading parent (never in a child).
+"""Grading side, instructor only (never shipped, never in a child): the reference's oracle.
+
+Expected values come from the reference solution, run in the grading parent.
 
 :class:`ReferenceOracle` runs a probe on the reference package, or on the reference with one
 known :class:`~autograder.mistakes.Mistake` made, to recognise that mistake in a student's
-output. :class:`RecordingOracle` also keeps every answer, so the public self-check can ship
+output. :class:`AnswerRecorder` also keeps every answer, so the public self-check can ship
 the answers to the public cases without the reference.
 """
 
@@ -135,9 +137,10 @@ class ReferenceOracle:
         return self._raised[key]
 
 
-class RecordingOracle(ReferenceOracle):
-    """A reference oracle that also records each answer, and the answers of the part's
-    known mistakes, by :func:`~autograder.oracles.digest`; ``save`` writes what a
+class AnswerRecorder(ReferenceOracle):
+    """Records the answers at build time (``python -m release stubs``): a reference oracle
+    that also keeps each answer, and the answers of the part's known mistakes, by
+    :func:`~autograder.oracles.digest`; ``save`` writes what a
     :class:`~autograder.oracles.RecordedOracle` reads."""
 
     def __init__(self, assignment: Assignment):

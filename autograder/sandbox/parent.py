@@ -8,6 +8,7 @@ child's files through :func:`autograder.plain.load` and bounded reads.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import math
@@ -84,6 +85,7 @@ class Runner(Generic[S]):
     """
 
     _base: str | None = None
+    _session: S | None = None  # the one whose child runs (one at a time)
     limits: Limits
     session_class: Callable[
         [Any, str | os.PathLike[str], str | None, tuple[str, ...] | list[str], float, Limits], S
@@ -190,7 +192,6 @@ class Sandbox(Runner["Session"]):
         self._buf = b""
         self._base: str | None = None
         self._scratch_fd = -1
-        self._session: Session | None = None  # the one whose child the zygote serves
         self.restarts = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -392,22 +393,20 @@ class Sandbox(Runner["Session"]):
         self.restarts += 1
 
 
-class Session:
-    """The calls of one submission, served by one confined child (a fresh one after a fault).
+R = TypeVar("R", bound=Runner[Any])
 
-    The child imports the student's package once; before each call it resets the global
-    state the kit knows (:class:`autograder.sandbox.child.Baseline`) and gets a fresh call
-    folder as its cwd, HOME and TMPDIR. The parent talks to the child directly, over the
-    two pipes the zygote passed it when the child started: a request (one call or several,
-    :meth:`run_many`) and SIGCONT, one "done" byte per call, then SIGSTOP: the parent reads
-    a request's files while nothing of the student runs. A timeout, crash or exit ends the
-    child; the next call starts a new one. A session never serves two submissions, and a
-    sandbox runs one session at a time: opening another one ends it.
-    """
+
+class SessionBase(abc.ABC, Generic[R]):
+    r"""What every session checks and keeps: its runner, the submission's folder, the
+    student's package, the probe modules, the time budget and the limits (shared by the
+    confined :class:`Session` and the portable one). A runner serves one session at a
+    time: a session :meth:`_claim`\ s it to start a child, :meth:`_release`\ s it after."""
+
+    children = 0  # children started for this session (more than 1 after faults)
 
     def __init__(
         self,
-        sandbox: Sandbox,
+        sandbox: R,
         submission: str | os.PathLike[str],
         package: str | None,
         modules: tuple[str, ...] | list[str],
@@ -429,16 +428,46 @@ class Session:
         self.modules = tuple(modules)
         self.budget = _seconds(budget, "budget")
         self.limits = limits
-        self.children = 0  # children started for this session (more than 1 after faults)
-        self.requests = 0  # requests sent to its children (one call or several each)
-        self._folder: str | None = None  # the child's scratch folder while it lives
-        self._link: _Link | None = None  # the parent's ends of the child while it lives
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """End the child (if it lives) and delete its folder."""
+
+    def _claim(self) -> R:
+        """The runner, started, with its other session (if any) closed: this one's turn."""
+        box = self.sandbox
+        box.start()
+        if box._session is not None:
+            box._session.close()
+        return box
+
+    def _release(self) -> None:
+        if self.sandbox._session is self:
+            self.sandbox._session = None
+
+
+class Session(SessionBase["Sandbox"]):
+    """The calls of one submission, served by one confined child (a fresh one after a fault).
+
+    The child imports the student's package once; before each call it resets the global
+    state the kit knows (:class:`autograder.sandbox.child.Baseline`) and gets a fresh call
+    folder as its cwd, HOME and TMPDIR. The parent talks to the child directly, over the
+    two pipes the zygote passed it when the child started: a request (one call or several,
+    :meth:`run_many`) and SIGCONT, one "done" byte per call, then SIGSTOP: the parent reads
+    a request's files while nothing of the student runs. A timeout, crash or exit ends the
+    child; the next call starts a new one. A session never serves two submissions, and a
+    sandbox runs one session at a time: opening another one ends it.
+    """
+
+    requests = 0  # requests sent to its children (one call or several each)
+    _folder: str | None = None  # the child's scratch folder while it lives
+    _link: _Link | None = None  # the parent's ends of the child while it lives
 
     @property
     def open(self) -> bool:
@@ -466,14 +495,10 @@ class Session:
         if self._folder is not None and self.sandbox.running:
             _rmtree(self._folder)  # through our fd: still valid while the zygote runs
         self._drop()
-        if self.sandbox._session is self:
-            self.sandbox._session = None
+        self._release()
 
     def _start(self) -> None:
-        box = self.sandbox
-        box.start()
-        if box._session is not None:
-            box._session.close()
+        box = self._claim()
         folder = tempfile.mkdtemp(prefix="session-", dir=box._scratch_dir())
         limits = self.limits
         msg: Open = {

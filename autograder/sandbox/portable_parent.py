@@ -42,13 +42,13 @@ from autograder import plain
 
 from . import protocol as _protocol
 from .parent import (
-    _PACKAGE,
     _REPO,
     Layer,
     Limits,
     Outcome,
     Runner,
     SandboxError,
+    SessionBase,
     _classify,
     _probe_module,
     _rmtree,
@@ -103,7 +103,6 @@ class PortableSandbox(Runner["PortableSession"]):
         self.workdir = workdir
         self.start_timeout = start_timeout
         self._base: str | None = None
-        self._session: PortableSession | None = None  # the one whose child runs
 
     def start(self) -> None:
         """Make the runner's temporary folder (no-op when it exists); children start with
@@ -131,46 +130,18 @@ class PortableSandbox(Runner["PortableSession"]):
         }
 
 
-class PortableSession:
+class PortableSession(SessionBase["PortableSandbox"]):
     """The calls of one submission, served by one spawned child (a fresh one after a fault).
 
     The same contract as :class:`~autograder.sandbox.Session`, without its confinement.
     """
 
-    def __init__(
-        self,
-        sandbox: PortableSandbox,
-        submission: str | os.PathLike[str],
-        package: str | None,
-        modules: tuple[str, ...] | list[str],
-        budget: float,
-        limits: Limits,
-    ) -> None:
-        self.sandbox = sandbox
-        self.submission = os.path.realpath(os.fspath(submission))
-        if not os.path.isdir(self.submission):
-            raise SandboxError(f"submission folder {self.submission} does not exist")
-        if package is not None and (
-            not isinstance(package, str)
-            or not _PACKAGE.fullmatch(package)
-            or package in sys.stdlib_module_names
-            or package in ("autograder", "numpy", "torch")
-        ):
-            raise SandboxError(f"invalid student package name {package!r}")
-        self.package = package
-        self.modules = tuple(modules)
-        self.budget = _seconds(budget, "budget")
-        self.limits = limits
-        # What the child's calls may run in all, as the confined child's CPU limit.
-        self.allowance = float(limits.cpu or math.ceil(self.budget) + 1)
-        self.children = 0  # children started for this session (more than 1 after faults)
-        self._child: _Child | None = None
+    _child: _Child | None = None
 
-    def __enter__(self) -> PortableSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    @property
+    def allowance(self) -> float:
+        """What the child's calls may run in all, as the confined child's CPU limit."""
+        return float(self.limits.cpu or math.ceil(self.budget) + 1)
 
     @property
     def open(self) -> bool:
@@ -182,14 +153,10 @@ class PortableSession:
         if ended is not None:
             ended.kill()
             _rmtree(ended.folder)
-        if self.sandbox._session is self:
-            self.sandbox._session = None
+        self._release()
 
     def _start(self) -> _Child:
-        box = self.sandbox
-        box.start()
-        if box._session is not None:
-            box._session.close()
+        box = self._claim()
         assert box._base is not None
         folder = tempfile.mkdtemp(prefix="session-", dir=box._base)
         plan = {
@@ -270,8 +237,7 @@ class PortableSession:
         """Kill the child (its folder is left to the caller); its return code."""
         child, self._child = self._child, None
         assert child is not None
-        if self.sandbox._session is self:
-            self.sandbox._session = None
+        self._release()
         return child.kill()
 
 

@@ -278,7 +278,7 @@ def test_otter_zips_hold_no_hidden_grading(tmp_path):
     with zipfile.ZipFile(out / f"{OPTIM.name}-otter-student.zip") as archive:
         names = archive.namelist()
         assert f"{OPTIM.name}/{otter_files.notebook_name(OPTIM)}" in names
-        assert not [n for n in names if "graders" in n or "solutions" in n or "MISTAKES" in n]
+        assert not [n for n in names if "graders/" in n or "solutions" in n or "MISTAKES" in n]
         for name in names:
             if name.endswith((".py", ".ipynb", ".toml", ".txt", ".md")):
                 assert_no_secret(archive.read(name).decode(), f"student zip {name}")

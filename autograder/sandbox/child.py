@@ -44,7 +44,9 @@ from .protocol import (
     MESSAGE_CAP,
     OUT_DIR,
     RESULT_DIR,
+    ChildPlan,
     Record,
+    Request,
 )
 
 
@@ -156,8 +158,8 @@ class Baseline:
         np.random.set_state(self.numpy_random)
 
 
-def _next_request(fd: int, buffer: bytearray) -> dict[str, Any] | None:
-    """The next JSON line from the parent (None when it closed the pipe)."""
+def _next_request(fd: int, buffer: bytearray) -> Any:
+    """The next JSON line from the parent, decoded (None when it closed the pipe)."""
     while b"\n" not in buffer:
         chunk = os.read(fd, 4096)
         if not chunk:
@@ -168,7 +170,7 @@ def _next_request(fd: int, buffer: bytearray) -> dict[str, Any] | None:
     return json.loads(line)
 
 
-def _call(plan: dict[str, Any], probe: Any, folder: str) -> int:
+def _call(submission: str, fsize: int, probe: Any, folder: str) -> int:
     """Run ``probe(**inputs)`` with the inputs in ``folder``/in; write the result record
     (and the output) in ``folder``. Returns 0, or the exit code when no record could be
     written."""
@@ -198,10 +200,10 @@ def _call(plan: dict[str, Any], probe: Any, folder: str) -> int:
         except MemoryError:
             record = {"status": "memory"}
         except BaseException as exc:
-            record = _describe(exc, plan["submission"])
+            record = _describe(exc, submission)
             del exc
         else:
-            record = _dump_output(plan, value, folder)
+            record = _dump_output(fsize, value, folder)
             value = None
     inputs = None
     record["seconds"] = time.perf_counter() - started  # the student's share (untrusted)
@@ -216,7 +218,7 @@ def _call(plan: dict[str, Any], probe: Any, folder: str) -> int:
     return 0
 
 
-def _dump_output(plan: dict[str, Any], value: Any, folder: str) -> Record:
+def _dump_output(fsize: int, value: Any, folder: str) -> Record:
     try:
         plain.dump(plain.to_plain(value), os.path.join(folder, OUT_DIR))
         return {"status": "ok"}
@@ -226,7 +228,6 @@ def _dump_output(plan: dict[str, Any], value: Any, folder: str) -> Record:
         return {"status": "output", "message": str(exc)[:MESSAGE_CAP]}
     except OSError as exc:
         # EFBIG: past RLIMIT_FSIZE (a short write without an errno counts as the same)
-        fsize = plan["limits"]["fsize"]
         too_big = exc.errno in (errno.EFBIG, None)
         return {
             "status": "output",
@@ -254,7 +255,7 @@ def _finish(code: int) -> None:
     os._exit(code)
 
 
-def serve(plan: dict[str, Any], ready_fd: int, requests_fd: int, done_fd: int) -> None:
+def serve(plan: ChildPlan, ready_fd: int, requests_fd: int, done_fd: int) -> None:
     """Confine this freshly forked process, then run the parent's requests until the
     requests pipe closes; ``_exit`` at the end.
 
@@ -277,13 +278,19 @@ def serve(plan: dict[str, Any], ready_fd: int, requests_fd: int, done_fd: int) -
         _report_ready(ready_fd, {"ok": True, "applied": applied})
         buffer = bytearray()
         code = 0
+        request: Request | None
         while not code and (request := _next_request(requests_fd, buffer)) is not None:
             for call in request["calls"]:
                 module, _, function = call["probe"].partition(":")
                 folder = os.path.join(plan["scratch"], call["call"])
                 baseline.restore(folder)
                 confine.redirect_output(folder, plan["limits"]["stream"])
-                code = _call(plan, getattr(modules[module], function), folder)
+                code = _call(
+                    plan["submission"],
+                    plan["limits"]["fsize"],
+                    getattr(modules[module], function),
+                    folder,
+                )
                 if code:
                     break
                 _flush()

@@ -39,7 +39,7 @@ except ImportError:  # not POSIX: the parent refuses to start before anything ru
     resource = None  # type: ignore[assignment]
 
 from . import _linux, landlock, seccomp
-from .protocol import ENV_WHITELIST, STDERR, STDOUT
+from .protocol import ENV_WHITELIST, STDERR, STDOUT, ChildPlan
 
 
 class _CappedRaw(io.RawIOBase):
@@ -106,7 +106,7 @@ def _redirect_stdio(scratch: str, keep: tuple[int, ...], stream_cap: int) -> Non
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
 
 
-def set_rlimits(plan: dict[str, Any]) -> None:
+def set_rlimits(plan: ChildPlan) -> None:
     lim = plan["limits"]
     cpu = int(lim.get("cpu") or math.ceil(plan["budget"]) + 1)
     linux = sys.platform == "linux"
@@ -134,7 +134,7 @@ def set_rlimits(plan: dict[str, Any]) -> None:
                 raise  # elsewhere (macOS) some limits are not settable: best effort
 
 
-def _clean_environment(plan: dict[str, Any]) -> None:
+def _clean_environment(plan: ChildPlan) -> None:
     scratch = plan["scratch"]
     # The zygote was started with exactly ENV_WHITELIST (+ HOME); enforce it cheaply.
     for key in [k for k in os.environ if k not in ENV_WHITELIST]:
@@ -199,9 +199,7 @@ def drop_uid(uid: int) -> None:
     _linux.set_pdeathsig(signal.SIGKILL)
 
 
-def confine(
-    plan: dict[str, Any], keep: tuple[int, ...], trace: list[str] | None = None
-) -> list[str]:
+def confine(plan: ChildPlan, keep: tuple[int, ...], trace: list[str] | None = None) -> list[str]:
     """Apply every active layer of ``plan`` to this (single-threaded) process, keeping
     only the descriptors ``keep`` (besides 0, 1 and 2).
 

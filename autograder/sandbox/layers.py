@@ -51,7 +51,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _linux, landlock
-from .protocol import SessionLimits, ZygoteConfig
+from .protocol import ChildPlan, SessionLimits, ZygoteConfig
 
 SYSTEM_READ_ONLY = (
     "/usr/lib",
@@ -435,7 +435,7 @@ class Layers:
             return report["failed"], report["reason"]
         return None
 
-    def _test_child_body(self, plan: dict[str, Any], w: int, secret: str) -> None:
+    def _test_child_body(self, plan: ChildPlan, w: int, secret: str) -> None:
         from . import confine
 
         result: dict[str, Any] = {}
@@ -496,7 +496,7 @@ class Layers:
         budget: float,
         limits: SessionLimits,
         modules: tuple[str, ...] | list[str] = (),
-    ) -> dict[str, Any]:
+    ) -> ChildPlan:
         ro = [*self.interpreter_paths(), *SYSTEM_READ_ONLY, submission]
         rw = [scratch, *SYSTEM_READ_WRITE]
         self.cap_tasks(limits["nproc"])

@@ -33,7 +33,7 @@ from autograder import plain
 
 from . import _linux
 from . import protocol as _protocol
-from .protocol import Call, Ended, Layer, Limits, Open, Outcome, Reply, ZygoteConfig
+from .protocol import Call, Ended, Layer, Limits, Open, Outcome, Reply, Request, ZygoteConfig
 
 CONFINING = ("landlock", "seccomp", "netns")
 UID_BASE = 64000
@@ -654,11 +654,11 @@ class Session(SessionBase["Sandbox"]):
         assert link is not None
         self.requests += 1
         link.drain()  # bytes left by a thread of an earlier call
-        request = json.dumps({"calls": [{"probe": p, "call": n} for p, n in calls]}) + "\n"
+        request: Request = {"calls": [{"probe": p, "call": n} for p, n in calls]}
         before = _cpu_seconds(link.pid)
         started = previous = time.monotonic()
         try:
-            os.write(link.requests, request.encode())
+            os.write(link.requests, (json.dumps(request) + "\n").encode())
             link.signal(signal.SIGCONT)
         except OSError:  # the child stopped reading its requests: it is finished
             ended = self._end_child()

@@ -37,6 +37,7 @@ from typing import Any
 import numpy.random  # noqa: F401  (imported up front, as in the zygote)
 
 from . import child, confine, protocol
+from .protocol import PortablePlan, PortableRequest
 
 # Exit code when the plan could not be carried out (nothing of the student ran).
 EXIT_SETUP = 70
@@ -69,7 +70,7 @@ def _release_output(null: int, scratch: str) -> None:
     os.chdir(scratch)
 
 
-def _setup(plan: dict[str, Any], root: str) -> tuple[dict[str, Any], child.Baseline]:
+def _setup(plan: PortablePlan, root: str) -> tuple[dict[str, Any], child.Baseline]:
     """Import what the calls need, then hide the kit and expose the student's package.
 
     Returns the probe modules by name and the baseline every call starts from.
@@ -117,7 +118,7 @@ def main(root: str) -> None:
     code = EXIT_SETUP
     try:
         try:
-            plan = child._next_request(requests, buffer)
+            plan: PortablePlan | None = child._next_request(requests, buffer)
             if plan is None:
                 os._exit(0)
             modules, baseline = _setup(plan, root)
@@ -126,6 +127,7 @@ def main(root: str) -> None:
             os._exit(code)
         _send(replies, {"ok": True})
         stream = plan["limits"]["stream"]
+        request: PortableRequest | None
         while (request := child._next_request(requests, buffer)) is not None:
             module, _, function = request["probe"].partition(":")
             folder = os.path.join(plan["scratch"], request["call"])
@@ -137,7 +139,12 @@ def main(root: str) -> None:
             watchdog.daemon = True
             watchdog.start()
             started = time.process_time()
-            code = child._call(plan, getattr(modules[module], function), folder)
+            code = child._call(
+                plan["submission"],
+                plan["limits"]["fsize"],
+                getattr(modules[module], function),
+                folder,
+            )
             watchdog.cancel()
             if code:
                 break

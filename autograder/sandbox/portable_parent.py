@@ -159,7 +159,7 @@ class PortableSession(SessionBase["PortableSandbox"]):
         box = self._claim()
         assert box._base is not None
         folder = tempfile.mkdtemp(prefix="session-", dir=box._base)
-        plan = {
+        plan: _protocol.PortablePlan = {
             "submission": self.submission,
             "package": self.package,
             "modules": list(dict.fromkeys([*box.probes, *self.modules])),
@@ -205,7 +205,8 @@ class PortableSession(SessionBase["PortableSandbox"]):
         started = time.monotonic()
         try:
             limit = min(timeout, left)
-            reply = child.call({"probe": probe, "call": name, "timeout": limit}, limit)
+            request: _protocol.PortableRequest = {"probe": probe, "call": name, "timeout": limit}
+            reply = child.call(request, limit)
             wall = time.monotonic() - started
             child.used += wall
             if isinstance(reply, str):  # _TIMEOUT
@@ -274,7 +275,7 @@ class _Child:
                 self._replies.put(line)
         self._replies.put(None)
 
-    def _send(self, message: dict[str, Any]) -> bool:
+    def _send(self, message: _protocol.PortablePlan | _protocol.PortableRequest) -> bool:
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write((json.dumps(message) + "\n").encode())
@@ -298,7 +299,7 @@ class _Child:
                 if type(reply) is dict and key in reply:
                     return reply
 
-    def start(self, plan: dict[str, Any], timeout: float) -> str | None:
+    def start(self, plan: _protocol.PortablePlan, timeout: float) -> str | None:
         """Send the session's plan and wait until the child is ready; None, or why not."""
         reply = self._reply(time.monotonic() + timeout, "ok") if self._send(plan) else None
         if isinstance(reply, dict) and reply["ok"] is True:
@@ -311,7 +312,9 @@ class _Child:
             f": {tail}" if tail else ""
         )
 
-    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | str | None:
+    def call(
+        self, request: _protocol.PortableRequest, timeout: float
+    ) -> dict[str, Any] | str | None:
         """Send one call; its reply, None when the child died, :data:`_TIMEOUT` after
         ``timeout`` seconds."""
         deadline = time.monotonic() + max(timeout, 0.0)

@@ -1,8 +1,10 @@
 """What crosses between the parent, the zygote and the child: call folders' file names,
 the child's exit codes and caps, the environment, the typed call, limits, layers and
-outcomes, and the records the parent reads: the child's result record, the zygote's word on
-a child it reaped, and the reply the parent makes of both for each call. Both sides import
-this module; the parent never imports the child.
+outcomes; the messages (the zygote's configuration, the open request, a child's plan, the
+requests of the confined and the portable children); and the records the parent reads: the
+child's result record, the zygote's word on a child it reaped, and the reply the parent
+makes of both for each call. Both sides import this module; the parent never imports the
+child.
 """
 
 from __future__ import annotations
@@ -139,6 +141,57 @@ class Open(TypedDict):
     modules: list[str]  # its probe modules
     budget: float  # seconds of the session's calls
     limits: SessionLimits
+
+
+class ChildPlan(TypedDict):
+    """What a confined child applies (made by the zygote's layers, for one session)."""
+
+    scratch: str  # the child's scratch folder
+    submission: str  # the submission's folder (read-only)
+    package: str | None
+    scratch_root: str
+    budget: float
+    limits: SessionLimits
+    ro: list[str]  # what the child may read (Landlock)
+    rw: list[str]  # and write
+    modules: list[str]  # its probe modules (imported by the zygote)
+    layers: dict[str, bool]  # which layers are on
+    uid: int
+    landlock_abi: int
+    cap_last: int
+    sys_path: list[str]
+
+
+class PortablePlan(TypedDict):
+    """What the portable runner's child sets up (from the parent, its first line)."""
+
+    submission: str
+    package: str | None
+    modules: list[str]
+    preload: list[str]
+    probe_dirs: list[str]
+    site: list[str]  # the parent's site folders that ``-I`` leaves out
+    scratch: str
+    limits: dict[str, int]  # stream and fsize
+
+
+class CallEntry(TypedDict):
+    """One call of a request: a probe (``module:function``) and its call folder's name."""
+
+    probe: str
+    call: str
+
+
+class Request(TypedDict):
+    """The parent's request to a confined child: calls run in order."""
+
+    calls: list[CallEntry]
+
+
+class PortableRequest(CallEntry):
+    """The portable parent's request to its child: one call, with its time limit."""
+
+    timeout: float
 
 
 class Record(TypedDict, total=False):

@@ -281,8 +281,12 @@ class GradingPlugin:
 
     @pytest.fixture
     def grade(self, request: pytest.FixtureRequest) -> Grade:
-        self.context.part = self.part_of(request.node)
-        return Grade(self.context, self.context.part, case_id(request.node))
+        return self.grade_for(self.part_of(request.node), case_id(request.node))
+
+    def grade_for(self, part: str, case: str) -> Grade:
+        """The ``grade`` of the case ``case`` (its case_id) of ``part``, now being run."""
+        self.context.part = part
+        return Grade(self.context, part, case)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):

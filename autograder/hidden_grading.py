@@ -27,9 +27,9 @@ _HIDDEN: dict[tuple[str, str | None], HiddenGraders] = {}
 
 def hidden_graders(name: str, select: str | None = None) -> HiddenGraders:
     """Assignment ``name``'s hidden graders (``select``ed parts), collected once per
-    process (again after a failure of pytest itself)."""
+    process."""
     graders = _HIDDEN.get((name, select))
-    if graders is None or graders.broken:
+    if graders is None:
         graders = _HIDDEN[name, select] = HiddenGraders(name, course.load(name).points, select)
     return graders
 

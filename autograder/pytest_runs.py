@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from _pytest.config import _prepareconfig
 
-from .graders_plugin import Context, Grade, GradingPlugin, case_id
+from .graders_plugin import Context, GradingPlugin, case_id
 
 GRADERS = Path(__file__).parent / "graders"
 # pytest plugins the graders do not need: each costs time on every submission
@@ -97,7 +97,6 @@ class HiddenGraders:
         # case names depend on ``hidden`` only: fixed at collection
         self.plugin = GradingPlugin(Context(None, None, hidden=True, seed=0), points)  # type: ignore[arg-type]
         self.problems: list[str] = []
-        self.broken = False
         args = [*_args(tests, select), "-pno:terminal"]
         with contextlib.redirect_stdout(io.StringIO()), _no_plugin_autoload():
             config = _prepareconfig(args, plugins=[self.plugin, self])
@@ -131,23 +130,17 @@ class HiddenGraders:
 
     def run(self, context: Context) -> None:
         """Every case, for ``context`` (its results, metrics and errors are filled in).
-        Should the kit itself fail between cases, the graders are ``broken``: not to be
-        run again."""
-        if self.broken:
-            raise RuntimeError("these graders failed earlier")
+        Nothing of a run outlives it: the cases are the same for the next context."""
         self.plugin.context = context
-        self.broken = True
         with contextlib.redirect_stdout(io.StringIO()):
             for case in self.cases:
-                context.part = case.part
-                grade = Grade(context, case.part, case.case)
+                grade = self.plugin.grade_for(case.part, case.case)
                 try:
                     case.function(grade=grade, **case.params)
                     error = None
                 except (Exception, pytest.fail.Exception, pytest.skip.Exception) as raised:
                     error = raised
                 context.results.append(self.plugin.result(case.nodeid, case.part, error))
-        self.broken = False
 
 
 @contextlib.contextmanager

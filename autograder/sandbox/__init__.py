@@ -48,7 +48,7 @@ excerpts; files the child writes live in the call's folder (cwd, HOME, TMPDIR), 
 after the call.
 """
 
-from .parent import Runner, Sandbox, SandboxError, Session, SessionLike, layers
+from .parent import Runner, Sandbox, SandboxError, Session, SessionBase, layers
 from .protocol import STATUSES, Call, Layer, Limits, Outcome
 
 __all__ = [
@@ -61,6 +61,6 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "Session",
-    "SessionLike",
+    "SessionBase",
     "layers",
 ]

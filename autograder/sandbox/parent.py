@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, Self, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast
 
 import autograder
 from autograder import plain
@@ -56,31 +56,14 @@ class _ZygoteLost(Exception):
     pass
 
 
-class SessionLike(Protocol):
-    """What every runner's session offers: the calls of one submission, one at a time
-    (a :class:`Sandbox`'s :class:`Session` also takes several per request)."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-    def run(self, probe: str, inputs: dict[str, Any], timeout: float) -> Outcome:
-        """``probe(**inputs)`` in the session's child, with a wall ``timeout``."""
-        ...
-
-    def close(self) -> None:
-        """End the session's child (if it runs) and delete its folder."""
-        ...
-
-
-S = TypeVar("S", bound=SessionLike, covariant=True)
+S = TypeVar("S", bound="SessionBase[Any]", covariant=True)
 
 
 class Runner(Generic[S]):
     """What runs a submission's calls: :class:`Sandbox`, or the self-check's portable runner.
 
     Subclasses make ``_base`` (their own folder) in ``start`` and remove it in ``close``,
-    and set ``session_class``: what :meth:`session` makes (a :class:`SessionLike`, from the
+    and set ``session_class``: what :meth:`session` makes (a :class:`SessionBase`, from the
     runner, the submission, its package, the probe modules, the budget and the limits).
     """
 
@@ -397,10 +380,12 @@ R = TypeVar("R", bound=Runner[Any])
 
 
 class SessionBase(abc.ABC, Generic[R]):
-    r"""What every session checks and keeps: its runner, the submission's folder, the
-    student's package, the probe modules, the time budget and the limits (shared by the
-    confined :class:`Session` and the portable one). A runner serves one session at a
-    time: a session :meth:`_claim`\ s it to start a child, :meth:`_release`\ s it after."""
+    r"""What every runner's session offers (the calls of one submission, one at a time; a
+    :class:`Session` also takes several per request) and what it checks and keeps: its
+    runner, the submission's folder, the student's package, the probe modules, the time
+    budget and the limits (shared by the confined :class:`Session` and the portable one). A
+    runner serves one session at a time: a session :meth:`_claim`\ s it to start a child,
+    :meth:`_release`\ s it after."""
 
     children = 0  # children started for this session (more than 1 after faults)
 
@@ -434,6 +419,10 @@ class SessionBase(abc.ABC, Generic[R]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @abc.abstractmethod
+    def run(self, probe: str, inputs: dict[str, Any], timeout: float) -> Outcome:
+        """``probe(**inputs)`` in the session's child, with a wall ``timeout``."""
 
     @abc.abstractmethod
     def close(self) -> None:

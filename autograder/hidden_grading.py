@@ -22,16 +22,12 @@ from .results import GRADING_ERROR, Result
 from .sandbox import Runner
 from .sandboxed_student import SandboxedStudent
 
-_HIDDEN: dict[tuple[str, str | None], HiddenGraders] = {}
 
-
+@functools.cache
 def hidden_graders(name: str, select: str | None = None) -> HiddenGraders:
     """Assignment ``name``'s hidden graders (``select``ed parts), collected once per
     process."""
-    graders = _HIDDEN.get((name, select))
-    if graders is None:
-        graders = _HIDDEN[name, select] = HiddenGraders(name, course.load(name).points, select)
-    return graders
+    return HiddenGraders(name, course.load(name).points, select)
 
 
 @functools.cache

@@ -19,20 +19,60 @@ from student_environment import StudentEnvironment
 from autograder import batch, course
 
 # Environments that take minutes to build (mostly pip installing torch) are prepared in the
-# background from the end of collection, side by side with the tests that come before the
-# first one that needs them: each preparation is keyed by the session fixture that waits for
-# it, and starts only when a collected test uses that fixture.
+# background, side by side: each preparation is keyed by the session fixture that waits for
+# it, and starts only when a collected test uses that fixture. They start at the end of
+# collection; in a pytest-xdist worker (which collects every test and runs its share) when
+# the first of them is waited for, so that only the worker that runs those tests makes them.
 _preparations: dict[str, Callable[[], Any]] = {
     "gradescope": lambda: {name: GradescopeImage(course.load(name)) for name in course.names()},
     "student_environment": StudentEnvironment,
 }
 _pool = ThreadPoolExecutor(max_workers=len(_preparations), thread_name_prefix="prepare")
 _prepared: dict[str, Future] = {}
+_used: set[str] = set()  # the preparations that collected tests wait for
+
+# Tests on the system's interpreter: the sandbox's uid layer is on there, and the children of
+# one slot share a uid and its process limit, so these tests never run side by side.
+SYSTEM_INTERPRETER = {"gradescope", "student_environment", "system_kit"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-xdist's work units (``--dist loadgroup``): a test module is one, so that its
+    module fixtures are made once; every test on the system's interpreter is one more. In a
+    worker the units go heaviest first (the same order in every worker): the system's (it
+    waits for the preparations), then the modules with slow tests, then the rest."""
+    units = {item: _unit(item) for item in items}
+    for item, unit in units.items():
+        own = item.get_closest_marker("xdist_group")
+        if own and unit != own.args[0]:
+            raise pytest.UsageError(f"{item.nodeid}: the system's interpreter is its unit")
+        if not own:
+            item.add_marker(pytest.mark.xdist_group(unit))
+    if hasattr(config, "workerinput"):
+        slow = {units[item] for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: (units[item] != "system-interpreter", units[item] not in slow))
+
+
+def _unit(item: pytest.Item) -> str:
+    """The test's work unit: the system's interpreter, its module's own ``xdist_group``
+    (modules that share something made once per process, e.g. the graded demo), or its
+    module."""
+    if SYSTEM_INTERPRETER & set(getattr(item, "fixturenames", ())):
+        return "system-interpreter"
+    own = item.get_closest_marker("xdist_group")
+    return str(own.args[0]) if own else item.nodeid.partition("::")[0]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
-    for name in used & _preparations.keys():
+    _used.update(name for item in session.items for name in getattr(item, "fixturenames", ()))
+    _used.intersection_update(_preparations)
+    if not (hasattr(session.config, "workerinput") or session.config.option.collectonly):
+        _start(_used)
+
+
+def _start(names: set[str]) -> None:
+    for name in sorted(names - _prepared.keys()):
         _prepared[name] = _pool.submit(_preparations[name])
 
 
@@ -46,9 +86,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def _waited(name: str) -> Any:
-    """What the preparation of ``name`` made (started now if collection did not start it)."""
-    if name not in _prepared:
-        _prepared[name] = _pool.submit(_preparations[name])
+    """What the preparation of ``name`` made (with the others collection found used)."""
+    _start(_used | {name})
     return _prepared[name].result()
 
 

@@ -7,6 +7,8 @@ from autograder import course
 from autograder.reference_oracle import known_mistakes
 from release.demo import BUGGY, INDEPENDENT
 
+pytestmark = pytest.mark.xdist_group("demo")  # graded once per process: with test_report.py
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", course.names())

@@ -22,7 +22,8 @@ from release import report_data
 from release.demo import BUGGY, INDEPENDENT
 from release.report import report
 
-pytestmark = pytest.mark.slow  # the demo's samples graded, and a browser
+# The demo's samples graded (once per process: with test_demo.py), and a browser.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
 IN_CI = bool(os.environ.get("CI"))
 needs_chromium = pytest.mark.skipif(

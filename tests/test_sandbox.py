@@ -82,6 +82,9 @@ def active(box, name: str) -> bool:
 
 
 def zygote_children(box) -> list[str]:
+    """The zygote's children once it answered a message (it reaps an ended session's child
+    before it serves the next one)."""
+    box._request({"op": "ping"}, time.monotonic() + 10.0)
     pid = box.info["pid"]
     with open(f"/proc/{pid}/task/{pid}/children") as fh:
         return fh.read().split()

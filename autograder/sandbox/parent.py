@@ -468,7 +468,7 @@ class Session(SessionBase["Sandbox"]):
             self._drop()
             return
         try:
-            self._end_child()
+            self._end_child(reap=False)  # stopped, no verdict: the zygote reaps it later
         except _ZygoteLost:
             self.sandbox._lost()
         self._ended()
@@ -708,10 +708,13 @@ class Session(SessionBase["Sandbox"]):
         self._ended()
         raise SandboxError(f"the child did not stop within {STOP_TIMEOUT:g} s")
 
-    def _end_child(self, timed_out: bool = False) -> Ended:
-        """Ask the zygote to kill (if need be) and reap the child: how it ended."""
+    def _end_child(self, timed_out: bool = False, reap: bool = True) -> Ended:
+        """Ask the zygote to kill (if need be) and reap the child: how it ended (without
+        ``reap``, the zygote reaps it before its next message and says nothing)."""
         box = self.sandbox
-        reply = box._request({"op": "end", "timed_out": timed_out}, time.monotonic() + box.grace)
+        reply = box._request(
+            {"op": "end", "timed_out": timed_out, "reap": reap}, time.monotonic() + box.grace
+        )
         if not reply.get("ok"):
             raise SandboxError(str(reply.get("error", "sandbox request failed"))[:2000])
         return cast(Ended, reply)

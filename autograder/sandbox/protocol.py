@@ -216,7 +216,7 @@ class Ended(TypedDict, total=False):
 
     ok: bool
     alive: bool  # False
-    status: int  # the wait status (absent when there was no child)
+    status: int  # the wait status (absent when there was no child, or it is not reaped yet)
     timed_out: bool  # the parent killed it at a time limit
     oom: bool  # the kernel's OOM killer killed it
     cpu_total: float  # seconds of CPU, user + system

@@ -82,6 +82,9 @@ def active(box, name: str) -> bool:
 
 
 def zygote_children(box) -> list[str]:
+    """The zygote's children once it answered a message (it reaps an ended session's child
+    before it serves the next one)."""
+    box._request({"op": "ping"}, time.monotonic() + 10.0)
     pid = box.info["pid"]
     with open(f"/proc/{pid}/task/{pid}/children") as fh:
         return fh.read().split()
@@ -944,17 +947,20 @@ def test_a_session_runs_only_its_probe_modules(box, area):
 
 
 def test_names_planted_in_the_session_folder_do_not_block_later_calls(box, area):
-    """The child may write next to its call folder; files and folders it names like the
-    calls to come cannot stop them (each call folder gets a fresh, unpredictable name)."""
+    """The child may write next to its call folder and its request folder; files and
+    folders it names like the requests and calls to come cannot stop them (each request
+    folder gets a fresh, unpredictable name, and its call folders are made with it)."""
     sub = submit(
         area,
         """
         import os
         def f():
             for i in range(1, 50):
-                open(os.path.join("..", f"call-{i}"), "w").close()
-                os.makedirs(os.path.join("..", f"call-x{i}", "result"), exist_ok=True)
-            return os.path.basename(os.getcwd())
+                for up in ("..", os.path.join("..", "..")):
+                    for name in (f"call-{i}", f"request-{i}"):
+                        open(os.path.join(up, name), "w").close()
+                        os.makedirs(os.path.join(up, name + "x", "result"), exist_ok=True)
+            return os.getcwd()
     """,
     )
     with box.session(sub, "stu", modules=[PROBES]) as session:
@@ -964,25 +970,27 @@ def test_names_planted_in_the_session_folder_do_not_block_later_calls(box, area)
 
 
 def test_a_child_that_fills_its_scratch_gets_a_fresh_one(area):
-    """Files a call leaves behind stay for the child's next calls; when they fill the
-    scratch space, the next call cannot even receive its inputs: it fails with that reason
-    and the call after it runs in a fresh child with an empty scratch."""
+    """Files a call leaves in its session folder (above its request folder, which goes
+    after the request) stay for the child's next calls; when they fill the scratch space,
+    the next call cannot even receive its inputs: it fails with that reason and the call
+    after it runs in a fresh child with an empty scratch."""
     sub = submit(
         area,
         """
         import os
+        SESSION = os.path.join("..", "..")
         def f(fill, pad):
             if fill:  # all the space but what this call's result needs
                 with open("reserve", "wb") as fh:
                     fh.write(bytes(256 << 10))
                 try:
                     for i in range(64):
-                        with open(os.path.join("..", f"junk{i}"), "wb") as fh:
+                        with open(os.path.join(SESSION, f"junk{i}"), "wb") as fh:
                             fh.write(bytes(1 << 20))
                 except OSError:
                     pass
                 os.remove("reserve")
-            return len([n for n in os.listdir("..") if n.startswith("junk")])
+            return len([n for n in os.listdir(SESSION) if n.startswith("junk")])
     """,
     )
     big = np.zeros(1 << 17)  # 1 MiB of inputs: more than the room left
@@ -1062,6 +1070,34 @@ def _calls(*args: object, timeout: float = 1.0) -> list[tuple[str, dict, float]]
     return [
         (f"{PROBES}:call", {"module": "stu.m", "function": "f", "args": [a]}, timeout) for a in args
     ]
+
+
+def test_a_call_that_rewrites_its_request_folder_changes_nothing_of_the_later_calls(box, area):
+    """A request's folder is the child's to write: a call that forges the inputs document
+    and plants a result in the next call's folder changes nothing of that call (the inputs
+    were read with the request; the call writes its own result over the planted one)."""
+    sub = submit(
+        area,
+        """
+        import os
+        FORGED = '{"format":"plain","version":2,"root":%s}'
+        def f(x):
+            if x == "plant":  # the inputs replaced (the parent's own files, its folder the child's)
+                os.rename(os.path.join("..", "in"), os.path.join("..", "old"))
+                os.mkdir(os.path.join("..", "in"))
+                with open(os.path.join("..", "in", "data.json"), "w") as fh:
+                    fh.write(FORGED % '[{"dict":{}},{"dict":{}}]')
+                for name, root in (("result", '{"dict":{"status":"ok"}}'), ("out", '"planted"')):
+                    os.makedirs(os.path.join("..", "call-1", name))
+                    with open(os.path.join("..", "call-1", name, "data.json"), "w") as fh:
+                        fh.write(FORGED % root)
+            return x
+    """,
+    )
+    with box.session(sub, "stu", modules=[PROBES]) as session:
+        outcomes = session.run_many(_calls("plant", "real"))
+        assert [(o.status, o.value) for o in outcomes] == [("ok", "plant"), ("ok", "real")]
+        assert session.children == 1
 
 
 def test_a_request_of_several_calls_gives_each_its_outcome_up_to_the_one_that_ends_the_child(

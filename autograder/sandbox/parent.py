@@ -468,7 +468,7 @@ class Session(SessionBase["Sandbox"]):
             self._drop()
             return
         try:
-            self._end_child()
+            self._end_child(reap=False)  # stopped, no verdict: the zygote reaps it later
         except _ZygoteLost:
             self.sandbox._lost()
         self._ended()
@@ -561,39 +561,41 @@ class Session(SessionBase["Sandbox"]):
                 raise SandboxError(
                     f"{probe!r} is no function of the session's probe modules {self.modules}"
                 )
-        works: list[str] = []
+        names = [f"call-{index}" for index in range(len(checked))]
+        request = ""
         try:
-            for _, inputs, _ in checked:
-                # a fresh name the child cannot have taken in advance (it may write in ``folder``)
-                works.append(tempfile.mkdtemp(prefix="call-", dir=folder))
-                if box._layers["uid"].active:
-                    os.chown(works[-1], box.uid, box.uid)
-                plain.dump(inputs, os.path.join(works[-1], _protocol.IN_DIR))
+            # a fresh name the child cannot have taken in advance (it may write in
+            # ``folder``), holding every call's inputs in one document and a folder per call
+            request = tempfile.mkdtemp(prefix="request-", dir=folder)
+            for name in names:
+                os.mkdir(os.path.join(request, name))
+            if box._layers["uid"].active:
+                for name in ("", *names):
+                    os.chown(os.path.join(request, name), box.uid, box.uid)
+            plain.dump(
+                [inputs for _, inputs, _ in checked], os.path.join(request, _protocol.IN_DIR)
+            )
         except plain.PlainDataError as exc:
-            for work in works:
-                _rmtree(work)
+            _rmtree(request)
             raise SandboxError(f"inputs are not plain data: {exc}") from None
         except OSError as exc:  # the child's earlier calls filled the scratch
-            if works:
-                _rmtree(works.pop())
-            if not works:
-                self.close()
-                return [
-                    Outcome(
-                        "crash",
-                        message="no room for this call's inputs: your code filled "
-                        f"its scratch space in an earlier call ({exc.strerror}); the next "
-                        "call starts afresh",
-                    )
-                ]
+            if request:
+                _rmtree(request)
+            self.close()
+            return [
+                Outcome(
+                    "crash",
+                    message="no room for this call's inputs: your code filled "
+                    f"its scratch space in an earlier call ({exc.strerror}); the next "
+                    "call starts afresh",
+                )
+            ]
         try:
             try:
                 replies, alive = self._serve(
-                    [
-                        (probe, os.path.basename(work))
-                        for (probe, _, _), work in zip(checked, works, strict=False)
-                    ],
-                    [timeout for _, _, timeout in checked[: len(works)]],
+                    os.path.basename(request),
+                    [(probe, name) for (probe, _, _), name in zip(checked, names, strict=True)],
+                    [timeout for _, _, timeout in checked],
                     time_left,
                 )
             except _ZygoteLost as exc:
@@ -608,10 +610,10 @@ class Session(SessionBase["Sandbox"]):
                 ]
             outcomes = []
             claimed = 0.0  # seconds the records say the probes took, checked against the clock
-            for reply, work in zip(replies, works, strict=False):
+            for reply, name in zip(replies, names, strict=False):
                 reply["seconds_cap"] = reply["elapsed"] - claimed
                 # nothing of a dead child's last call is read (its folder goes with it)
-                where = work if reply.get("alive") else None
+                where = os.path.join(request, name) if reply.get("alive") else None
                 outcome = _read_call(reply, where, reply["limit"], self.limits, self.budget)
                 claimed += outcome.probe_seconds
                 outcomes.append(outcome)
@@ -620,8 +622,7 @@ class Session(SessionBase["Sandbox"]):
             return outcomes
         finally:
             if self._folder is not None:  # else gone with the child (or the zygote)
-                for work in works:
-                    _rmtree(work)
+                _rmtree(request)
 
     def _check(self, probe: str, inputs: Any, timeout: float) -> tuple[str, dict[str, Any], float]:
         module = _probe_module(probe)
@@ -632,18 +633,22 @@ class Session(SessionBase["Sandbox"]):
         return probe, inputs, _seconds(timeout, "timeout")
 
     def _serve(
-        self, calls: list[tuple[str, str]], timeouts: list[float], time_left: float | None
+        self,
+        folder: str,
+        calls: list[tuple[str, str]],
+        timeouts: list[float],
+        time_left: float | None,
     ) -> tuple[list[Reply], bool]:
-        """Hand the child one request (``(probe, call folder name)`` each), continue it,
-        collect a "done" byte per call within its time limit, stop it. One reply per call
-        that ran (``alive``, or how the child ended: the last one), each with its ``wall``,
-        ``cpu``, ``limit`` and ``elapsed`` (seconds since the request, at its end); and
-        whether the child still lives."""
+        """Hand the child one request (its folder's name, ``(probe, call folder name)``
+        each), continue it, collect a "done" byte per call within its time limit, stop it.
+        One reply per call that ran (``alive``, or how the child ended: the last one), each
+        with its ``wall``, ``cpu``, ``limit`` and ``elapsed`` (seconds since the request, at
+        its end); and whether the child still lives."""
         link = self._link
         assert link is not None
         self.requests += 1
         link.drain()  # bytes left by a thread of an earlier call
-        request: Request = {"calls": [{"probe": p, "call": n} for p, n in calls]}
+        request: Request = {"folder": folder, "calls": [{"probe": p, "call": n} for p, n in calls]}
         before = _cpu_seconds(link.pid)
         started = previous = time.monotonic()
         try:
@@ -708,10 +713,13 @@ class Session(SessionBase["Sandbox"]):
         self._ended()
         raise SandboxError(f"the child did not stop within {STOP_TIMEOUT:g} s")
 
-    def _end_child(self, timed_out: bool = False) -> Ended:
-        """Ask the zygote to kill (if need be) and reap the child: how it ended."""
+    def _end_child(self, timed_out: bool = False, reap: bool = True) -> Ended:
+        """Ask the zygote to kill (if need be) and reap the child: how it ended (without
+        ``reap``, the zygote reaps it before its next message and says nothing)."""
         box = self.sandbox
-        reply = box._request({"op": "end", "timed_out": timed_out}, time.monotonic() + box.grace)
+        reply = box._request(
+            {"op": "end", "timed_out": timed_out, "reap": reap}, time.monotonic() + box.grace
+        )
         if not reply.get("ok"):
             raise SandboxError(str(reply.get("error", "sandbox request failed"))[:2000])
         return cast(Ended, reply)

@@ -14,9 +14,10 @@ stderr go to files in the call's folder. Protocol, one JSON line each way:
    ``{"ok": false, "error": "..."}`` and exits);
 2. per call the parent sends ``{"probe": "module:function", "call": "<folder in scratch>",
    "timeout": seconds}`` (the inputs are in that folder, written with
-   :mod:`autograder.plain`); the child restores the baseline and runs the call as the
-   confined child does (:func:`autograder.sandbox.child._call`: the same result record,
-   output and messages), then answers ``{"done": "<folder>", "cpu": seconds}``.
+   :mod:`autograder.plain` as a request of one call); the child restores the baseline
+   and runs the call as the confined child does (:func:`autograder.sandbox.child._call`:
+   the same result record, output and messages), then answers ``{"done": "<folder>",
+   "cpu": seconds}``.
 
 It ends when its stdin closes, or with the confined child's exit codes when no record could
 be written. The parent kills it when a call runs out of time; should the parent be gone, a
@@ -143,6 +144,8 @@ def main(root: str) -> None:
                 plan["submission"],
                 plan["limits"]["fsize"],
                 getattr(modules[module], function),
+                child._request_inputs(os.path.join(folder, protocol.IN_DIR), 1),
+                0,
                 folder,
             )
             watchdog.cancel()

@@ -190,7 +190,7 @@ class PortableSession(SessionBase["PortableSandbox"]):
         child = self._child or self._start()
         try:
             work = tempfile.mkdtemp(prefix="call-", dir=child.folder)
-            plain.dump(inputs, os.path.join(work, _protocol.IN_DIR))
+            plain.dump([inputs], os.path.join(work, _protocol.IN_DIR))  # a request of one
         except plain.PlainDataError as exc:
             raise SandboxError(f"inputs are not plain data: {exc}") from None
         except OSError as exc:  # the disk is full

@@ -15,8 +15,9 @@ from typing import Any, Literal, TypedDict
 
 STATUSES = ("ok", "error", "timeout", "crash", "exit", "memory", "output")
 
-# A call folder, made by the parent: the inputs in ``in/`` (plain data); the child writes
-# its record in ``result/``, its value in ``out/`` and its streams beside them.
+# A request folder, made by the parent: every call's inputs in ``in/`` (plain data, a list
+# of one dict per call) and an empty call folder per call, in which the child writes its
+# record in ``result/``, its value in ``out/`` and its streams beside them.
 STDOUT = "stdout.txt"
 STDERR = "stderr.txt"
 IN_DIR = "in"
@@ -183,13 +184,16 @@ class CallEntry(TypedDict):
 
 
 class Request(TypedDict):
-    """The parent's request to a confined child: calls run in order."""
+    """The parent's request to a confined child: calls run in order, their folders (and
+    inputs) in the request folder ``folder`` of the child's scratch."""
 
+    folder: str
     calls: list[CallEntry]
 
 
 class PortableRequest(CallEntry):
-    """The portable parent's request to its child: one call, with its time limit."""
+    """The portable parent's request to its child: one call (its folder in the scratch,
+    holding its inputs as a request of one), with its time limit."""
 
     timeout: float
 
@@ -216,7 +220,7 @@ class Ended(TypedDict, total=False):
 
     ok: bool
     alive: bool  # False
-    status: int  # the wait status (absent when there was no child)
+    status: int  # the wait status (absent when there was no child, or it is not reaped yet)
     timed_out: bool  # the parent killed it at a time limit
     oom: bool  # the kernel's OOM killer killed it
     cpu_total: float  # seconds of CPU, user + system

@@ -14,8 +14,12 @@ with a whitelisted environment (thread variables = 1 before NumPy/torch load). I
    (:mod:`.confine`) and serves calls (:mod:`.child`), waits for its setup report on a
    private pipe, stops it (SIGSTOP) and passes the parent the child's requests and "done"
    pipes with the reply, once; ``end`` kills the child if need be, reaps it and says how
-   it ended (wait status, rusage, whether the OOM killer took it); ``stop`` stops it for a
-   parent that cannot see the child's threads in /proc.
+   it ended (wait status, rusage, whether the OOM killer took it), or, with ``"reap":
+   false`` (a session that ends with its child stopped, no verdict to make), kills it and
+   answers at once: the kernel tears the child down while the parent goes on, and the
+   zygote reaps it before it serves the next message (above all before the next fork:
+   the pids cgroup and ``RLIMIT_NPROC`` count the dying child's tasks until it is reaped);
+   ``stop`` stops it for a parent that cannot see the child's threads in /proc.
 
 The calls themselves never pass through the zygote: the parent writes the child's
 requests, continues it, waits for its "done" bytes and stops it. The zygote waits on the
@@ -62,6 +66,7 @@ class Zygote:
         self._probe_ok: set[str] = set()
         self.oom_seen = self._oom_kills()
         self.child: _Child | None = None  # of the open session
+        self.dying: _Child | None = None  # killed by an end without reaping, not reaped yet
         self._passed: list[int] = []  # its pipes' parent ends, until they are sent
 
     def detect(self) -> None:
@@ -246,19 +251,37 @@ class Zygote:
 
     def end(self, req: dict[str, Any] | None = None) -> Ended:
         """End the session: kill its child (if any), reap it, and say how it ended
-        (``timed_out``: the parent killed it at a time limit, not the kernel)."""
-        return self._end(timed_out=bool((req or {}).get("timed_out")))
+        (``timed_out``: the parent killed it at a time limit, not the kernel); with
+        ``reap`` false, kill it and leave the reaping to :meth:`reap`."""
+        req = req or {}
+        return self._end(timed_out=bool(req.get("timed_out")), wait=req.get("reap") is not False)
 
-    def _end(self, timed_out: bool = False) -> Ended:
+    def reap(self) -> None:
+        """Reap the child an end left dying (waiting for it to be gone), if any."""
+        c, self.dying = self.dying, None
+        if c is not None:
+            _, status, usage = os.wait4(c.pid, 0)
+            self._reaped(c, status, usage, timed_out=False)
+
+    def _end(self, timed_out: bool = False, wait: bool = True) -> Ended:
+        self.reap()
         c, self.child = self.child, None
         self._close_passed()
         if c is None:
             return {"ok": True, "alive": False}
         if c.ended is None:
             self._kill(c.pid, c.pidfd)
+            if not wait:
+                self.dying = c
+                return {"ok": True, "alive": False}
             _, status, usage = os.wait4(c.pid, 0)
         else:
             status, usage = c.ended
+        return self._reaped(c, status, usage, timed_out)
+
+    def _reaped(self, c: _Child, status: int, usage: Any, timed_out: bool) -> Ended:
+        """How a reaped child ended; its pidfd closed, its uid swept where no PID
+        namespace took its processes with it."""
         if c.pidfd >= 0:
             os.close(c.pidfd)
         if not self.layers.on("pidns") and self.layers.on("uid"):
@@ -360,6 +383,7 @@ class Zygote:
         Between requests the zygote waits here: the parent talks to the child itself."""
         while True:
             req = self.recv()
+            self.reap()
             if req is None or req.get("op") == "exit":
                 return
             op = req.get("op")

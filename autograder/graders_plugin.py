@@ -9,6 +9,10 @@ A grader is a pytest test marked with its part (``@pytest.mark.conv2d``) that as
         rng = grade.rng(case)
         grade.check("conv2d", x=rng.standard_normal((2, 3, 7, 7)), ...)
 
+Inputs that take time to draw are built once per process, for every submission alike:
+``params, grads = grade.inputs(_updates, steps)`` calls ``_updates(grade.rng(), steps)``
+the first time only (:meth:`Grade.inputs`).
+
 The student's code runs only in the sandbox (``StudentCode``); the expected value comes from
 an :class:`~autograder.oracles.Oracle` (the reference for hidden graders, recorded outputs
 for the public self-check); the comparison and the feedback happen here, in the parent.

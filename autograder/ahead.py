@@ -41,6 +41,8 @@ from .sandbox.parent import MAX_CALLS
 def same(a: Any, b: Any) -> bool:
     """Whether two trees of inputs are equal to the bit: the same types, keys, dtypes,
     shapes and bytes (``-0.0`` is not ``0.0``; a NaN equals the same NaN)."""
+    if a is b:  # inputs built once (``Grade.inputs``) share their arrays with the plan
+        return True
     if type(a) is not type(b):
         return False
     if type(a) is np.ndarray:

@@ -9,6 +9,10 @@ A grader is a pytest test marked with its part (``@pytest.mark.conv2d``) that as
         rng = grade.rng(case)
         grade.check("conv2d", x=rng.standard_normal((2, 3, 7, 7)), ...)
 
+Inputs that take time to draw are built once per process, for every submission alike:
+``params, grads = grade.inputs(_updates, steps)`` calls ``_updates(grade.rng(), steps)``
+the first time only (:meth:`Grade.inputs`).
+
 The student's code runs only in the sandbox (``StudentCode``); the expected value comes from
 an :class:`~autograder.oracles.Oracle` (the reference for hidden graders, recorded outputs
 for the public self-check); the comparison and the feedback happen here, in the parent.
@@ -19,8 +23,9 @@ from __future__ import annotations
 import logging
 import re
 import zlib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pytest
@@ -32,6 +37,7 @@ from .results import TestResult
 OUTPUT_CAP = 4000  # characters of feedback per case
 DEFAULT_TIMEOUT = 3.0  # seconds per call: every case takes milliseconds when right
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def known_mistake(name: str, why: str) -> str:
@@ -120,16 +126,29 @@ class Context:
 class Grade:
     """The ``grade`` fixture: runs the student's code through probes and judges it."""
 
-    def __init__(self, context: Context, part: str, case: str):
+    def __init__(self, context: Context, part: str, case: str, built: dict | None = None):
         self._context = context
         self.part = part
         self._case = case  # its case_id
+        self._built = {} if built is None else built  # what ``inputs`` built, kept by its plugin
 
     def rng(self, *key: int | str) -> np.random.Generator:
         """A generator seeded by the run's seed, this test and ``key``: fixed per case."""
         words = [self._context.seed, zlib.crc32(self._case.encode())]
         words += [k if isinstance(k, int) else zlib.crc32(k.encode()) for k in key]
         return np.random.default_rng(words)
+
+    def inputs(
+        self, build: Callable[..., T], *args: Hashable, key: tuple[int | str, ...] = ()
+    ) -> T:
+        """``build(self.rng(*key), *args)``, built once per process for this case, seed and
+        ``key``, and handed out again to every later submission: the same read-only arrays
+        in fresh lists, tuples and dicts. ``build`` (a module-level function) returns plain
+        data drawn from the generator it gets, and nothing else."""
+        entry = (self._context.seed, self._case, build, key, args)
+        if entry not in self._built:
+            self._built[entry] = _frozen(build(self.rng(*key), *args))
+        return _fresh(self._built[entry])
 
     def call(self, probe: str, *, timeout: float = DEFAULT_TIMEOUT, **inputs) -> Any:
         """The student's plain result of ``probe`` on ``inputs`` (``Failure`` if none)."""
@@ -243,6 +262,7 @@ class GradingPlugin:
         self.points = points
         self._max: dict[str, float] = {}
         self._names: dict[str, str] = {}  # nodeid -> the case's name in results
+        self._built: dict = {}  # the cases' inputs built once (``Grade.inputs``)
 
     def pytest_configure(self, config: pytest.Config) -> None:
         for part in self.points:
@@ -286,7 +306,7 @@ class GradingPlugin:
     def grade_for(self, part: str, case: str) -> Grade:
         """The ``grade`` of the case ``case`` (its case_id) of ``part``, now being run."""
         self.context.part = part
-        return Grade(self.context, part, case)
+        return Grade(self.context, part, case, self._built)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -315,6 +335,33 @@ class GradingPlugin:
             "is to be graded again"
         )
         return TestResult(name, part, 0.0, max_score, output)
+
+
+def _frozen(tree: Any) -> Any:
+    """``tree`` (plain data: arrays, lists, tuples, dicts, scalars) with its arrays made
+    read-only, in place."""
+    if type(tree) is np.ndarray and not tree.dtype.hasobject:
+        tree.setflags(write=False)
+    elif type(tree) is dict:
+        for value in tree.values():
+            _frozen(value)
+    elif type(tree) is list or type(tree) is tuple:
+        for value in tree:
+            _frozen(value)
+    elif tree is not None and not isinstance(tree, bool | int | float | str | np.generic):
+        raise TypeError(f"built inputs must be plain data, not {type(tree).__name__}")
+    return tree
+
+
+def _fresh(tree: Any) -> Any:
+    """A copy of ``tree``'s lists, tuples and dicts around the same arrays and scalars."""
+    if type(tree) is dict:
+        return {key: _fresh(value) for key, value in tree.items()}
+    if type(tree) is list:
+        return [_fresh(value) for value in tree]
+    if type(tree) is tuple:
+        return tuple(_fresh(value) for value in tree)
+    return tree
 
 
 def _outputs(got: Any, want: Any, tol: Tolerance) -> dict[str, bool] | None:

@@ -232,3 +232,30 @@ def test_the_forward_pass_is_the_reference_networks(conv):
     np.testing.assert_allclose(
         training.forward(net.params, x, conv), net.predict(x), rtol=1e-10, atol=1e-12
     )
+
+
+def test_the_forward_pass_in_chunks_has_the_bits_of_one_pass():
+    """``training.forward`` (``CHUNK`` images per convolution, one torch thread) gives the
+    very scores of one pass over the whole test set: the grades do not depend on it."""
+    import torch
+    import torch.nn.functional as F
+
+    config = {
+        "input_dim": [1, 8, 8],
+        "conv_param": TRAINER.DIGITS_CONV_PARAM,
+        "hidden_size": TRAINER.DIGITS_HIDDEN_SIZE,
+        "output_size": 10,
+    }
+    conv = config["conv_param"]
+    x = training._digits_split(TRAINER, 0)[2]
+    assert len(x) > 2 * training.CHUNK
+    rng = np.random.default_rng(2)
+    params = {k: 0.3 * rng.standard_normal(s) for k, s in training.param_shapes(config).items()}
+    p = {key: torch.tensor(value) for key, value in params.items()}
+    with torch.no_grad():
+        h = F.conv2d(torch.tensor(x), p["W1"], p["b1"], stride=conv["stride"], padding=conv["pad"])
+        h = F.relu(F.max_pool2d(F.relu(h), 2, stride=2).flatten(1) @ p["W2"] + p["b2"])
+        whole = (h @ p["W3"] + p["b3"]).numpy()
+    threads = torch.get_num_threads()
+    assert training.forward(params, x, conv).tobytes() == whole.tobytes()
+    assert torch.get_num_threads() == threads

@@ -86,12 +86,9 @@ RESIDUAL_CASES = {  # id: in_channels, out_channels, use_1x1conv, stride, input 
 }
 
 
-@pytest.mark.residual
-@pytest.mark.parametrize("case", RESIDUAL_CASES.values(), ids=RESIDUAL_CASES.keys())
-def test_residual(grade, case):
-    """The reference weights (and batch-norm statistics) are loaded into the student's block."""
+def _residual_inputs(rng, case):
+    """The block's arguments, a state of the reference block's layout and an input."""
     in_channels, out_channels, use_1x1conv, stride, (n, h, w) = case
-    rng = grade.rng()
     args = {
         "in_channels": in_channels,
         "out_channels": out_channels,
@@ -107,6 +104,11 @@ def test_residual(grade, case):
             state[key] = rng.uniform(0.5, 2, value.shape)
         else:
             state[key] = rng.normal(0, 0.5, tuple(value.shape))
-    grade.check(
-        "residual", args=args, state=state, X=rng.standard_normal((n, in_channels, h, w)), tol=CLOSE
-    )
+    return {"args": args, "state": state, "X": rng.standard_normal((n, in_channels, h, w))}
+
+
+@pytest.mark.residual
+@pytest.mark.parametrize("case", RESIDUAL_CASES.values(), ids=RESIDUAL_CASES.keys())
+def test_residual(grade, case):
+    """The reference weights (and batch-norm statistics) are loaded into the student's block."""
+    grade.check("residual", **grade.inputs(_residual_inputs, case), tol=CLOSE)

@@ -35,25 +35,26 @@ def _init(rng, channels, **extra):
     return {"gamma": rng.uniform(0.5, 2, channels), "beta": rng.normal(0, 1, channels), **extra}
 
 
+def _train_forward(rng, shape):
+    init = _init(rng, shape[1], running_mean=np.zeros(shape[1]), running_var=np.ones(shape[1]))
+    return init, [{"x": _data(rng, shape), "train": True}]
+
+
 @pytest.mark.parametrize("shape", [(8, 5), (4, 3, 5, 5)], ids=["2d", "4d-per-channel"])
 def test_train_forward(grade, shape):
-    rng = grade.rng()
+    init, steps = grade.inputs(_train_forward, shape)
+    grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)
+
+
+def _backward(rng, shape):
     init = _init(rng, shape[1], running_mean=np.zeros(shape[1]), running_var=np.ones(shape[1]))
-    grade.check(
-        "batchnorm",
-        per_output=True,
-        init=init,
-        steps=[{"x": _data(rng, shape), "train": True}],
-        tol=FAIR,
-    )
+    return init, [{"x": _data(rng, shape), "train": True, "dout": rng.standard_normal(shape)}]
 
 
 @pytest.mark.parametrize("shape", [(10, 4), (3, 2, 4, 3)], ids=["2d", "4d-per-channel"])
 def test_backward(grade, shape):
-    rng = grade.rng()
-    init = _init(rng, shape[1], running_mean=np.zeros(shape[1]), running_var=np.ones(shape[1]))
-    step = {"x": _data(rng, shape), "train": True, "dout": rng.standard_normal(shape)}
-    grade.check("batchnorm", per_output=True, init=init, steps=[step], tol=FAIR)
+    init, steps = grade.inputs(_backward, shape)
+    grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)
 
 
 def _running_init(rng, channels, **extra):
@@ -67,35 +68,46 @@ def _running_init(rng, channels, **extra):
     )
 
 
+def _running_statistics_and_eval(rng, shape):
+    init = _running_init(rng, shape[1])
+    steps = [{"x": _data(rng, shape), "train": True} for _ in range(3)]
+    return init, [*steps, {"x": _data(rng, shape), "train": False}]
+
+
 @pytest.mark.parametrize("shape", [(6, 3), (2, 3, 3, 4)], ids=["2d", "4d-per-channel"])
 def test_running_statistics_and_eval(grade, shape):
     """Three training steps with momentum 0.8, then evaluation on new data."""
-    rng = grade.rng()
-    init = _running_init(rng, shape[1])
-    steps = [{"x": _data(rng, shape), "train": True} for _ in range(3)]
-    steps.append({"x": _data(rng, shape), "train": False})
+    init, steps = grade.inputs(_running_statistics_and_eval, shape)
     grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)
 
 
-def test_default_running_statistics(grade):
-    """Without running statistics given, they start as zeros (mean) and ones (variance)."""
-    rng = grade.rng()
+def _default_running_statistics(rng):
     steps = [
         {"x": _data(rng, (5, 4)), "train": False},
         {"x": _data(rng, (5, 4)), "train": True},
         {"x": _data(rng, (5, 4)), "train": False},
     ]
-    grade.check("batchnorm", per_output=True, init=_init(rng, 4), steps=steps, tol=FAIR)
+    return _init(rng, 4), steps
+
+
+def test_default_running_statistics(grade):
+    """Without running statistics given, they start as zeros (mean) and ones (variance)."""
+    init, steps = grade.inputs(_default_running_statistics)
+    grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)
+
+
+def _eps_argument(rng, shape):
+    init = _running_init(rng, shape[1], eps=BIG_EPS)
+    steps = [
+        {"x": _data(rng, shape), "train": True, "dout": rng.standard_normal(shape)},
+        {"x": _data(rng, shape), "train": False},
+    ]
+    return init, steps
 
 
 @pytest.mark.parametrize("shape", [(8, 3), (3, 2, 4, 4)], ids=["2d", "4d-per-channel"])
 def test_eps_argument(grade, shape):
     """The eps given to the constructor, under the square root: a training step with
     backward, then evaluation."""
-    rng = grade.rng()
-    init = _running_init(rng, shape[1], eps=BIG_EPS)
-    steps = [
-        {"x": _data(rng, shape), "train": True, "dout": rng.standard_normal(shape)},
-        {"x": _data(rng, shape), "train": False},
-    ]
+    init, steps = grade.inputs(_eps_argument, shape)
     grade.check("batchnorm", per_output=True, init=init, steps=steps, tol=FAIR)

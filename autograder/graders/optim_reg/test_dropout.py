@@ -7,10 +7,13 @@ pytestmark = pytest.mark.dropout
 SHAPE = (100, 200)  # 20 000 units: 5-sigma bounds of about 0.02 on the rates
 
 
-def _train(grade, ratio, seed=0):
-    rng = grade.rng(seed)
+def _draws(rng):
     x = rng.uniform(0.5, 2.0, SHAPE) * rng.choice([-1, 1], SHAPE)  # no zeros: drops are visible
-    dout = rng.uniform(0.5, 2.0, SHAPE)
+    return x, rng.uniform(0.5, 2.0, SHAPE)
+
+
+def _train(grade, ratio, seed=0):
+    x, dout = grade.inputs(_draws, key=(seed,))
     return x, dout, grade.call("dropout", ratio=ratio, x=x, dout=dout, seed=seed)
 
 

@@ -66,17 +66,9 @@ def _gradient(rng, shape, scale):
     return scale * rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 1.5, shape)
 
 
-@pytest.mark.parametrize(
-    "name, hyper, steps",
-    [
-        pytest.param(name, hyper, steps, marks=getattr(pytest.mark, part), id=_case_id(name, hyper))
-        for part, name, hyper, steps in CASES
-    ],
-)
-def test_updates(grade, name, hyper, steps):
-    """The parameters after each of ``steps`` updates of three parameters of different
-    shapes (state is kept per key), with gradients of two sizes."""
-    rng = grade.rng()
+def _updates(rng, steps):
+    """Three parameters of different shapes, and their gradients (two sizes) of ``steps``
+    updates."""
     params = {
         "W1": rng.standard_normal((4, 3)),
         "b1": rng.standard_normal(3),
@@ -87,6 +79,20 @@ def test_updates(grade, name, hyper, steps):
         {key: _gradient(rng, value.shape, scale) for key, value in params.items()}
         for scale in scales
     ]
+    return params, grads
+
+
+@pytest.mark.parametrize(
+    "name, hyper, steps",
+    [
+        pytest.param(name, hyper, steps, marks=getattr(pytest.mark, part), id=_case_id(name, hyper))
+        for part, name, hyper, steps in CASES
+    ],
+)
+def test_updates(grade, name, hyper, steps):
+    """The parameters after each of ``steps`` updates of three parameters of different
+    shapes (state is kept per key), with gradients of two sizes."""
+    params, grads = grade.inputs(_updates, steps)
     tol = Tolerance(rtol=0.0, atol=1e-3 * _first_step(name, hyper)) if name in ADAPTIVE else CLOSE
     grade.check("optimizer", name=name, hyper=hyper, params=params, grads=grads, tol=tol)
 

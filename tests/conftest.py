@@ -34,6 +34,7 @@ _used: set[str] = set()  # the preparations that collected tests wait for
 # Tests on the system's interpreter: the sandbox's uid layer is on there, and the children of
 # one slot share a uid and its process limit, so these tests never run side by side.
 SYSTEM_INTERPRETER = {"gradescope", "student_environment", "system_kit"}
+SYSTEM_UNIT = "system-interpreter"
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -51,7 +52,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(unit))
     if hasattr(config, "workerinput"):
         slow = {units[item] for item in items if item.get_closest_marker("slow")}
-        items.sort(key=lambda item: (units[item] != "system-interpreter", units[item] not in slow))
+        items.sort(key=lambda item: (units[item] != SYSTEM_UNIT, units[item] not in slow))
 
 
 def _unit(item: pytest.Item) -> str:
@@ -59,14 +60,14 @@ def _unit(item: pytest.Item) -> str:
     (modules that share something made once per process, e.g. the graded demo), or its
     module."""
     if SYSTEM_INTERPRETER & set(getattr(item, "fixturenames", ())):
-        return "system-interpreter"
+        return SYSTEM_UNIT
     own = item.get_closest_marker("xdist_group")
     return str(own.args[0]) if own else item.nodeid.partition("::")[0]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    _used.update(name for item in session.items for name in getattr(item, "fixturenames", ()))
-    _used.intersection_update(_preparations)
+    for item in session.items:
+        _used.update(_preparations.keys() & set(getattr(item, "fixturenames", ())))
     if not (hasattr(session.config, "workerinput") or session.config.option.collectonly):
         _start(_used)
 
